@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bext/vm.h - the eBPF machine: an interpreter and an x86-64 JIT.
+ *
+ * A bext_vm holds one program (instructions already free of pseudo
+ * relocations once loaded), the helper table it may call (by kernel helper
+ * id), the memory regions the checked interpreter accepts, and, after
+ * bext_vm__jit(), the native code. Lifetime: the caller owns the vm;
+ * bext_vm__free() releases the code too, so no JIT'd function pointer may be
+ * called after it.
+ *
+ * Threads: once loaded (and JIT-compiled), a vm may be run from any number of
+ * threads at once; configuration calls are not thread-safe.
+ *
+ * Calling convention of a program: r1 = ctx, r2 = ctx_len, r10 = top of a
+ * 512-byte stack; the result is r0.
+ */
+#ifndef BEXT_VM_H
+#define BEXT_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bext/common.h>
+#include <bext/isa.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Helper ids are the kernel's (bpf_helper_defs.h); the table has this many slots. */
+#define BEXT_MAX_HELPERS 512u
+
+typedef uint64_t (*bext_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				   uint64_t r5);
+
+/* A JIT-compiled program, callable directly: returns r0. */
+typedef uint64_t (*bext_jit_fn)(void *ctx, uint64_t ctx_len);
+
+enum bext_engine {
+	BEXT_ENGINE_INTERP = 0,
+	BEXT_ENGINE_JIT = 1,
+};
+
+struct bext_vm_opts {
+	size_t sz; /* sizeof(struct bext_vm_opts), for forward compatibility */
+	/*
+	 * Checked interpretation, for code no verifier has proven: every load
+	 * and store is checked against the stack, the ctx (ctx, ctx_len) and the
+	 * registered regions, and execution stops after insn_budget
+	 * instructions (0: no budget). A violation ends the run with -EFAULT
+	 * (memory) or -E2BIG (budget) and a message in bext_vm__last_error().
+	 */
+	bool checked;
+	uint64_t insn_budget;
+	/* JIT: blind constants (imm operands XORed with a per-compile random key). */
+	bool blinding;
+};
+
+/*
+ * Resolves the pseudo forms of lddw at load time (map fd, map value, map
+ * index, BTF id; BPF_PSEUDO_FUNC is resolved by the vm itself). `src` is the
+ * lddw's src field, imm and next_imm the two immediates. Returns 0 and the
+ * 64-bit value to load, or a negative errno that fails the load.
+ */
+typedef int (*bext_pseudo_fn)(void *user, int src, int32_t imm, int32_t next_imm,
+			      uint64_t *value);
+
+/*
+ * Tail calls: bpf_tail_call(ctx, map, index) asks this function for the
+ * program at `index` of the program array `map` (the value the program had
+ * in r2). NULL means no program there: execution continues after the call,
+ * as in the kernel. The returned vm must be loaded (and JIT-compiled, when
+ * the caller runs JIT code) and stay alive while programs run.
+ */
+typedef struct bext_vm *(*bext_tail_call_fn)(void *user, uint64_t map, uint32_t index);
+
+/* Creates an empty vm. opts may be NULL. Returns NULL and sets errno on failure. */
+BEXT_API struct bext_vm *bext_vm__new(const struct bext_vm_opts *opts);
+/* Frees the vm, its instructions and its JIT code. Accepts NULL. */
+BEXT_API void bext_vm__free(struct bext_vm *vm);
+
+/* Registers fn as helper `id` (< BEXT_MAX_HELPERS). name is copied. -EINVAL, -EEXIST. */
+BEXT_API int bext_vm__register_helper(struct bext_vm *vm, uint32_t id, const char *name,
+				      bext_helper_fn fn);
+/* The registered name of helper id, or NULL. */
+BEXT_API const char *bext_vm__helper_name(const struct bext_vm *vm, uint32_t id);
+/*
+ * Marks helper `id` as an unwinding helper: when it returns 0 the program
+ * stops at once with r0 = 0 (bpf_conformance's helper 5 convention).
+ */
+BEXT_API int bext_vm__set_unwind_helper(struct bext_vm *vm, uint32_t id);
+/* Adds a memory region the checked interpreter lets programs touch. */
+BEXT_API int bext_vm__add_region(struct bext_vm *vm, void *base, size_t len, bool writable);
+BEXT_API int bext_vm__set_pseudo_resolver(struct bext_vm *vm, bext_pseudo_fn fn, void *user);
+BEXT_API int bext_vm__set_tail_call_resolver(struct bext_vm *vm, bext_tail_call_fn fn, void *user);
+
+/*
+ * Loads a program (copied). Checks what every engine relies on: known
+ * opcodes and registers, jump and call targets inside the program and not
+ * into the middle of an lddw, lddw pseudo forms resolved, helpers
+ * registered, a last instruction that cannot fall off the end. It is not the
+ * verifier: memory safety and termination are not proven here.
+ * Returns 0 or a negative errno, with a message ("insn 12: ...") in err.
+ */
+BEXT_API int bext_vm__load(struct bext_vm *vm, const struct bext_insn *insns, size_t n_insns,
+			   char *err, size_t err_len);
+/* The loaded (relocated) instructions. */
+BEXT_API const struct bext_insn *bext_vm__insns(const struct bext_vm *vm, size_t *n_insns);
+
+/* Runs the interpreter. Returns 0 with r0 in *ret, or a negative errno. */
+BEXT_API int bext_vm__exec(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *ret);
+
+/*
+ * JIT-compiles the program (once; later calls return the same function).
+ * Returns NULL and sets errno, with the reason in err, when the program
+ * cannot be compiled (unsupported architecture or instruction).
+ */
+BEXT_API bext_jit_fn bext_vm__jit(struct bext_vm *vm, char *err, size_t err_len);
+/* Size in bytes of the JIT'd code, 0 before compilation. */
+BEXT_API size_t bext_vm__jit_size(const struct bext_vm *vm);
+
+/*
+ * Runs with the chosen engine. BEXT_ENGINE_JIT compiles on first use and
+ * falls back to the interpreter, with a warning through bext_set_print(),
+ * when it cannot compile. Returns 0 with r0 in *ret, or a negative errno.
+ */
+BEXT_API int bext_vm__run(struct bext_vm *vm, enum bext_engine engine, void *ctx, size_t ctx_len,
+			  uint64_t *ret);
+
+/* The message of the last failed load, compile or run (empty if none). */
+BEXT_API const char *bext_vm__last_error(const struct bext_vm *vm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BEXT_VM_H */

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* STUB: replaced by the x86-64 JIT back end. */
+#include "../../vm/vm_internal.h"

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* STUB: replaced by the interpreter. */
+#include "vm_internal.h"

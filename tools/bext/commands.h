@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* The bext CLI's subcommands: each takes argc/argv from its own name on and
+ * returns the process exit status. */
+#ifndef BEXT_TOOL_COMMANDS_H
+#define BEXT_TOOL_COMMANDS_H
+
+int cmd_asm(int argc, char **argv);
+int cmd_disasm(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* bext: the command-line tool. Dispatches to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include <bext/common.h>
+
+#include "commands.h"
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{"asm", cmd_asm, "asm IN.s -o OUT.bin        assemble text into raw instructions"},
+	{"disasm", cmd_disasm, "disasm FILE                print instructions (.bin, ELF or text)"},
+	{"run", cmd_run, "run PROG [--mem F] [--engine interp|jit] [--repeat N]  run a program"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bext COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s\n", commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	bext_set_print(bext_print_stderr);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "bext: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
