@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* placeholder until the maps component lands */
+int bext_maps_placeholder_;

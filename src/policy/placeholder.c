@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* placeholder until the policy component lands */
+int bext_policy_placeholder_;

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* placeholder until the verifier component lands */
+int bext_verifier_placeholder_;
