@@ -14,6 +14,7 @@ static const struct command {
 } commands[] = {
 	{"asm", cmd_asm, "asm IN.s -o OUT.bin        assemble text into raw instructions"},
 	{"disasm", cmd_disasm, "disasm FILE                print instructions (.bin, ELF or text)"},
+	{"verify", cmd_verify, "verify OBJ [--prog NAME] [--log-level 1|2]  prove a program safe"},
 	{"run", cmd_run, "run PROG [--mem F] [--engine interp|jit] [--repeat N]  run a program"},
 };
 
