@@ -52,8 +52,30 @@ struct bext_vm {
 	void *jit_tail_entry; /* where a tail call into this program lands */
 	bool jit_tried;
 
+	/*
+	 * Valid callx targets (added by "vm"): func_entry[i] != 0 when a
+	 * BPF_PSEUDO_FUNC lddw of this program points at insn i. Set by
+	 * bext_vm__load(); n_insns bytes.
+	 */
+	uint8_t *func_entry;
+
 	char err[256];
 };
+
+/*
+ * Run-time errors of JIT'd code (added by "vm"). JIT'd code cannot return an
+ * errno (its result is r0), so on "call depth exceeded" (-E2BIG) or "bad
+ * callx" (-EINVAL) it calls bext_jit_set_run_error(-errno, insn_index) and
+ * returns 0. bext_vm__run() clears the thread-local word before calling the
+ * JIT'd function and turns a non-zero value into its return value and a
+ * message. Thread-local, so concurrent runs do not disturb each other.
+ */
+extern __thread int bext_jit_run_error;     /* 0 or a negative errno */
+extern __thread int64_t bext_jit_run_error_insn; /* insn index, -1 if unknown */
+BEXT_HIDDEN void bext_jit_set_run_error(int err_no, int64_t insn);
+
+/* The interpreter (interp.c): runs vm->insns, returns 0 with r0 or a negative errno. */
+BEXT_HIDDEN int bext_interp_run(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *ret);
 
 /*
  * Architecture JIT back end. compile() writes native code for vm->insns and
