@@ -1,3 +1,0 @@
-/* SPDX-License-Identifier: MIT */
-/* placeholder until the obj component lands */
-int bext_obj_placeholder_;
