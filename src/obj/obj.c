@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 
 #include "obj_internal.h"
 
@@ -360,15 +361,30 @@ static void parse_map_def(const struct btf *btf, uint32_t var_type, struct bext_
 	map->has_def = true;
 }
 
+/* libbpf's messages about broken BTF go to bext's channel, not to stderr. */
+static int libbpf_to_bext(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	(void)level;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pr_debug("libbpf: %s", msg);
+	return 0;
+}
+
 /*
- * BTF map definitions. libbpf may print through its own print callback when
- * the BTF is malformed; that only happens for broken objects.
+ * BTF map definitions, through libbpf's btf API. libbpf prints complaints
+ * about malformed BTF with its global print callback (stderr by default); it
+ * is redirected for the duration of btf__new(). That swap is process-global:
+ * a thread using libbpf at the same moment would see its messages go to
+ * bext's channel too, which is harmless.
  */
 static void read_map_defs(struct bext_obj *obj)
 {
 	const struct obj_sec *btf_sec = NULL;
 	const struct btf_var_secinfo *vs;
 	const struct btf_type *ds;
+	libbpf_print_fn_t old;
 	struct btf *btf;
 	int id;
 
@@ -377,7 +393,9 @@ static void read_map_defs(struct bext_obj *obj)
 			btf_sec = &obj->secs[i];
 	if (!btf_sec || btf_sec->size > UINT32_MAX)
 		return;
+	old = libbpf_set_print(libbpf_to_bext);
 	btf = btf__new(btf_sec->data, (uint32_t)btf_sec->size);
+	libbpf_set_print(old);
 	if (!btf) {
 		pr_warn("%s: unreadable .BTF, map definitions unknown\n", obj->name);
 		return;
