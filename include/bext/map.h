@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bext/map.h - maps in the object store, with the kernel's semantics.
+ *
+ * Map types, flags and error codes are the kernel UAPI's (linux/bpf.h):
+ * BPF_MAP_TYPE_{ARRAY,PERCPU_ARRAY,HASH,PERCPU_HASH,LRU_HASH,LRU_PERCPU_HASH,
+ * QUEUE,STACK,BLOOM_FILTER,RINGBUF}; BPF_ANY / BPF_NOEXIST / BPF_EXIST.
+ *
+ * Two families of calls:
+ *  - bext_map__lookup_elem() & co. behave like the bpf(2) syscall commands:
+ *    values are copied; for per-CPU maps the value buffer holds
+ *    libbpf_num_possible_cpus() slots of round_up(value_size, 8) bytes.
+ *  - bext_map__helper_*() behave like the eBPF helpers a program calls:
+ *    lookup returns a pointer into the shared segment (valid while the
+ *    handle is open), per-CPU maps act on the calling CPU's slot only.
+ *
+ * A struct bext_map is a per-process handle (its own mapping of the map's
+ * segment); it may be used by many threads at once.
+ */
+#ifndef BEXT_MAP_H
+#define BEXT_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <bext/common.h>
+#include <bext/store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bext_map;
+
+struct bext_map_create_opts {
+	size_t sz; /* sizeof(struct bext_map_create_opts) */
+	const char *name; /* up to 15 characters are kept */
+	uint32_t map_type;
+	uint32_t key_size;
+	uint32_t value_size;
+	uint32_t max_entries;
+	uint32_t map_flags;
+	uint64_t map_extra; /* bloom filter: low 4 bits = number of hashes */
+};
+
+/*
+ * Creates a map in the store and returns its id (> 0) or a negative errno:
+ * -EINVAL for attributes the kernel rejects with EINVAL (sizes, flags),
+ * -E2BIG where the kernel says E2BIG, -EOPNOTSUPP for map types bext does not
+ * implement yet, -ENOSPC when the object table is full.
+ * The caller holds the creation reference (drop it with bext_store__obj_put).
+ */
+BEXT_API int bext_store__create_map(struct bext_store *s, const struct bext_map_create_opts *o);
+/* Opens a handle on a live map; NULL + errno (ENOENT, EBADMSG...). */
+BEXT_API struct bext_map *bext_store__map_by_id(struct bext_store *s, uint32_t id);
+/* Lowest-id live map called @name. */
+BEXT_API struct bext_map *bext_store__map_by_name(struct bext_store *s, const char *name);
+/* Unmaps the handle (the map stays in the store). Accepts NULL. */
+BEXT_API void bext_map__close(struct bext_map *m);
+
+BEXT_API uint32_t bext_map__id(const struct bext_map *m);
+BEXT_API uint32_t bext_map__type(const struct bext_map *m);
+BEXT_API uint32_t bext_map__key_size(const struct bext_map *m);
+BEXT_API uint32_t bext_map__value_size(const struct bext_map *m);
+BEXT_API uint32_t bext_map__max_entries(const struct bext_map *m);
+BEXT_API uint32_t bext_map__flags(const struct bext_map *m);
+BEXT_API const char *bext_map__name(const struct bext_map *m);
+/* Number of per-CPU slots (libbpf_num_possible_cpus()) and bytes of a syscall value. */
+BEXT_API uint32_t bext_map__nr_cpus(const struct bext_map *m);
+BEXT_API size_t bext_map__syscall_value_size(const struct bext_map *m);
+
+/* bpf(2)-like operations (BPF_MAP_LOOKUP_ELEM etc.). */
+BEXT_API int bext_map__lookup_elem(struct bext_map *m, const void *key, void *value);
+BEXT_API int bext_map__update_elem(struct bext_map *m, const void *key, const void *value,
+				   uint64_t flags);
+BEXT_API int bext_map__delete_elem(struct bext_map *m, const void *key);
+/* NULL or missing @key gives the first key (as the kernel); -ENOENT after the last. */
+BEXT_API int bext_map__get_next_key(struct bext_map *m, const void *key, void *next_key);
+/* Hash maps: copy then delete; queue/stack: pop (@key must be NULL). */
+BEXT_API int bext_map__lookup_and_delete_elem(struct bext_map *m, const void *key, void *value);
+/* BPF_MAP_FREEZE: later bext_map__update/delete_elem fail with -EPERM. */
+BEXT_API int bext_map__freeze(struct bext_map *m);
+
+/* Helper-like operations (what JIT'd programs call). */
+BEXT_API void *bext_map__helper_lookup(struct bext_map *m, const void *key);
+BEXT_API long bext_map__helper_update(struct bext_map *m, const void *key, const void *value,
+				      uint64_t flags);
+BEXT_API long bext_map__helper_delete(struct bext_map *m, const void *key);
+BEXT_API long bext_map__helper_push(struct bext_map *m, const void *value, uint64_t flags);
+BEXT_API long bext_map__helper_pop(struct bext_map *m, void *value);
+BEXT_API long bext_map__helper_peek(struct bext_map *m, void *value);
+/* bpf_map_lookup_percpu_elem: @cpu's slot of a per-CPU map (NULL if cpu >= nr_cpus). */
+BEXT_API void *bext_map__helper_lookup_percpu(struct bext_map *m, const void *key, uint32_t cpu);
+
+/*
+ * The fast path for a code generator: the lookup function and its first
+ * argument, so a JIT can emit a direct call (no dispatch through this file).
+ * For ARRAY (not per-CPU) maps also the value base and stride so lookups can
+ * be inlined: value(i) = base + i * stride for i < max_entries.
+ */
+typedef void *(*bext_map_lookup_fn)(struct bext_map *m, const void *key);
+BEXT_API bext_map_lookup_fn bext_map__lookup_fn(const struct bext_map *m);
+BEXT_API int bext_map__array_base(const struct bext_map *m, void **base, uint32_t *stride);
+
+/* The CPU slot the calling thread uses for per-CPU maps right now. */
+BEXT_API uint32_t bext_map__current_cpu(const struct bext_map *m);
+
+/*
+ * Structural self-check (hash maps: every element linked once, in its own
+ * bucket, no duplicate keys, free + linked + in-flight == max_entries).
+ * Returns 0 or -EUCLEAN and reports through the print callback. Meant for
+ * tests and `bext gc`; run it when no other process is changing the map.
+ */
+BEXT_API int bext_map__check(struct bext_map *m);
+
+/* ---- ring buffers (BPF_MAP_TYPE_RINGBUF) -------------------------------------
+ * Kernel layout: consumer page, producer page, then the data area mapped twice
+ * back to back; records carry an 8-byte header whose length word has
+ * BPF_RINGBUF_BUSY_BIT and BPF_RINGBUF_DISCARD_BIT.
+ */
+/* bpf_ringbuf_reserve: NULL when there is no room (or size is bad). */
+BEXT_API void *bext_ringbuf__reserve(struct bext_map *m, uint64_t size, uint64_t flags);
+/* bpf_ringbuf_submit / discard (flags: BPF_RB_NO_WAKEUP / BPF_RB_FORCE_WAKEUP). */
+BEXT_API void bext_ringbuf__submit(struct bext_map *m, void *data, uint64_t flags);
+BEXT_API void bext_ringbuf__discard(struct bext_map *m, void *data, uint64_t flags);
+/* bpf_ringbuf_output: -EAGAIN when full (as the kernel), -EINVAL on bad flags. */
+BEXT_API long bext_ringbuf__output(struct bext_map *m, const void *data, uint64_t size,
+				   uint64_t flags);
+/* bpf_ringbuf_query: BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS. */
+BEXT_API uint64_t bext_ringbuf__query(struct bext_map *m, uint64_t flags);
+
+/* Consumer side (one consumer per ring at a time). */
+typedef int (*bext_ringbuf_sample_fn)(void *ctx, void *data, size_t size);
+/*
+ * Consumes available records, calling @fn for each submitted one (discarded
+ * ones are skipped). If there are none, waits up to @timeout_ms (< 0 forever)
+ * for a producer's wake-up. Returns the number of records consumed, or a
+ * negative error (a negative return of @fn stops and is passed on).
+ */
+BEXT_API int bext_ringbuf__poll(struct bext_map *m, bext_ringbuf_sample_fn fn, void *ctx,
+				int timeout_ms);
+/* Consumes without waiting. */
+BEXT_API int bext_ringbuf__consume(struct bext_map *m, bext_ringbuf_sample_fn fn, void *ctx);
+/*
+ * The kernel-layout area: base of the consumer page; the producer page is at
+ * base + page size, data at base + 2 * page size, mapped twice.
+ */
+BEXT_API void *bext_ringbuf__area(struct bext_map *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BEXT_MAP_H */

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * map.c - map creation and opening in the store, and the generic entry points
+ * that dispatch to each type's ops (arraymap.c, hashtab.c, queue_stack.c,
+ * bloom.c, ringbuf.c).
+ *
+ * A map's segment payload is a struct bext_map_hdr followed (at data_off) by
+ * the type's data. Creation runs inside the registry's create transaction, so
+ * a process killed mid-way leaves no visible half-made map.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "maps_internal.h"
+
+static const struct bext_map_ops *ops_for(uint32_t type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_ARRAY:
+		return &bext_array_ops;
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+		return &bext_percpu_array_ops;
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+		return &bext_htab_ops;
+	case BPF_MAP_TYPE_QUEUE:
+		return &bext_queue_ops;
+	case BPF_MAP_TYPE_STACK:
+		return &bext_stack_ops;
+	case BPF_MAP_TYPE_BLOOM_FILTER:
+		return &bext_bloom_ops;
+	case BPF_MAP_TYPE_RINGBUF:
+		return &bext_ringbuf_ops;
+	default:
+		return NULL;
+	}
+}
+
+uint32_t bext_hash_bytes(const void *key, uint32_t len, uint32_t seed)
+{
+	const uint8_t *p = key;
+	uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL), v;
+
+	while (len >= 8) {
+		memcpy(&v, p, 8);
+		h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t w;
+
+		memcpy(&w, p, 4);
+		h = (h ^ w) * 0x94d049bb133111ebULL;
+		h ^= h >> 29;
+		p += 4;
+		len -= 4;
+	}
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+uint32_t bext_random_seed(void)
+{
+	uint32_t s = 0;
+
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != sizeof(s))
+		s = (uint32_t)getpid() * 2654435761u;
+	return s;
+}
+
+static uint32_t possible_cpus(void)
+{
+	int n = libbpf_num_possible_cpus();
+
+	return n > 0 ? (uint32_t)n : 1;
+}
+
+struct create_ctx {
+	const struct bext_map_ops *ops;
+	struct bext_map_hdr hdr;
+};
+
+static int map_init(void *payload, uint64_t size, void *arg)
+{
+	struct create_ctx *c = arg;
+	struct bext_map_hdr *h = payload;
+
+	if (size < c->hdr.data_off + c->hdr.data_size)
+		return -EFAULT;
+	*h = c->hdr;
+	if (c->ops->init)
+		c->ops->init(h, (uint8_t *)payload + h->data_off);
+	return 0;
+}
+
+int bext_store__create_map(struct bext_store *s, const struct bext_map_create_opts *o)
+{
+	struct bext_obj_desc d = { 0 };
+	struct create_ctx c = { 0 };
+	int err;
+
+	if (!s || !o || o->sz < offsetof(struct bext_map_create_opts, map_flags) + 4)
+		return -EINVAL;
+	c.ops = ops_for(o->map_type);
+	if (!c.ops)
+		return o->map_type > BPF_MAP_TYPE_USER_RINGBUF ? -EINVAL : -EOPNOTSUPP;
+	/* map_extra is only meaningful for bloom filters (kernel: EINVAL otherwise). */
+	if (o->sz >= offsetof(struct bext_map_create_opts, map_extra) + 8 && o->map_extra &&
+	    o->map_type != BPF_MAP_TYPE_BLOOM_FILTER)
+		return -EINVAL;
+	err = c.ops->check_attr(o);
+	if (err)
+		return err;
+	c.hdr.magic = BEXT_MAP_MAGIC;
+	c.hdr.layout_version = BEXT_STORE_LAYOUT_VERSION;
+	c.hdr.map_type = o->map_type;
+	c.hdr.key_size = o->key_size;
+	c.hdr.value_size = o->value_size;
+	c.hdr.max_entries = o->max_entries;
+	c.hdr.map_flags = o->map_flags;
+	c.hdr.nr_cpus = possible_cpus();
+	if (o->sz >= offsetof(struct bext_map_create_opts, map_extra) + 8)
+		c.hdr.map_extra = o->map_extra;
+	if (o->name)
+		strncpy(c.hdr.name, o->name, sizeof(c.hdr.name) - 1);
+	c.hdr.data_off = BEXT_MAP_HDR_SIZE;
+	c.hdr.data_size = c.ops->layout(&c.hdr);
+	if (c.hdr.data_size == 0 || c.hdr.data_size > (1ULL << 36))
+		return -E2BIG;
+	d.kind = BEXT_OBJ_MAP;
+	d.type = o->map_type;
+	d.key_size = o->key_size;
+	d.value_size = o->value_size;
+	d.max_entries = o->max_entries;
+	d.flags = o->map_flags;
+	d.name = o->name;
+	d.payload_size = c.hdr.data_off + c.hdr.data_size;
+	d.init = map_init;
+	d.ctx = &c;
+	return bext_store_create_obj(s, &d);
+}
+
+struct bext_map *bext_store__map_by_id(struct bext_store *s, uint32_t id)
+{
+	struct bext_reg_entry e;
+	struct bext_seg_hdr *sh;
+	struct bext_map *m;
+	struct stat st;
+	int fd, err;
+
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	fd = bext_store_open_obj_fd(s, id, BEXT_OBJ_MAP, &e);
+	if (fd < 0) {
+		err = fd;
+		goto err_free;
+	}
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != e.seg_size) {
+		err = -EBADMSG;
+		goto err_close;
+	}
+	m->seg_len = st.st_size;
+	m->seg = mmap(NULL, m->seg_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m->seg == MAP_FAILED) {
+		m->seg = NULL;
+		err = -errno;
+		goto err_close;
+	}
+	sh = m->seg;
+	if (sh->magic != BEXT_SEG_MAGIC || sh->payload_off + sh->payload_size > m->seg_len ||
+	    sh->payload_size < BEXT_MAP_HDR_SIZE) {
+		err = -EBADMSG;
+		goto err_close;
+	}
+	m->hdr = (struct bext_map_hdr *)((uint8_t *)m->seg + sh->payload_off);
+	if (m->hdr->magic != BEXT_MAP_MAGIC ||
+	    m->hdr->layout_version != BEXT_STORE_LAYOUT_VERSION ||
+	    m->hdr->data_off + m->hdr->data_size > sh->payload_size ||
+	    m->hdr->nr_cpus == 0) {
+		err = -EBADMSG;
+		goto err_close;
+	}
+	m->ops = ops_for(m->hdr->map_type);
+	if (!m->ops) {
+		err = -EBADMSG;
+		goto err_close;
+	}
+	m->data = (uint8_t *)m->hdr + m->hdr->data_off;
+	m->id = id;
+	m->type = m->hdr->map_type;
+	m->key_size = m->hdr->key_size;
+	m->value_size = m->hdr->value_size;
+	m->value_stride = round_up8(m->value_size);
+	m->max_entries = m->hdr->max_entries;
+	m->flags = m->hdr->map_flags;
+	m->nr_cpus = m->hdr->nr_cpus;
+	memcpy(m->name, m->hdr->name, sizeof(m->name));
+	m->name[sizeof(m->name) - 1] = 0;
+	m->lookup_fn = m->ops->lookup;
+	if (m->ops->open) {
+		err = m->ops->open(m, fd);
+		if (err)
+			goto err_close;
+	}
+	close(fd);
+	return m;
+err_close:
+	close(fd);
+err_free:
+	if (m->seg)
+		munmap(m->seg, m->seg_len);
+	free(m);
+	errno = -err;
+	return NULL;
+}
+
+struct bext_map *bext_store__map_by_name(struct bext_store *s, const char *name)
+{
+	uint32_t id;
+	int err;
+
+	if (!name) {
+		errno = EINVAL;
+		return NULL;
+	}
+	err = bext_store_find_by_name(s, BEXT_OBJ_MAP, name, &id);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	return bext_store__map_by_id(s, id);
+}
+
+void bext_map__close(struct bext_map *m)
+{
+	if (!m)
+		return;
+	if (m->ops && m->ops->close)
+		m->ops->close(m);
+	if (m->seg)
+		munmap(m->seg, m->seg_len);
+	free(m);
+}
+
+uint32_t bext_map__id(const struct bext_map *m) { return m->id; }
+uint32_t bext_map__type(const struct bext_map *m) { return m->type; }
+uint32_t bext_map__key_size(const struct bext_map *m) { return m->key_size; }
+uint32_t bext_map__value_size(const struct bext_map *m) { return m->value_size; }
+uint32_t bext_map__max_entries(const struct bext_map *m) { return m->max_entries; }
+uint32_t bext_map__flags(const struct bext_map *m) { return m->flags; }
+const char *bext_map__name(const struct bext_map *m) { return m->name; }
+uint32_t bext_map__nr_cpus(const struct bext_map *m) { return m->nr_cpus; }
+
+static bool is_percpu(uint32_t type)
+{
+	return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+size_t bext_map__syscall_value_size(const struct bext_map *m)
+{
+	return is_percpu(m->type) ? (size_t)m->value_stride * m->nr_cpus : m->value_size;
+}
+
+uint32_t bext_map__current_cpu(const struct bext_map *m)
+{
+	return bext_cur_cpu(m);
+}
+
+/* ---- syscall-like operations ---------------------------------------------------- */
+
+static bool is_queue_like(uint32_t type)
+{
+	return type == BPF_MAP_TYPE_QUEUE || type == BPF_MAP_TYPE_STACK ||
+	       type == BPF_MAP_TYPE_BLOOM_FILTER;
+}
+
+int bext_map__lookup_elem(struct bext_map *m, const void *key, void *value)
+{
+	void *p;
+
+	if (!value)
+		return -EINVAL;
+	/* key_size is 0 for these: the kernel ignores the key pointer */
+	if (is_queue_like(m->type)) {
+		/* bloom: a syscall lookup is a peek of the value given */
+		return m->ops->peek ? (int)m->ops->peek(m, value) : -EOPNOTSUPP;
+	}
+	if (!key)
+		return -EINVAL;
+	if (m->ops->lookup_copy)
+		return m->ops->lookup_copy(m, key, value);
+	if (!m->ops->lookup)
+		return -EOPNOTSUPP;
+	p = m->ops->lookup(m, key);
+	if (!p)
+		return -ENOENT;
+	memcpy(value, p, m->value_size);
+	return 0;
+}
+
+int bext_map__update_elem(struct bext_map *m, const void *key, const void *value, uint64_t flags)
+{
+	if (!value)
+		return -EINVAL;
+	if (__atomic_load_n(&m->hdr->frozen, __ATOMIC_ACQUIRE))
+		return -EPERM;
+	if (is_queue_like(m->type))
+		return m->ops->push ? (int)m->ops->push(m, value, flags) : -EOPNOTSUPP;
+	if (!key)
+		return -EINVAL;
+	if (!m->ops->update)
+		return -EOPNOTSUPP;
+	return (int)m->ops->update(m, key, value, flags, true);
+}
+
+int bext_map__delete_elem(struct bext_map *m, const void *key)
+{
+	if (__atomic_load_n(&m->hdr->frozen, __ATOMIC_ACQUIRE))
+		return -EPERM;
+	if (!m->ops->delete)
+		return -EINVAL;
+	if (!key)
+		return -EINVAL;
+	return (int)m->ops->delete(m, key);
+}
+
+int bext_map__get_next_key(struct bext_map *m, const void *key, void *next_key)
+{
+	if (!next_key)
+		return -EINVAL;
+	if (!m->ops->get_next_key)
+		return -EINVAL;
+	return m->ops->get_next_key(m, key, next_key);
+}
+
+int bext_map__lookup_and_delete_elem(struct bext_map *m, const void *key, void *value)
+{
+	if (!value)
+		return -EINVAL;
+	if (__atomic_load_n(&m->hdr->frozen, __ATOMIC_ACQUIRE))
+		return -EPERM;
+	if (m->type == BPF_MAP_TYPE_QUEUE || m->type == BPF_MAP_TYPE_STACK)
+		return (int)m->ops->pop(m, value);
+	if (!m->ops->lookup_and_delete || !key)
+		return m->ops->lookup_and_delete ? -EINVAL : -EOPNOTSUPP;
+	return m->ops->lookup_and_delete(m, key, value);
+}
+
+int bext_map__freeze(struct bext_map *m)
+{
+	if (m->type == BPF_MAP_TYPE_RINGBUF)
+		return -ENOTSUP;
+	if (__atomic_exchange_n(&m->hdr->frozen, 1, __ATOMIC_ACQ_REL))
+		return -EBUSY;
+	return 0;
+}
+
+/* ---- helper-like operations ---------------------------------------------------- */
+
+void *bext_map__helper_lookup(struct bext_map *m, const void *key)
+{
+	return m->lookup_fn ? m->lookup_fn(m, key) : NULL;
+}
+
+long bext_map__helper_update(struct bext_map *m, const void *key, const void *value,
+			     uint64_t flags)
+{
+	if (is_queue_like(m->type))
+		return m->ops->push ? m->ops->push(m, value, flags) : -EINVAL;
+	return m->ops->update ? m->ops->update(m, key, value, flags, false) : -EINVAL;
+}
+
+long bext_map__helper_delete(struct bext_map *m, const void *key)
+{
+	return m->ops->delete ? m->ops->delete(m, key) : -EINVAL;
+}
+
+long bext_map__helper_push(struct bext_map *m, const void *value, uint64_t flags)
+{
+	return m->ops->push ? m->ops->push(m, value, flags) : -EINVAL;
+}
+
+long bext_map__helper_pop(struct bext_map *m, void *value)
+{
+	return m->ops->pop ? m->ops->pop(m, value) : -EINVAL;
+}
+
+long bext_map__helper_peek(struct bext_map *m, void *value)
+{
+	return m->ops->peek ? m->ops->peek(m, value) : -EINVAL;
+}
+
+void *bext_map__helper_lookup_percpu(struct bext_map *m, const void *key, uint32_t cpu)
+{
+	if (!m->ops->lookup_percpu || cpu >= m->nr_cpus)
+		return NULL;
+	return m->ops->lookup_percpu(m, key, cpu);
+}
+
+bext_map_lookup_fn bext_map__lookup_fn(const struct bext_map *m)
+{
+	return m->lookup_fn;
+}
+
+int bext_map__array_base(const struct bext_map *m, void **base, uint32_t *stride)
+{
+	if (m->type != BPF_MAP_TYPE_ARRAY)
+		return -EINVAL;
+	*base = m->data;
+	*stride = m->value_stride;
+	return 0;
+}
+
+int bext_map__check(struct bext_map *m)
+{
+	return m->ops->check ? m->ops->check(m) : 0;
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * maps_internal.h - shared map header, the per-process map handle and the
+ * ops table each map type implements (one file per type family).
+ */
+#ifndef BEXT_MAPS_INTERNAL_H
+#define BEXT_MAPS_INTERNAL_H
+
+#include <linux/bpf.h>
+#include <sched.h>
+#include <string.h>
+
+#include <bext/map.h>
+#include "store/store_internal.h"
+
+#define BEXT_MAP_MAGIC 0x0050414d54584542ULL /* "BEXTMAP\0" */
+#define BEXT_MAP_HDR_SIZE 256
+/* The kernel's internal "not supported" errno, which bpf(2) really returns. */
+#define BEXT_ENOTSUPP 524
+#define BEXT_KMALLOC_MAX (1u << 22)
+#define BEXT_PCPU_MIN_UNIT 32768u
+#define BEXT_MAX_BPF_STACK 512u
+
+#define round_up8(x) (((x) + 7u) & ~7u)
+
+struct htab_shared {
+	uint32_t n_buckets; /* power of two */
+	uint32_t elem_size;
+	uint32_t nr_elems; /* max_entries + nr_cpus spares */
+	uint32_t seed;
+	uint32_t nr_freelists;
+	uint32_t count; /* keys linked (atomic) */
+	uint32_t clock_hand; /* LRU sweep position (atomic) */
+	uint32_t reserved;
+	uint64_t buckets_off; /* from data */
+	uint64_t freelists_off;
+	uint64_t elems_off;
+};
+
+struct queue_shared {
+	uint32_t lock;
+	uint32_t head; /* next slot written */
+	uint32_t tail; /* oldest slot */
+	uint32_t size; /* max_entries + 1 slots */
+};
+
+struct bloom_shared {
+	uint32_t nr_hashes;
+	uint32_t seed;
+	uint64_t bit_mask; /* nr_bits - 1 */
+};
+
+struct ringbuf_shared {
+	uint32_t lock;	   /* producers */
+	uint32_t wake_seq; /* futex word the consumer sleeps on */
+	uint32_t waiters;  /* consumers sleeping */
+	uint32_t reserved;
+	uint64_t size;	   /* data bytes, power of two, page multiple */
+	uint64_t area_off; /* consumer page, from the payload start */
+};
+
+/* Shared: at the start of every map payload. */
+struct bext_map_hdr {
+	uint64_t magic;
+	uint32_t layout_version;
+	uint32_t map_type;
+	uint32_t key_size;
+	uint32_t value_size;
+	uint32_t max_entries;
+	uint32_t map_flags;
+	uint32_t nr_cpus;
+	uint32_t frozen;
+	uint64_t map_extra;
+	uint64_t data_off; /* from the payload start */
+	uint64_t data_size;
+	char name[16];
+	union {
+		struct htab_shared h;
+		struct queue_shared q;
+		struct bloom_shared b;
+		struct ringbuf_shared r;
+		uint8_t space[128];
+	};
+	uint8_t reserved[48];
+};
+static_assert(sizeof(struct htab_shared) <= 128, "htab shared fits");
+static_assert(offsetof(struct bext_map_hdr, h) == 80, "map header layout");
+static_assert(sizeof(struct bext_map_hdr) == BEXT_MAP_HDR_SIZE, "map header layout");
+
+struct bext_map;
+
+struct bext_map_ops {
+	/* Kernel-equivalent attribute checks (type-specific part). */
+	int (*check_attr)(const struct bext_map_create_opts *o);
+	/* Fills the type's part of @h (already holding the common fields); returns data bytes. */
+	uint64_t (*layout)(struct bext_map_hdr *h);
+	/* Initialises zeroed shared memory once, at creation. */
+	void (*init)(struct bext_map_hdr *h, uint8_t *data);
+	/* Per-process setup after mapping (optional). */
+	int (*open)(struct bext_map *m, int fd);
+	void (*close)(struct bext_map *m);
+
+	void *(*lookup)(struct bext_map *m, const void *key);
+	long (*update)(struct bext_map *m, const void *key, const void *value, uint64_t flags,
+		       bool all_cpus);
+	long (*delete)(struct bext_map *m, const void *key);
+	/* Syscall lookup (copy); default: lookup() + memcpy of value_size. */
+	int (*lookup_copy)(struct bext_map *m, const void *key, void *value);
+	int (*get_next_key)(struct bext_map *m, const void *key, void *next_key);
+	int (*lookup_and_delete)(struct bext_map *m, const void *key, void *value);
+	long (*push)(struct bext_map *m, const void *value, uint64_t flags);
+	long (*pop)(struct bext_map *m, void *value);
+	long (*peek)(struct bext_map *m, void *value);
+	void *(*lookup_percpu)(struct bext_map *m, const void *key, uint32_t cpu);
+	int (*check)(struct bext_map *m);
+};
+
+/* Per-process handle. */
+struct bext_map {
+	const struct bext_map_ops *ops;
+	bext_map_lookup_fn lookup_fn;
+	struct bext_map_hdr *hdr;
+	uint8_t *data;
+	void *seg;
+	size_t seg_len;
+	uint32_t id, type, key_size, value_size, max_entries, flags, nr_cpus;
+	uint32_t value_stride; /* round_up(value_size, 8) */
+	char name[16];
+	union {
+		struct {
+			uint32_t bucket_mask;
+			uint32_t elem_size;
+			uint32_t nr_elems;
+			uint32_t seed;
+			struct htab_bucket *buckets;
+			struct htab_freelist *freelists;
+			uint8_t *elems;
+			bool lru, percpu;
+		} h;
+		struct {
+			void *area; /* consumer page; data mapped twice after the producer page */
+			size_t area_len;
+			uint64_t mask;
+			uint64_t *consumer_pos, *producer_pos;
+			uint8_t *data;
+		} rb;
+	};
+};
+
+extern const struct bext_map_ops bext_array_ops, bext_percpu_array_ops;
+extern const struct bext_map_ops bext_htab_ops;
+extern const struct bext_map_ops bext_queue_ops, bext_stack_ops;
+extern const struct bext_map_ops bext_bloom_ops;
+extern const struct bext_map_ops bext_ringbuf_ops;
+
+static inline uint32_t bext_cur_cpu(const struct bext_map *m)
+{
+	int c = sched_getcpu();
+
+	return c < 0 ? 0 : (uint32_t)c % m->nr_cpus;
+}
+
+/* Flags accepted at creation (kernel's *_CREATE_FLAG_MASK equivalents). */
+#define BEXT_ACCESS_FLAGS                                                                      \
+	(BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)
+
+BEXT_HIDDEN uint32_t bext_hash_bytes(const void *key, uint32_t len, uint32_t seed);
+BEXT_HIDDEN uint32_t bext_random_seed(void);
+
+#endif
