@@ -1,0 +1,18 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Runs the eBPF machine benchmarks: ./scripts/bench.sh BUILD_DIR [--quick]
+# (`make bench` calls it after building). See docs/PERFORMANCE.md.
+# The kernel column needs root (BPF_PROG_TEST_RUN); without it the column is
+# skipped and the reason printed.
+set -e
+BUILD=${1:-build}
+shift 2>/dev/null || true
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+	echo "bench: $BUILD is not a configured build directory (run make build first)" >&2
+	exit 2
+fi
+cmake --build "$BUILD" --target bench_vm >/dev/null
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: not root: the kernel column will be skipped"
+fi
+exec "$BUILD/bench/bench_vm" "$BUILD/bench" "$@"
