@@ -102,9 +102,10 @@ static long pcpu_array_update(struct bext_map *m, const void *key, const void *v
 		memcpy(pcpu_array_slot(m, idx, bext_cur_cpu(m)), value, m->value_size);
 		return 0;
 	}
+	/* the kernel copies round_up(value_size, 8) bytes per CPU */
 	for (cpu = 0; cpu < m->nr_cpus; cpu++)
 		memcpy(pcpu_array_slot(m, idx, cpu), (const uint8_t *)value + cpu * m->value_stride,
-		       m->value_size);
+		       m->value_stride);
 	return 0;
 }
 

@@ -81,7 +81,7 @@ static long bloom_delete(struct bext_map *m, const void *key)
 {
 	(void)m;
 	(void)key;
-	return -EOPNOTSUPP;
+	return -EINVAL;
 }
 
 static int bloom_get_next_key(struct bext_map *m, const void *key, void *next)

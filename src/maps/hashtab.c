@@ -94,9 +94,8 @@ static int htab_check_attr(const struct bext_map_create_opts *o)
 		return -BEXT_ENOTSUPP;
 	if (o->max_entries == 0 || o->key_size == 0 || o->value_size == 0)
 		return -EINVAL;
-	if (o->key_size > BEXT_MAX_BPF_STACK)
-		return -E2BIG;
-	if (o->value_size >= BEXT_KMALLOC_MAX - BEXT_MAX_BPF_STACK - 64)
+	/* recent kernels dropped the MAX_BPF_STACK key limit: only the element size counts */
+	if ((uint64_t)o->key_size + o->value_size >= BEXT_KMALLOC_MAX - 64)
 		return -E2BIG;
 	if (percpu && round_up8(o->value_size) > BEXT_PCPU_MIN_UNIT)
 		return -E2BIG;
@@ -588,9 +587,10 @@ static void fill_value(struct bext_map *m, struct htab_elem *e, const void *valu
 		return;
 	}
 	if (all_cpus) {
+		/* the kernel copies round_up(value_size, 8) bytes per CPU */
 		for (cpu = 0; cpu < m->nr_cpus; cpu++)
 			memcpy(elem_cpu_value(m, e, cpu),
-			       (const uint8_t *)value + cpu * m->value_stride, m->value_size);
+			       (const uint8_t *)value + cpu * m->value_stride, m->value_stride);
 		return;
 	}
 	me = bext_cur_cpu(m);
