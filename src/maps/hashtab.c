@@ -672,8 +672,12 @@ retry:
 	}
 	if (!e)
 		e = fl_pop(m);
-	if (!e && m->h.lru)
+	if (!e && m->h.lru) {
 		e = lru_evict(m, b, old);
+		/* the victim may have been old's predecessor in our chain */
+		if (e && old)
+			bucket_find(m, b, hash, key, &old_prevp);
+	}
 	if (!e)
 		goto out_full;
 	e->hash = hash;
