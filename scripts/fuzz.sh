@@ -37,7 +37,7 @@ for t in $TARGETS; do
 	echo "== $t for ${SECONDS_EACH}s"
 	if "$bin" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$ART/$t-" "$corpus" >"$BUILD/fuzz/$t.log" 2>&1; then
-		grep -E "stat::number_of_executed_units|JIT unavailable" "$BUILD/fuzz/$t.log" | head -3
+		grep -E "stat::number_of_executed_units|JIT unavailable|programs compared" "$BUILD/fuzz/$t.log" | head -3
 		echo "== $t: ok"
 	else
 		echo "== $t: FAILED (log: $BUILD/fuzz/$t.log, inputs in $ART)"
