@@ -118,6 +118,41 @@ C
 				cmp -s "$WORK/elf1.bin" "$WORK/elf2.bin" ||
 				fail "ELF round trip: $(cat "$WORK/err")"
 			grep -q "^exit" "$WORK/elf.s" || fail "ELF disasm has no exit: $(cat "$WORK/elf.s")"
+			grep -q "^# program prog, section xdp, 4 slots" "$WORK/elf.s" ||
+				fail "ELF disasm header: $(cat "$WORK/elf.s")"
+			# Two programs and a linked subprogram: all printed, --prog picks one.
+			cat >"$WORK/two.bpf.c" <<'C'
+static __attribute__((noinline)) int sub(int x)
+{
+	return x * 5 + 1;
+}
+__attribute__((section("xdp/a"), used)) int first(int *ctx)
+{
+	return sub(ctx[0]);
+}
+__attribute__((section("xdp/b"), used)) int second(int *ctx)
+{
+	return ctx[0] + 2;
+}
+char _license[] __attribute__((section("license"), used)) = "MIT";
+C
+			if clang -O2 -target bpf -c "$WORK/two.bpf.c" -o "$WORK/two.o" 2>"$WORK/err" &&
+				"$BEXT" disasm "$WORK/two.o" >"$WORK/two.s" 2>"$WORK/err"; then
+				grep -q "^# program first, section xdp/a" "$WORK/two.s" &&
+					grep -q "^# program second, section xdp/b" "$WORK/two.s" &&
+					grep -q "^# linked subprograms" "$WORK/two.s" &&
+					grep -q "^call local" "$WORK/two.s" ||
+					fail "two-program disasm: $(cat "$WORK/two.s")"
+				"$BEXT" disasm "$WORK/two.o" --prog second >"$WORK/second.s" 2>"$WORK/err" &&
+					"$BEXT" asm "$WORK/second.s" -o "$WORK/s1.bin" 2>>"$WORK/err" &&
+					"$BEXT" asm "$WORK/two.o" -o "$WORK/f1.bin" 2>>"$WORK/err" ||
+					fail "--prog second: $(cat "$WORK/err")"
+				[ "$(grep -c ' # ' "$WORK/second.s")" -ge 2 ] && ! grep -q "call local" "$WORK/second.s" ||
+					fail "--prog second printed: $(cat "$WORK/second.s")"
+				cmp -s "$WORK/s1.bin" "$WORK/f1.bin" && fail "asm two.o should take the first program, not the second"
+			else
+				fail "two-program object: $(cat "$WORK/err")"
+			fi
 		elif grep -qi "not supported" "$WORK/err"; then
 			echo "SKIP (part 5): ELF disasm: the ELF reader is not there yet: $(cat "$WORK/err")"
 		else

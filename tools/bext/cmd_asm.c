@@ -6,9 +6,12 @@
  * of 8-byte little-endian words, or an eBPF ELF object), so `bext asm x.o -o
  * x.bin` also extracts a program from an object. `disasm` prints assembler
  * text that `asm` reads back to the same bytes; each line carries its slot
- * index (and the target of a jump or call) as a trailing comment.
+ * index (and the target of a jump or call) as a trailing comment. For an ELF
+ * object without --prog, every program is printed, each after a comment
+ * header naming it (and a comment where its linked subprograms start).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include <bext/isa.h>
+#include <bext/obj.h>
 
 #include "commands.h"
 #include "progfile.h"
@@ -31,7 +35,8 @@ static void disasm_usage(FILE *f)
 {
 	fprintf(f, "usage: bext disasm FILE [--prog NAME]\n"
 		   "  Prints the program in FILE (raw .bin, eBPF ELF object or assembler text)\n"
-		   "  as assembler text. --prog picks a program section of an ELF object.\n");
+		   "  as assembler text. For an ELF object every program is printed, or only\n"
+		   "  the one --prog names (function or section name).\n");
 }
 
 static int write_bin(const char *path, const struct bext_insn *insns, size_t n)
@@ -117,12 +122,92 @@ static long long target_of(const struct bext_insn *in, size_t idx)
 	return (long long)idx + 1 + in->off;
 }
 
+/* Prints n slots; a comment marks slot sub_start (linked subprograms) when non-zero.
+ * Returns the number of invalid instructions, the first one's slot in *first_bad. */
+static size_t print_program(const struct bext_insn *insns, size_t n, size_t sub_start,
+			    size_t *first_bad)
+{
+	size_t bad = 0;
+	char line[160];
+
+	for (size_t i = 0; i < n;) {
+		int slots = bext_disasm_insn(insns, n, i, line, sizeof(line));
+		long long t = slots > 0 ? target_of(&insns[i], i) : -1;
+
+		if (sub_start && i == sub_start)
+			printf("# linked subprograms\n");
+		if (t >= 0)
+			printf("%-40s # %zu -> %lld\n", line, i, t);
+		else
+			printf("%-40s # %zu\n", line, i);
+		if (slots < 0) {
+			if (!bad++)
+				*first_bad = i;
+			slots = 1;
+		}
+		i += (size_t)slots;
+	}
+	return bad;
+}
+
+static bool is_elf(const char *path)
+{
+	unsigned char magic[4] = {0};
+	FILE *f = fopen(path, "rb");
+	bool elf;
+
+	if (!f)
+		return false;
+	elf = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "\x7f" "ELF", 4);
+	fclose(f);
+	return elf;
+}
+
+/* Every program of an ELF object, each under a header comment. */
+static int disasm_elf_all(const char *path)
+{
+	struct bext_obj *obj;
+	size_t bad = 0, first_bad = 0, n_progs;
+	char err[512];
+
+	obj = bext_obj__open(path, err, sizeof(err));
+	if (!obj) {
+		fprintf(stderr, "bext disasm: %s\n", err);
+		return 1;
+	}
+	n_progs = bext_obj__prog_count(obj);
+	if (!n_progs) {
+		fprintf(stderr, "bext disasm: %s: no programs in this object\n", path);
+		bext_obj__close(obj);
+		return 1;
+	}
+	for (size_t p = 0; p < n_progs; p++) {
+		const struct bext_obj_prog *prog = bext_obj__prog(obj, p);
+		size_t n = 0, main_len = bext_obj_prog__main_len(prog), fb = 0, b;
+		const struct bext_insn *insns = bext_obj_prog__insns(prog, &n);
+
+		printf("%s# program %s, section %s, %zu slots\n", p ? "\n" : "",
+		       bext_obj_prog__name(prog), bext_obj_prog__section_name(prog), n);
+		b = print_program(insns, n, main_len < n ? main_len : 0, &fb);
+		if (b && !bad)
+			first_bad = fb;
+		bad += b;
+	}
+	bext_obj__close(obj);
+	if (bad) {
+		fprintf(stderr, "bext disasm: %s: %zu invalid instruction%s (first at slot %zu)\n",
+			path, bad, bad == 1 ? "" : "s", first_bad);
+		return 1;
+	}
+	return 0;
+}
+
 int cmd_disasm(int argc, char **argv)
 {
 	const char *path = NULL, *prog = NULL;
 	struct bext_insn *insns = NULL;
 	size_t n = 0, bad = 0, first_bad = 0;
-	char err[512], line[160];
+	char err[512];
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -143,26 +228,14 @@ int cmd_disasm(int argc, char **argv)
 		disasm_usage(stderr);
 		return 2;
 	}
+	if (!prog && is_elf(path))
+		return disasm_elf_all(path);
 	ret = load_program_file(path, prog, &insns, &n, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "bext disasm: %s\n", err);
 		return 1;
 	}
-	for (size_t i = 0; i < n;) {
-		int slots = bext_disasm_insn(insns, n, i, line, sizeof(line));
-		long long t = slots > 0 ? target_of(&insns[i], i) : -1;
-
-		if (t >= 0)
-			printf("%-40s # %zu -> %lld\n", line, i, t);
-		else
-			printf("%-40s # %zu\n", line, i);
-		if (slots < 0) {
-			if (!bad++)
-				first_bad = i;
-			slots = 1;
-		}
-		i += (size_t)slots;
-	}
+	bad = print_program(insns, n, 0, &first_bad);
 	free(insns);
 	if (bad) {
 		fprintf(stderr, "bext disasm: %s: %zu invalid instruction%s (first at slot %zu)\n",
