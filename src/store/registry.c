@@ -362,8 +362,7 @@ static void recover(struct bext_store *s)
 					batch_add(&b, &e->refs_dropped, nr - e->refs_dropped);
 					batch_add(&b, &e->state, BEXT_OBJ_DYING);
 					batch_commit(s, &b);
-					live++; /* reap_dying decrements nr_live */
-					break;
+					break; /* counted live below; reap_dying uncounts it */
 				}
 				free(refs);
 			}
