@@ -11,7 +11,13 @@
  *     finds unreachable code, loops (back-edges) and recursion (a back-edge
  *     that is a call), and gives a post-order for the longest-path bound;
  *  4. liveness: registers read before written, per instruction (backward
- *     dataflow to a fixpoint), so pruning can ignore dead registers;
+ *     dataflow to a fixpoint), so pruning can ignore dead registers; and
+ *     relevance: registers whose value may flow into something a safety
+ *     rule or a branch looks at (an address, a helper argument, a stored
+ *     value, a comparison, a checked return value). A live scalar that is
+ *     not relevant only has to be a scalar for pruning: no check and no
+ *     branch can tell its values apart (a static stand-in for the kernel's
+ *     precision tracking);
  *  5. after exploration: combined stack depth over the call graph.
  */
 #include <errno.h>
@@ -501,6 +507,79 @@ static void liveness(struct venv *env, const uint32_t *post, uint32_t n_post)
 	}
 }
 
+/* Registers whose value matters at insn i given those that matter after it. */
+static uint16_t rel_step(struct venv *env, uint32_t i, uint16_t out)
+{
+	const struct bext_insn *in = &env->insns[i];
+	uint8_t cls = BEXT_CLASS(in->code), op = BEXT_OP(in->code), mode = BEXT_MODE(in->code);
+	bool x = BEXT_SRC(in->code) == BEXT_SRC_X;
+	uint16_t d = 1u << in->dst, s = 1u << in->src, r = out;
+
+	switch (cls) {
+	case BEXT_CLS_ALU:
+	case BEXT_CLS_ALU64:
+		if (!(out & d))
+			return out & ~d;
+		r &= ~d;
+		if (op != BEXT_ALU_MOV)
+			r |= d;
+		if (x && op != BEXT_ALU_END && op != BEXT_ALU_NEG)
+			r |= s;
+		return r;
+	case BEXT_CLS_LDX:
+		return (out & ~d) | s;
+	case BEXT_CLS_ST:
+		return out | d;
+	case BEXT_CLS_STX:
+		r |= d | s;
+		if (mode == BEXT_MODE_ATOMIC && in->imm == BEXT_ATOMIC_CMPXCHG)
+			r |= 1;
+		return r;
+	case BEXT_CLS_LD:
+		return out & ~d;
+	default:
+		if (op == BEXT_JMP_EXIT) {
+			const struct progtype_desc *pd = progtype_get(env->opts.prog_type);
+			bool checked = env->aux[i].subprog != 0 || pd->ret_checked ||
+				       env->opts.ret_min || env->opts.ret_max;
+
+			return checked ? 1 : 0;
+		}
+		if (op == BEXT_JMP_CALL)
+			return (out & ~0x3fu) | 0x3e;
+		if (op == BEXT_JMP_JA)
+			return out;
+		r |= d;
+		if (x)
+			r |= s;
+		return r;
+	}
+}
+
+static void relevance(struct venv *env, const uint32_t *post, uint32_t n_post)
+{
+	bool changed = true;
+
+	while (changed) {
+		changed = false;
+		for (uint32_t k = 0; k < n_post; k++) {
+			uint32_t i = post[k], succ[3];
+			bool call[3];
+			int ns = successors(env, i, succ, call);
+			uint16_t out = 0, in;
+
+			for (int e = 0; e < ns; e++)
+				if (!call[e])
+					out |= env->aux[succ[e]].rel_in;
+			in = (rel_step(env, i, out) | (1u << 10)) & env->aux[i].live_in;
+			if (in != env->aux[i].rel_in) {
+				env->aux[i].rel_in = in;
+				changed = true;
+			}
+		}
+	}
+}
+
 static void longest_path(struct venv *env, const uint32_t *post, uint32_t n_post)
 {
 	uint64_t *lp;
@@ -555,6 +634,7 @@ int cfg_check(struct venv *env)
 	err = walk(env, post, &n_post);
 	if (!err) {
 		liveness(env, post, n_post);
+		relevance(env, post, n_post);
 		longest_path(env, post, n_post);
 	}
 	free(post);

@@ -1398,19 +1398,29 @@ static int visit_state(struct venv *env, struct vstate *cur)
 	uint32_t pc = cur->pc, n = 0;
 	struct sl_node *sl, *node;
 
-	for (sl = env->explored[pc]; sl; sl = sl->next, n++) {
+	struct sl_node **link = &env->explored[pc];
+
+	while ((sl = *link)) {
 		if (sl->complete || env->aux[pc].callback_call) {
 			if (state_covers(env, &sl->st, cur, false)) {
 				sl->hits++;
 				env->states_pruned++;
 				return 1;
 			}
-			continue;
-		}
-		if (state_covers(env, &sl->st, cur, true))
+			/* a complete state that keeps failing to match costs more than it saves */
+			if (sl->complete && ++sl->miss > sl->hits * 8 + 64) {
+				*link = sl->next;
+				state_free_frames(&sl->st);
+				free(sl);
+				continue;
+			}
+		} else if (state_covers(env, &sl->st, cur, true)) {
 			return vreject(env, -EACCES, pc,
 				       "unbounded loop at insn %u: the state repeats (infinite loop detected)",
 				       pc);
+		}
+		link = &sl->next;
+		n++;
 	}
 	if (n >= V_MAX_STATES_PER_INSN)
 		return 0;

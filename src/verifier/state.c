@@ -66,7 +66,7 @@ int state_copy(struct vstate *dst, const struct vstate *src)
 	return 0;
 }
 
-#define IDMAP_MAX 256
+#define IDMAP_MAX 64
 
 struct idmap {
 	uint32_t n;
@@ -108,8 +108,11 @@ static bool reg_exact(const struct vreg *o, const struct vreg *c, struct idmap *
 	       id_match(m, o->ref_id, c->ref_id);
 }
 
-static bool reg_covers(const struct vreg *o, const struct vreg *c, struct idmap *m, bool exact)
+static bool reg_covers(const struct vreg *o, const struct vreg *c, struct idmap *m, bool exact,
+		       bool relevant)
 {
+	if (!relevant && o->type == SCALAR && c->type == SCALAR)
+		return true; /* no check or branch can tell its values apart */
 	if (exact)
 		return reg_exact(o, c, m);
 	if (o->type == NOT_INIT)
@@ -152,7 +155,7 @@ static bool stack_covers(const struct vframe *o, const struct vframe *c, struct 
 		}
 		if (os[0] == STACK_SPILL) {
 			if (cs[0] == STACK_SPILL) {
-				if (!reg_covers(&o->spill[s], &c->spill[s], m, false))
+				if (!reg_covers(&o->spill[s], &c->spill[s], m, false, true))
 					return false;
 				continue;
 			}
@@ -179,34 +182,34 @@ static bool stack_covers(const struct vframe *o, const struct vframe *c, struct 
 
 bool state_covers(struct venv *env, const struct vstate *old, const struct vstate *cur, bool exact)
 {
-	struct idmap *m;
+	struct idmap mm, *m = &mm;
 	bool ok = false;
 
 	if (old->curframe != cur->curframe || old->pc != cur->pc || old->nrefs != cur->nrefs ||
 	    old->lock_map != cur->lock_map || old->lock_off != cur->lock_off)
 		return false;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return false;
 	m->n = 0;
 	for (uint32_t fi = 0; fi <= cur->curframe; fi++) {
 		const struct vframe *of = old->frames[fi], *cf = cur->frames[fi];
-		uint16_t live;
+		uint16_t live, rel;
 
 		if (of->callsite != cf->callsite || of->is_callback != cf->is_callback)
 			goto out;
 		if (fi == cur->curframe) {
 			live = env->aux[cur->pc].live_in;
+			rel = env->aux[cur->pc].rel_in;
 		} else {
 			const struct vframe *child = cur->frames[fi + 1];
 
 			live = child->is_callback ? env->aux[child->callsite].live_in
 						  : env->aux[child->callsite + 1].live_in & ~1u;
+			rel = child->is_callback ? env->aux[child->callsite].rel_in
+						 : env->aux[child->callsite + 1].rel_in & ~1u;
 		}
 		for (int r = 0; r < 11; r++) {
-			if (!(live & (1u << r)) && !exact)
+			if (!(live & (1u << r)))
 				continue;
-			if (!reg_covers(&of->regs[r], &cf->regs[r], m, exact))
+			if (!reg_covers(&of->regs[r], &cf->regs[r], m, exact, rel & (1u << r)))
 				goto out;
 		}
 		if (!stack_covers(of, cf, m, exact))
@@ -219,6 +222,5 @@ bool state_covers(struct venv *env, const struct vstate *old, const struct vstat
 		goto out;
 	ok = true;
 out:
-	free(m);
 	return ok;
 }

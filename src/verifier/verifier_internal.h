@@ -32,7 +32,7 @@
 #define V_MAX_REFS 16
 #define V_MAX_VAR_OFF (1ll << 29) /* bound on variable pointer offsets */
 #define V_DEFAULT_LIMIT 1000000u
-#define V_MAX_STATES_PER_INSN 64
+#define V_MAX_STATES_PER_INSN 1024
 
 enum reg_type {
 	NOT_INIT = 0,
@@ -115,6 +115,7 @@ struct insn_aux {
 	bool second_slot;   /* second half of an lddw */
 	bool callback_call; /* helper call that runs a callback (loop, for_each) */
 	uint16_t live_in;   /* registers read before written on some path from here */
+	uint16_t rel_in;    /* live registers whose value may reach a check (a subset) */
 	uint32_t subprog;
 };
 
