@@ -54,7 +54,7 @@ static inline int rm_cb(const char *p, const struct stat *st, int flag, struct F
 	return remove(p);
 }
 
-static void test_store_cleanup(void)
+static inline void test_store_cleanup(void)
 {
 	if (test_store_dir[0])
 		nftw(test_store_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
@@ -87,7 +87,7 @@ static inline struct bext_store *test_store_reopen(void)
 	return bext_store__open(&o);
 }
 
-static int test_mk_map(struct bext_store *s, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max,
+static inline int test_mk_map(struct bext_store *s, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max,
 		       uint32_t flags)
 {
 	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "t", .map_type = type,
@@ -97,7 +97,7 @@ static int test_mk_map(struct bext_store *s, uint32_t type, uint32_t ks, uint32_
 	return bext_store__create_map(s, &o);
 }
 
-static int test_result(const char *name)
+static inline int test_result(const char *name)
 {
 	if (test_failures) {
 		fprintf(stderr, "%s: %d check(s) failed\n", name, test_failures);
