@@ -12,6 +12,7 @@
  *              le/be/bswap, neg), lddw, loads/stores/atomics at in-bounds
  *              offsets of the buffer (via r9) or of that stack window (via
  *              r10), forward jumps only, optional helper and local calls
+ *              (direct, or callx with a helper id or a `lddw func` value)
  *   epilogue   r0..r8 and the stack window copied into the buffer, exit
  *   fn         an optional subprogram (ALU on its arguments, returns r0)
  *
@@ -298,17 +299,31 @@ static bool generate(struct gen *g)
 				emit(g, "%s L%u\n", pick(g, 2) ? "ja" : "ja32", t);
 			break;
 		}
-		case 14:
-			emit(g, "call %d\n", HELPER_ID);
+		case 14: /* helper call: by id, or callx with the id in a register */
+			if (pick(g, 2)) {
+				emit(g, "call %d\n", HELPER_ID);
+			} else {
+				emit(g, "mov %%r%u, %d\ncall %%r%u\n", dst, HELPER_ID, dst);
+			}
 			reinit_args(g);
 			break;
-		default:
-			if (with_fn) {
-				emit(g, "call local fn\n");
-				reinit_args(g);
-			} else {
+		default: /* local call: direct, or callx through a func lddw */
+			if (!with_fn) {
 				gen_alu(g, dst, all);
+				break;
 			}
+			if (pick(g, 2))
+				emit(g, "call local fn\n");
+			else { /* the function value is engine-specific: never in an argument
+				* register (the callee would see it), overwritten after the call */
+				static const unsigned fv_regs[] = {0, 6, 7, 8};
+				unsigned r = fv_regs[pick(g, 4)];
+
+				emit(g, "lddw %%r%u, func fn\ncall %%r%u\n", r, r);
+				if (r)
+					emit(g, "mov %%r%u, %d\n", r, imm(g));
+			}
+			reinit_args(g);
 			break;
 		}
 	}
