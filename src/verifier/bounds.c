@@ -314,6 +314,11 @@ static void alu_div(struct vreg *d, const struct vreg *s, bool sign, bool mod)
 		reg_mark_const(d, v);
 		return;
 	}
+	if (reg_is_const(s) && !s->var.value) {
+		if (!mod)
+			reg_mark_const(d, 0); /* RFC 9669: x / 0 = 0, x % 0 = x */
+		return;
+	}
 	if (sign) {
 		reg_mark_unknown(d);
 		return;

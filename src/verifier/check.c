@@ -155,6 +155,12 @@ static int stack_write(struct venv *env, struct vstate *st, struct vframe *f, in
 	int b = o + (int)V_STACK;
 
 	if (size == 8 && !(o % 8)) {
+		if (val->type == SCALAR && !val->id && !reg_is_const(val) && env->cur_src_reg) {
+			/* link the spill and the register, so a bound learnt on a
+			 * later fill applies to both */
+			env->cur_src_reg->id = ++env->id_gen;
+			val = env->cur_src_reg;
+		}
 		f->spill[b / 8] = *val;
 		memset(&f->stype[b], STACK_SPILL, 8);
 		return 0;
@@ -369,8 +375,10 @@ static int do_store(struct venv *env, struct vstate *st, const struct bext_insn 
 		if (err)
 			return err;
 		val = curf(st)->regs[in->src];
+		env->cur_src_reg = &curf(st)->regs[in->src];
 	}
 	err = check_mem_access(env, st, in->dst, in->off, size, true, &val, NULL, false);
+	env->cur_src_reg = NULL;
 	if (err)
 		return err;
 	st->pc++;

@@ -200,6 +200,7 @@ struct venv {
 	int err_insn;
 	char reason[192];
 	uint32_t prev_pc; /* level 2: print state at jumps */
+	struct vreg *cur_src_reg; /* the register a STX stores, to link spills */
 };
 
 /* log.c */
