@@ -55,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int slots = bext_disasm_insn(insns, n, i, text, sizeof(text));
 
 			if (slots <= 0) {
-				fprintf(stderr, "fuzz_asm: assembler output slot %zu is '%s'\n", i, text);
+				fprintf(stderr, "fuzz_asm: assembler output slot %zu is '%s'\n", i,
+					text);
 				fprintf(stderr, "--- input ---\n%s\n", str);
 				abort();
 			}

@@ -39,8 +39,8 @@
 #include <bext/isa.h>
 #include <bext/vm.h>
 
-#define DATA_SIZE 64		 /* bytes of the buffer the program reads and writes */
-#define STACK_WIN 64		 /* bytes of stack the program uses */
+#define DATA_SIZE 64 /* bytes of the buffer the program reads and writes */
+#define STACK_WIN 64 /* bytes of stack the program uses */
 #define REGS_OFF (DATA_SIZE + STACK_WIN)
 #define BUF_SIZE (REGS_OFF + 9 * 8) /* + r0..r8 */
 #define MAX_OPS 96
@@ -81,8 +81,9 @@ static unsigned pick(struct gen *g, unsigned n)
 /* Immediates: often small or special, sometimes anything. */
 static int32_t imm(struct gen *g)
 {
-	static const int32_t special[] = {0, 1, -1, 2, 7, 31, 32, 63, 64, INT32_MIN, INT32_MAX,
-					  0xff, 0xffff, -0x8000, 0x80, 0x8000};
+	static const int32_t special[] = {0,	  1,	   -1,	 2,	    7,	       31,
+					  32,	  63,	   64,	 INT32_MIN, INT32_MAX, 0xff,
+					  0xffff, -0x8000, 0x80, 0x8000};
 
 	switch (pick(g, 4)) {
 	case 0:
@@ -128,15 +129,15 @@ __attribute__((format(printf, 2, 3))) static void emit(struct gen *g, const char
 	}
 }
 
-static const char *const alu_names[] = {"add", "sub", "mul", "div", "sdiv", "or",	"and",
-					"lsh", "rsh", "mod", "smod", "xor", "mov", "arsh"};
+static const char *const alu_names[] = {"add", "sub", "mul", "div",  "sdiv", "or",  "and",
+					"lsh", "rsh", "mod", "smod", "xor",  "mov", "arsh"};
 static const char *const movsx_names[] = {"movsx832", "movsx1632", "movsx864", "movsx1664",
 					  "movsx3264"};
-static const char *const end_names[] = {"le16", "le32", "le64", "be16",	 "be32",
+static const char *const end_names[] = {"le16", "le32",	   "le64",    "be16",	"be32",
 					"be64", "bswap16", "bswap32", "bswap64"};
-static const char *const jmp_names[] = {"jeq", "jgt",	"jge", "jset", "jne", "jsgt",
+static const char *const jmp_names[] = {"jeq",	"jgt", "jge", "jset", "jne", "jsgt",
 					"jsge", "jlt", "jle", "jslt", "jsle"};
-static const char *const atomic_names[] = {"add",	"or",	    "and",	"xor",
+static const char *const atomic_names[] = {"add",	"or",	    "and",	 "xor",
 					   "fetch add", "fetch or", "fetch and", "fetch xor",
 					   "xchg",	"cmpxchg"};
 static const char *const size_names[] = {"b", "h", "w", "dw"};
@@ -156,7 +157,8 @@ static void gen_alu(struct gen *g, unsigned dst, uint16_t live)
 	if (!(live & (1u << dst))) {
 		/* most ALU ops read dst: give it a value first */
 		if (pick(g, 2))
-			emit(g, "mov%s %%r%u, %%r%u\n", pick(g, 2) ? "32" : "", dst, src_reg(g, live));
+			emit(g, "mov%s %%r%u, %%r%u\n", pick(g, 2) ? "32" : "", dst,
+			     src_reg(g, live));
 		else
 			emit(g, "mov%s %%r%u, %d\n", pick(g, 2) ? "32" : "", dst, imm(g));
 		return;
@@ -228,7 +230,8 @@ static void gen_mem(struct gen *g, unsigned dst, uint16_t live)
 		bool w = pick(g, 2);
 
 		mem_operand(g, w ? 4 : 8, true, mem, sizeof(mem));
-		emit(g, "lock %s%s %s, %%r%u\n", atomic_names[pick(g, 10)], w ? "32" : "", mem, dst);
+		emit(g, "lock %s%s %s, %%r%u\n", atomic_names[pick(g, 10)], w ? "32" : "", mem,
+		     dst);
 		break;
 	}
 	}
@@ -358,7 +361,8 @@ static unsigned long n_compared, n_skipped, n_insns_total;
 
 __attribute__((destructor)) static void report(void)
 {
-	fprintf(stderr, "fuzz_diff: %lu programs compared on both engines (%lu slots), %lu skipped\n",
+	fprintf(stderr,
+		"fuzz_diff: %lu programs compared on both engines (%lu slots), %lu skipped\n",
 		n_compared, n_insns_total, n_skipped);
 }
 
@@ -444,7 +448,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		if (!told) {
-			fprintf(stderr, "fuzz_diff: JIT unavailable (%s): comparing nothing\n", err);
+			fprintf(stderr, "fuzz_diff: JIT unavailable (%s): comparing nothing\n",
+				err);
 			told = true;
 		}
 		goto out;
@@ -453,8 +458,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r_j = fn(buf_j, BUF_SIZE);
 
 	if (r_i != r_j || memcmp(buf_i, buf_j, BUF_SIZE)) {
-		fprintf(stderr, "fuzz_diff: MISMATCH: interpreter r0 = 0x%" PRIx64
-				", JIT r0 = 0x%" PRIx64 "\n",
+		fprintf(stderr,
+			"fuzz_diff: MISMATCH: interpreter r0 = 0x%" PRIx64 ", JIT r0 = 0x%" PRIx64
+			"\n",
 			r_i, r_j);
 		dump_buf("interpreter buffer (data | stack window | r0..r8)", buf_i);
 		dump_buf("JIT buffer", buf_j);
@@ -464,8 +470,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(&a, buf_i + REGS_OFF + 8 * r, 8);
 			memcpy(&b, buf_j + REGS_OFF + 8 * r, 8);
 			if (a != b)
-				fprintf(stderr, "  r%zu: interp 0x%" PRIx64 " jit 0x%" PRIx64 "\n", r,
-					a, b);
+				fprintf(stderr, "  r%zu: interp 0x%" PRIx64 " jit 0x%" PRIx64 "\n",
+					r, a, b);
 		}
 		dump(g.text, insns, n);
 		abort();

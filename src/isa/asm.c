@@ -104,8 +104,8 @@ static int push(struct asm_state *s, struct bext_insn in)
 
 static void skip_ws(struct asm_state *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\v' ||
-				 *s->p == '\f'))
+	while (s->p < s->end &&
+	       (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\v' || *s->p == '\f'))
 		s->p++;
 }
 
@@ -187,7 +187,8 @@ static int token_len(struct asm_state *s, const char *p)
 {
 	const char *q = p;
 
-	while (q < s->end && q - p < 24 && (is_ident_char(*q) || *q == '%' || *q == '+' || *q == '-'))
+	while (q < s->end && q - p < 24 &&
+	       (is_ident_char(*q) || *q == '%' || *q == '+' || *q == '-'))
 		q++;
 	return q == p ? 1 : (int)(q - p);
 }
@@ -684,12 +685,12 @@ static int asm_mem_family(struct asm_state *s, const char *mn)
 		uint8_t base;
 		bool no_dw;
 	} fam[] = {
-		{"ldxs", BEXT_CLS_LDX | BEXT_MODE_MEMSX, true},
-		{"ldx", BEXT_CLS_LDX | BEXT_MODE_MEM, false},
-		{"stx", BEXT_CLS_STX | BEXT_MODE_MEM, false},
-		{"st", BEXT_CLS_ST | BEXT_MODE_MEM, false},
-		{"ldabs", BEXT_CLS_LD | BEXT_MODE_ABS, true},
-		{"ldind", BEXT_CLS_LD | BEXT_MODE_IND, true},
+	    {"ldxs", BEXT_CLS_LDX | BEXT_MODE_MEMSX, true},
+	    {"ldx", BEXT_CLS_LDX | BEXT_MODE_MEM, false},
+	    {"stx", BEXT_CLS_STX | BEXT_MODE_MEM, false},
+	    {"st", BEXT_CLS_ST | BEXT_MODE_MEM, false},
+	    {"ldabs", BEXT_CLS_LD | BEXT_MODE_ABS, true},
+	    {"ldind", BEXT_CLS_LD | BEXT_MODE_IND, true},
 	};
 
 	for (unsigned i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
@@ -741,8 +742,9 @@ static int asm_insn(struct asm_state *s, const char *mn)
 		return asm_ja(s, true);
 	for (unsigned i = 0; i < isa_n_movsx_ops; i++)
 		if (!strcmp(mn, isa_movsx_ops[i].name))
-			return asm_reg_reg(s, (uint8_t)(isa_movsx_ops[i].cls | BEXT_ALU_MOV | BEXT_SRC_X),
-					   isa_movsx_ops[i].off);
+			return asm_reg_reg(
+			    s, (uint8_t)(isa_movsx_ops[i].cls | BEXT_ALU_MOV | BEXT_SRC_X),
+			    isa_movsx_ops[i].off);
 	for (unsigned i = 0; i < isa_n_end_ops; i++)
 		if (!strcmp(mn, isa_end_ops[i].name))
 			return asm_end(s, &isa_end_ops[i]);
@@ -822,7 +824,8 @@ static int resolve_fixups(struct asm_state *s)
 			/* The implicit end-of-program label (see the top of the file). */
 			if (exit_slot == SIZE_MAX) {
 				/* (the second slot of an lddw always has code 0) */
-				if (s->n && s->insns[s->n - 1].code == (BEXT_CLS_JMP | BEXT_JMP_EXIT)) {
+				if (s->n &&
+				    s->insns[s->n - 1].code == (BEXT_CLS_JMP | BEXT_JMP_EXIT)) {
 					exit_slot = s->n - 1;
 				} else {
 					s->line = f->line;
@@ -840,8 +843,8 @@ static int resolve_fixups(struct asm_state *s)
 		off = (int64_t)target - (int64_t)f->slot - 1;
 		if (f->kind == FIXUP_OFF) {
 			if (off < INT16_MIN || off > INT16_MAX)
-				return fail(s, "jump to '%s' out of range (offset %" PRId64 ")", f->name,
-					    off);
+				return fail(s, "jump to '%s' out of range (offset %" PRId64 ")",
+					    f->name, off);
 			in->off = (int16_t)off;
 		} else {
 			if (off < INT32_MIN || off > INT32_MAX)
@@ -852,8 +855,7 @@ static int resolve_fixups(struct asm_state *s)
 	return 0;
 }
 
-int bext_asm(const char *text, struct bext_insn **insns, size_t *n_insns, char *err,
-	     size_t err_len)
+int bext_asm(const char *text, struct bext_insn **insns, size_t *n_insns, char *err, size_t err_len)
 {
 	struct asm_state s = {.err = err, .err_len = err_len};
 	const char *line;

@@ -24,8 +24,7 @@ static uint64_t insn_word(const struct bext_insn *in)
 	       (uint64_t)(uint16_t)in->off << 16 | (uint64_t)(uint32_t)in->imm << 32;
 }
 
-__attribute__((format(printf, 3, 4))) static int emit(char *buf, size_t len, const char *fmt,
-						       ...)
+__attribute__((format(printf, 3, 4))) static int emit(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -80,9 +79,10 @@ static int disasm_alu(const struct bext_insn *in, char *buf, size_t len)
 			if (isa_movsx_ops[i].cls == BEXT_CLASS(in->code) &&
 			    isa_movsx_ops[i].off == in->off) {
 				if (in->imm)
-					return invalid(buf, len, in, "reserved field of movsx not zero");
-				return emit(buf, len, "%s %%r%u, %%r%u", isa_movsx_ops[i].name, in->dst,
-					    in->src),
+					return invalid(buf, len, in,
+						       "reserved field of movsx not zero");
+				return emit(buf, len, "%s %%r%u, %%r%u", isa_movsx_ops[i].name,
+					    in->dst, in->src),
 				       1;
 			}
 		return invalid(buf, len, in, "bad movsx offset");
@@ -159,7 +159,8 @@ static int disasm_jmp(const struct bext_insn *in, char *buf, size_t len)
 	if (reg) {
 		if (in->imm)
 			return invalid(buf, len, in, "immediate of register jump not zero");
-		return emit(buf, len, "%s%s %%r%u, %%r%u, %+d", name, sfx, in->dst, in->src, in->off),
+		return emit(buf, len, "%s%s %%r%u, %%r%u, %+d", name, sfx, in->dst, in->src,
+			    in->off),
 		       1;
 	}
 	if (in->src)

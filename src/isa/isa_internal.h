@@ -40,7 +40,7 @@ struct isa_jmp_op {
 
 struct isa_atomic_op {
 	const char *name; /* after "lock " and before the optional 32 suffix */
-	int32_t imm;      /* BEXT_ATOMIC_* */
+	int32_t imm;	  /* BEXT_ATOMIC_* */
 };
 
 /* Size letters of loads and stores: b h w dw, indexed by BEXT_SIZE(code) >> 3. */

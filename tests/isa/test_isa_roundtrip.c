@@ -136,8 +136,9 @@ static void test_conformance(void **state)
 				assert_true(k < na);
 				memcpy(&got, &a[k], 8);
 				if (got != w)
-					fail_msg("%s: slot %zu is 0x%016llx, raw says 0x%016llx", fname, k,
-						 (unsigned long long)got, (unsigned long long)w);
+					fail_msg("%s: slot %zu is 0x%016llx, raw says 0x%016llx",
+						 fname, k, (unsigned long long)got,
+						 (unsigned long long)w);
 			}
 			assert_int_equal(k, na);
 			n_raw++;
@@ -169,29 +170,145 @@ static void test_conformance(void **state)
  * ALU64 26, ALU 27, JMP 26, JMP32 23, LD 7, LDX 7, ST 4, STX 6 = 126.
  */
 static const uint8_t valid_codes[] = {
-	/* ALU64 */
-	0x07, 0x0f, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57, 0x5f, 0x67, 0x6f, 0x77,
-	0x7f, 0x87, 0x97, 0x9f, 0xa7, 0xaf, 0xb7, 0xbf, 0xc7, 0xcf, 0xd7,
-	/* ALU */
-	0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x44, 0x4c, 0x54, 0x5c, 0x64, 0x6c, 0x74,
-	0x7c, 0x84, 0x94, 0x9c, 0xa4, 0xac, 0xb4, 0xbc, 0xc4, 0xcc, 0xd4, 0xdc,
-	/* JMP */
-	0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0x7d,
-	0x85, 0x8d, 0x95, 0xa5, 0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5, 0xdd,
-	/* JMP32 */
-	0x06, 0x16, 0x1e, 0x26, 0x2e, 0x36, 0x3e, 0x46, 0x4e, 0x56, 0x5e, 0x66, 0x6e, 0x76, 0x7e,
-	0xa6, 0xae, 0xb6, 0xbe, 0xc6, 0xce, 0xd6, 0xde,
-	/* LD, LDX, ST, STX */
-	0x18, 0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62,
-	0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b, 0xc3, 0xdb,
+    /* ALU64 */
+    0x07,
+    0x0f,
+    0x17,
+    0x1f,
+    0x27,
+    0x2f,
+    0x37,
+    0x3f,
+    0x47,
+    0x4f,
+    0x57,
+    0x5f,
+    0x67,
+    0x6f,
+    0x77,
+    0x7f,
+    0x87,
+    0x97,
+    0x9f,
+    0xa7,
+    0xaf,
+    0xb7,
+    0xbf,
+    0xc7,
+    0xcf,
+    0xd7,
+    /* ALU */
+    0x04,
+    0x0c,
+    0x14,
+    0x1c,
+    0x24,
+    0x2c,
+    0x34,
+    0x3c,
+    0x44,
+    0x4c,
+    0x54,
+    0x5c,
+    0x64,
+    0x6c,
+    0x74,
+    0x7c,
+    0x84,
+    0x94,
+    0x9c,
+    0xa4,
+    0xac,
+    0xb4,
+    0xbc,
+    0xc4,
+    0xcc,
+    0xd4,
+    0xdc,
+    /* JMP */
+    0x05,
+    0x15,
+    0x1d,
+    0x25,
+    0x2d,
+    0x35,
+    0x3d,
+    0x45,
+    0x4d,
+    0x55,
+    0x5d,
+    0x65,
+    0x6d,
+    0x75,
+    0x7d,
+    0x85,
+    0x8d,
+    0x95,
+    0xa5,
+    0xad,
+    0xb5,
+    0xbd,
+    0xc5,
+    0xcd,
+    0xd5,
+    0xdd,
+    /* JMP32 */
+    0x06,
+    0x16,
+    0x1e,
+    0x26,
+    0x2e,
+    0x36,
+    0x3e,
+    0x46,
+    0x4e,
+    0x56,
+    0x5e,
+    0x66,
+    0x6e,
+    0x76,
+    0x7e,
+    0xa6,
+    0xae,
+    0xb6,
+    0xbe,
+    0xc6,
+    0xce,
+    0xd6,
+    0xde,
+    /* LD, LDX, ST, STX */
+    0x18,
+    0x20,
+    0x28,
+    0x30,
+    0x40,
+    0x48,
+    0x50,
+    0x61,
+    0x69,
+    0x71,
+    0x79,
+    0x81,
+    0x89,
+    0x91,
+    0x62,
+    0x6a,
+    0x72,
+    0x7a,
+    0x63,
+    0x6b,
+    0x73,
+    0x7b,
+    0xc3,
+    0xdb,
 };
 
 static void test_every_opcode(void **state)
 {
 	static const uint8_t regs[] = {0, 1, 10, 11};
 	static const int16_t offs[] = {0, 1, 8, 16, 32, -1, 0x7fff, -0x8000};
-	static const int32_t imms[] = {0,    1,	   16,	 32,	      64,	  -1,	      0x40,
-				       0x41, 0x50, 0x51, 0xa0,	      0xa1,	  0xe1,	      0xf1,
+	static const int32_t imms[] = {0,    1,	   16,	 32,	     64,	-1,	   0x40,
+				       0x41, 0x50, 0x51, 0xa0,	     0xa1,	0xe1,	   0xf1,
 				       0xe0, 7,	   1000, 0x7fffffff, INT32_MIN, 0x12345678};
 	bool seen[256] = {false};
 	unsigned n_checked = 0;
@@ -201,19 +318,23 @@ static void test_every_opcode(void **state)
 		for (unsigned d = 0; d < sizeof(regs); d++)
 			for (unsigned sr = 0; sr < sizeof(regs); sr++)
 				for (unsigned o = 0; o < sizeof(offs) / sizeof(offs[0]); o++)
-					for (unsigned i = 0; i < sizeof(imms) / sizeof(imms[0]); i++) {
+					for (unsigned i = 0; i < sizeof(imms) / sizeof(imms[0]);
+					     i++) {
 						struct bext_insn in[2] = {
-							BEXT_INSN(code, regs[d], regs[sr], offs[o], imms[i]),
-							BEXT_INSN(0, 0, 0, 0, imms[(i + 3) % 20]),
+						    BEXT_INSN(code, regs[d], regs[sr], offs[o],
+							      imms[i]),
+						    BEXT_INSN(0, 0, 0, 0, imms[(i + 3) % 20]),
 						};
 						struct bext_insn *back = NULL;
 						size_t nb = 0;
 						char text[128], err[256];
-						int ret = bext_disasm_insn(in, 2, 0, text, sizeof(text));
+						int ret =
+						    bext_disasm_insn(in, 2, 0, text, sizeof(text));
 
 						if (ret < 0) {
 							if (strncmp(text, "invalid ", 8))
-								fail_msg("code 0x%02x: '%s'", code, text);
+								fail_msg("code 0x%02x: '%s'", code,
+									 text);
 							continue;
 						}
 						/* never a register above r10 */
@@ -223,7 +344,8 @@ static void test_every_opcode(void **state)
 						if (bext_asm(text, &back, &nb, err, sizeof(err)))
 							fail_msg("'%s': %s", text, err);
 						if (nb != (size_t)ret || memcmp(back, in, nb * 8))
-							fail_msg("'%s' does not round-trip (code 0x%02x)",
+							fail_msg("'%s' does not round-trip (code "
+								 "0x%02x)",
 								 text, code);
 						free(back);
 					}
@@ -243,10 +365,10 @@ static void test_every_opcode(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest conf_tests[] = {
-		cmocka_unit_test(test_conformance),
+	    cmocka_unit_test(test_conformance),
 	};
 	const struct CMUnitTest op_tests[] = {
-		cmocka_unit_test(test_every_opcode),
+	    cmocka_unit_test(test_every_opcode),
 	};
 	DIR *d;
 	int ret;
@@ -255,8 +377,9 @@ int main(int argc, char **argv)
 	conf_dir = argc > 1 ? argv[1] : BEXT_CONFORMANCE_DIR;
 	d = opendir(conf_dir);
 	if (!d) {
-		printf("conformance directory '%s' not found (set BEXT_CONFORMANCE_DIR): skipping\n",
-		       conf_dir);
+		printf(
+		    "conformance directory '%s' not found (set BEXT_CONFORMANCE_DIR): skipping\n",
+		    conf_dir);
 		return ret ? ret : 77;
 	}
 	closedir(d);

@@ -115,8 +115,8 @@ static long long target_of(const struct bext_insn *in, size_t idx)
 		return -1;
 	if (op == BEXT_JMP_CALL)
 		return in->code == (BEXT_CLS_JMP | BEXT_JMP_CALL) && in->src == BEXT_CALL_LOCAL
-			       ? (long long)idx + 1 + in->imm
-			       : -1;
+			   ? (long long)idx + 1 + in->imm
+			   : -1;
 	if (op == BEXT_JMP_EXIT)
 		return -1;
 	return (long long)idx + 1 + in->off;
@@ -158,7 +158,10 @@ static bool is_elf(const char *path)
 
 	if (!f)
 		return false;
-	elf = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "\x7f" "ELF", 4);
+	elf = fread(magic, 1, 4, f) == 4 && !memcmp(magic,
+						    "\x7f"
+						    "ELF",
+						    4);
 	fclose(f);
 	return elf;
 }
