@@ -23,7 +23,7 @@ static const struct helper_proto protos[] = {
 	 TRACING | T(EXT), .gpl_only = true},
 	{5, "bpf_ktime_get_ns", RET_INTEGER, {0}, ALL},
 	{6, "bpf_trace_printk", RET_INTEGER,
-	 {ARG_MEM, ARG_SIZE, ARG_ANYTHING, ARG_ANYTHING, ARG_ANYTHING}, ALL, .gpl_only = true},
+	 {ARG_MEM, ARG_SIZE}, ALL, .gpl_only = true}, /* r3..r5: format arguments, unchecked */
 	{7, "bpf_get_prandom_u32", RET_INTEGER, {0}, ALL},
 	{8, "bpf_get_smp_processor_id", RET_INTEGER, {0}, ALL},
 	{12, "bpf_tail_call", RET_INTEGER, {ARG_CTX, ARG_CONST_MAP_PTR, ARG_ANYTHING}, ALL},
