@@ -424,7 +424,7 @@ int main(int argc, char **argv)
 		r->name = progs[p];
 		r->native = r->jit = r->interp = r->kernel = r->compile_us = NAN;
 		if (bench_open(&b, dir, err, sizeof(err))) {
-			snprintf(r->note, sizeof(r->note), "open: %s", err);
+			snprintf(r->note, sizeof(r->note), "open: %.140s", err);
 			status = 1;
 			goto next;
 		}
@@ -447,7 +447,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (!have)
-			snprintf(r->note, sizeof(r->note), "native: %s", dlerror());
+			snprintf(r->note, sizeof(r->note), "native: %.140s", dlerror());
 
 		/* bext interpreter and JIT */
 		vm = make_vm(&b, false, 0, err, sizeof(err));
@@ -489,7 +489,7 @@ int main(int argc, char **argv)
 
 			if (e) {
 				r->kernel = NAN;
-				snprintf(r->note, sizeof(r->note), "kernel: %s", strerror(-e));
+				snprintf(r->note, sizeof(r->note), "kernel: %.140s", strerror(-e));
 			} else if (have && got != want) {
 				snprintf(r->note, sizeof(r->note), "MISMATCH kernel %u native %u", got,
 					 want);
