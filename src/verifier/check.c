@@ -1318,6 +1318,7 @@ static int do_exit(struct venv *env, struct vstate *st, bool *done)
 					       b);
 			}
 			st->pc = (uint32_t)f->callsite;
+			st->cb_return = true;
 		} else {
 			caller->regs[0] = *r0;
 			for (int r = 1; r <= 5; r++)
@@ -1400,6 +1401,40 @@ static void finish_inprog(struct venv *env)
 		env->inprog[--env->n_inprog]->complete = true;
 }
 
+static bool scalar_same(const struct vreg *a, const struct vreg *b)
+{
+	return a->var.value == b->var.value && a->var.mask == b->var.mask && a->smin == b->smin &&
+	       a->smax == b->smax && a->umin == b->umin && a->umax == b->umax &&
+	       a->s32min == b->s32min && a->s32max == b->s32max && a->u32min == b->u32min &&
+	       a->u32max == b->u32max;
+}
+
+/*
+ * Widening at a callback call site: a callback may run any number of times,
+ * so scalars it keeps changing in the caller's frames (a counter in the
+ * callback ctx) would never let the states converge. Scalars that differ
+ * from the previous visit become unknown; the next visit is then covered.
+ */
+static void widen_callback_state(struct vstate *cur, const struct vstate *old)
+{
+	if (old->curframe != cur->curframe)
+		return;
+	for (uint32_t fi = 0; fi <= cur->curframe; fi++) {
+		struct vframe *cf = cur->frames[fi];
+		const struct vframe *of = old->frames[fi];
+
+		for (int r = 0; r < 11; r++)
+			if (cf->regs[r].type == SCALAR && of->regs[r].type == SCALAR &&
+			    !scalar_same(&cf->regs[r], &of->regs[r]))
+				reg_mark_unknown(&cf->regs[r]);
+		for (int sl = 0; sl < (int)V_SLOTS; sl++)
+			if (cf->stype[sl * 8] == STACK_SPILL && of->stype[sl * 8] == STACK_SPILL &&
+			    cf->spill[sl].type == SCALAR && of->spill[sl].type == SCALAR &&
+			    !scalar_same(&cf->spill[sl], &of->spill[sl]))
+				reg_mark_unknown(&cf->spill[sl]);
+	}
+}
+
 /* 1: pruned, 0: go on, <0: error. */
 static int visit_state(struct venv *env, struct vstate *cur)
 {
@@ -1408,8 +1443,14 @@ static int visit_state(struct venv *env, struct vstate *cur)
 
 	struct sl_node **link = &env->explored[pc];
 
+	bool cb_iter = env->aux[pc].callback_call && cur->cb_return;
+
+	cur->cb_return = false;
+	/* Only complete states prove termination. At a callback's helper call
+	 * reached again from the callback itself, the helper bounds the number
+	 * of iterations, so an in-progress state there may cover too. */
 	while ((sl = *link)) {
-		if (sl->complete || env->aux[pc].callback_call) {
+		if (sl->complete || cb_iter) {
 			if (state_covers(env, &sl->st, cur, false)) {
 				sl->hits++;
 				env->states_pruned++;
@@ -1430,6 +1471,12 @@ static int visit_state(struct venv *env, struct vstate *cur)
 		link = &sl->next;
 		n++;
 	}
+	if (cb_iter)
+		for (sl = env->explored[pc]; sl; sl = sl->next)
+			if (!sl->complete) {
+				widen_callback_state(cur, &sl->st);
+				break;
+			}
 	if (n >= V_MAX_STATES_PER_INSN)
 		return 0;
 	node = calloc(1, sizeof(*node));

@@ -100,6 +100,7 @@ struct vstate {
 	int32_t lock_map; /* -1: no spin lock held */
 	int32_t lock_off;
 	uint32_t lock_id;
+	bool cb_return; /* just came back from a callback to its helper call */
 };
 
 struct subprog {
