@@ -1,11 +1,187 @@
 /* SPDX-License-Identifier: MIT */
-/* STUB: bext verify. */
+/*
+ * bext verify FILE [--prog NAME] [--type T] [--log-level 0|1|2] [--ctx-size N]
+ *                  [--limit N] [--stats]
+ *
+ * Reads the program like every bext command (ELF object, .bin, or assembler
+ * text). For ELF objects the map descriptions come from the object and the
+ * program type from the section name (uprobe/, uretprobe/, kprobe/,
+ * tracepoint/, tp/, raw_tp/ or a raw_syscalls tracepoint, xdp), unless --type says
+ * otherwise. Prints the verdict and the verifier log.
+ * Exit status: 0 accepted, 1 rejected, 2 usage error or unreadable input.
+ */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bext/obj.h>
+#include <bext/verifier.h>
+
 #include "commands.h"
+#include "progfile.h"
+
+#define LOG_SIZE (16u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bext verify FILE [--prog NAME] [--type uprobe|tracepoint|raw_tp|xdp|ext]\n"
+		   "                   [--log-level 0|1|2] [--ctx-size N] [--limit N] [--stats]\n");
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+static enum bext_prog_type type_from_section(const char *sec, uint32_t *ctx_size)
+{
+	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp") || has_prefix(sec, "raw_tracepoint"))
+		return BEXT_PROG_RAW_SYSCALL;
+	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/")) {
+		if (strstr(sec, "sys_exit"))
+			*ctx_size = 24;
+		return BEXT_PROG_TRACEPOINT;
+	}
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") || has_prefix(sec, "kprobe") ||
+	    has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+		return BEXT_PROG_UPROBE;
+	if (has_prefix(sec, "xdp"))
+		return BEXT_PROG_XDP;
+	return BEXT_PROG_EXT;
+}
+
+static bool is_elf(const char *path)
+{
+	unsigned char m[4] = {0};
+	FILE *f = fopen(path, "rb");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fread(m, 1, 4, f) == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
+	fclose(f);
+	return ok;
+}
 
 int cmd_verify(int argc, char **argv)
 {
-	(void)argc; (void)argv;
-	fprintf(stderr, "bext verify: not implemented yet\n");
-	return 1;
+	const char *path = NULL, *prog = NULL, *type = NULL;
+	struct bext_verify_opts opts = {.sz = sizeof(opts), .log_level = 1};
+	struct bext_verify_stats stats;
+	struct bext_map_desc *maps = NULL;
+	struct bext_insn *insns = NULL;
+	struct bext_obj *obj = NULL;
+	char err[512] = "", *log = NULL;
+	bool show_stats = false, ctx_size_set = false;
+	size_t n = 0;
+	int ret = 2, rc;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--prog") && i + 1 < argc) {
+			prog = argv[++i];
+		} else if (!strcmp(a, "--type") && i + 1 < argc) {
+			type = argv[++i];
+		} else if (!strcmp(a, "--log-level") && i + 1 < argc) {
+			opts.log_level = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(a, "--ctx-size") && i + 1 < argc) {
+			opts.ctx_size = (uint32_t)strtoul(argv[++i], NULL, 0);
+			ctx_size_set = true;
+		} else if (!strcmp(a, "--limit") && i + 1 < argc) {
+			opts.complexity_limit = (uint32_t)strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(a, "--stats")) {
+			show_stats = true;
+		} else if (a[0] == '-' || path) {
+			usage(stderr);
+			return 2;
+		} else {
+			path = a;
+		}
+	}
+	if (!path || opts.log_level > 2) {
+		usage(stderr);
+		return 2;
+	}
+	rc = load_program_file(path, prog, &insns, &n, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "bext verify: %s\n", err);
+		return 2;
+	}
+	if (is_elf(path)) {
+		const struct bext_obj_prog *p;
+		uint32_t csz = 0;
+
+		obj = bext_obj__open(path, err, sizeof(err));
+		if (!obj) {
+			fprintf(stderr, "bext verify: %s\n", err);
+			goto out;
+		}
+		p = prog ? bext_obj__find_prog(obj, prog) : bext_obj__prog(obj, 0);
+		if (p) {
+			opts.prog_type = type_from_section(bext_obj_prog__section_name(p), &csz);
+			if (!ctx_size_set)
+				opts.ctx_size = csz;
+			prog = bext_obj_prog__name(p);
+		}
+		opts.n_maps = (uint32_t)bext_obj__map_count(obj);
+		maps = calloc(opts.n_maps ? opts.n_maps : 1, sizeof(*maps));
+		if (!maps) {
+			fprintf(stderr, "bext verify: out of memory\n");
+			goto out;
+		}
+		for (uint32_t i = 0; i < opts.n_maps; i++) {
+			const struct bext_obj_map *m = bext_obj__map(obj, i);
+
+			maps[i].type = bext_obj_map__type(m);
+			maps[i].key_size = bext_obj_map__key_size(m);
+			maps[i].value_size = bext_obj_map__value_size(m);
+			maps[i].max_entries = bext_obj_map__max_entries(m);
+			maps[i].flags = bext_obj_map__flags(m);
+		}
+		opts.maps = maps;
+	}
+	if (type) {
+		enum bext_prog_type t;
+
+		if (bext_prog_type_from_name(type, &t)) {
+			fprintf(stderr, "bext verify: unknown program type '%s'\n", type);
+			goto out;
+		}
+		opts.prog_type = t;
+	}
+	log = malloc(LOG_SIZE);
+	if (!log) {
+		fprintf(stderr, "bext verify: out of memory\n");
+		goto out;
+	}
+	opts.stats = &stats;
+	rc = bext_verify(insns, n, &opts, log, LOG_SIZE);
+	if (log[0] && (rc || opts.log_level >= 2))
+		fputs(log, stdout);
+	if (show_stats || !rc)
+		printf("%s%s%s (%s): %s; %llu insns processed, %u states stored, %u pruned, stack %u bytes%s\n",
+		       path, prog ? ":" : "", prog ? prog : "", bext_prog_type_name(opts.prog_type),
+		       rc ? "rejected" : "accepted", (unsigned long long)stats.insns_processed,
+		       stats.states_stored, stats.states_pruned, stats.stack_depth,
+		       stats.has_loops ? ", has loops" : "");
+	if (rc) {
+		if (stats.err_insn >= 0)
+			printf("rejected at insn %d: %s\n", stats.err_insn, stats.reason);
+		else
+			printf("rejected: %s\n", stats.reason[0] ? stats.reason : strerror(-rc));
+		ret = 1;
+	} else {
+		ret = 0;
+	}
+out:
+	free(log);
+	free(maps);
+	free(insns);
+	bext_obj__close(obj);
+	return ret;
 }
