@@ -39,6 +39,8 @@ static const struct bext_map_ops *ops_for(uint32_t type)
 		return &bext_bloom_ops;
 	case BPF_MAP_TYPE_RINGBUF:
 		return &bext_ringbuf_ops;
+	case BPF_MAP_TYPE_PROG_ARRAY:
+		return &bext_prog_array_ops;
 	default:
 		return NULL;
 	}

@@ -152,6 +152,7 @@ extern const struct bext_map_ops bext_htab_ops;
 extern const struct bext_map_ops bext_queue_ops, bext_stack_ops;
 extern const struct bext_map_ops bext_bloom_ops;
 extern const struct bext_map_ops bext_ringbuf_ops;
+extern const struct bext_map_ops bext_prog_array_ops;
 
 static inline uint32_t bext_cur_cpu(const struct bext_map *m)
 {
