@@ -222,10 +222,17 @@ static int check_region(struct venv *env, struct vstate *st, int regno, const st
 		return vreject(env, -EACCES, st->pc,
 			       "R%d min value is negative, either use unsigned index or do a if (index >=0) check",
 			       regno);
-	if (lo < 0 || hi > limit)
+	if (lo < 0 || hi > limit) {
+		const char *lim = strcmp(what, "map value") ? "mem_size" : "value_size";
+
+		if (lo == hi - size)
+			return vreject(env, -EACCES, st->pc,
+				       "invalid access to %s, %s=%u off=%" PRId64 " size=%" PRId64 " (R%d)",
+				       what, lim, limit, lo, size, regno);
 		return vreject(env, -EACCES, st->pc,
-			       "invalid access to %s, size=%u off=%" PRId64 " size=%" PRId64 " (R%d)", what,
-			       limit, lo, size, regno);
+			       "invalid access to %s, %s=%u off=[%" PRId64 ",%" PRId64 "] size=%" PRId64 " (R%d)",
+			       what, lim, limit, lo, hi - size, size, regno);
+	}
 	return 0;
 }
 
@@ -1319,6 +1326,7 @@ static int do_exit(struct venv *env, struct vstate *st, bool *done)
 			}
 			st->pc = (uint32_t)f->callsite;
 			st->cb_return = true;
+			st->cb_gen++;
 		} else {
 			caller->regs[0] = *r0;
 			for (int r = 1; r <= 5; r++)
@@ -1462,6 +1470,14 @@ static int visit_state(struct venv *env, struct vstate *cur)
 				state_free_frames(&sl->st);
 				free(sl);
 				continue;
+			}
+		} else if (curf(cur)->is_callback && sl->st.cb_gen != cur->cb_gen) {
+			/* the same point of a callback body in a later iteration:
+			 * the helper bounds the iterations, so covering is enough */
+			if (state_covers(env, &sl->st, cur, false)) {
+				sl->hits++;
+				env->states_pruned++;
+				return 1;
 			}
 		} else if (state_covers(env, &sl->st, cur, true)) {
 			return vreject(env, -EACCES, pc,

@@ -101,6 +101,7 @@ struct vstate {
 	int32_t lock_off;
 	uint32_t lock_id;
 	bool cb_return; /* just came back from a callback to its helper call */
+	uint32_t cb_gen; /* callback returns along this path */
 };
 
 struct subprog {
