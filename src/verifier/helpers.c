@@ -27,7 +27,7 @@ static const struct helper_proto protos[] = {
 	{7, "bpf_get_prandom_u32", RET_INTEGER, {0}, ALL},
 	{8, "bpf_get_smp_processor_id", RET_INTEGER, {0}, ALL},
 	{12, "bpf_tail_call", RET_INTEGER, {ARG_CTX, ARG_CONST_MAP_PTR, ARG_ANYTHING}, ALL},
-	{14, "bpf_get_current_pid_tgid", RET_INTEGER, {0}, TRACING | T(EXT)},
+	{14, "bpf_get_current_pid_tgid", RET_INTEGER, {0}, ALL},
 	{15, "bpf_get_current_uid_gid", RET_INTEGER, {0}, TRACING | T(EXT)},
 	{16, "bpf_get_current_comm", RET_INTEGER, {ARG_MEM_UNINIT, ARG_SIZE}, TRACING | T(EXT)},
 	{25, "bpf_perf_event_output", RET_INTEGER,

@@ -19,6 +19,14 @@
  * The runner assembles each case, verifies it and checks verdict, errno and
  * message. `run_cases NAME` runs only cases whose name contains NAME and
  * prints their logs at level 2.
+ *
+ * `run_cases --kernel LIST` instead loads every case whose program type
+ * exists in the kernel (uprobe as kprobe, tracepoint, raw_tp as tracepoint,
+ * xdp) and has no bext-only feature (policy, complexity limit) into the
+ * running kernel, and compares the kernel's verdict with the expected one.
+ * Disagreements not named in LIST (one case name a line) fail the run; the
+ * known ones are explained in docs/VERIFIER.md. Exits 77 when the kernel
+ * refuses bpf() altogether.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +35,9 @@
 #include <string.h>
 
 #include <linux/bpf.h>
+
+#include <bpf/bpf.h>
+#include <unistd.h>
 
 #include <bext/isa.h>
 #include <bext/policy.h>
@@ -46,6 +57,7 @@ struct tcase {
 	char *text;
 	size_t text_len, text_cap;
 	bool bad;
+	bool bext_only; /* uses a feature the kernel does not have */
 };
 
 static const struct {
@@ -121,6 +133,7 @@ static int directive(struct tcase *c, char *line)
 			.type = map_types[i].type, .key_size = (uint32_t)x,
 			.value_size = (uint32_t)y, .max_entries = (uint32_t)z, .flags = (uint32_t)f};
 	} else if (!strcmp(key, "policy")) {
+		c->bext_only = true;
 		if (!c->policy)
 			c->policy = bext_policy__new();
 		if (sscanf(line, "@policy %63s", a) != 1)
@@ -155,6 +168,7 @@ static int directive(struct tcase *c, char *line)
 		}
 		return -1;
 	} else if (!strcmp(key, "limit")) {
+		c->bext_only = true;
 		if (sscanf(line, "@limit %llu", &x) != 1)
 			return -1;
 		c->opts.complexity_limit = (uint32_t)x;
@@ -195,6 +209,107 @@ static int expected_err(const char *e)
 }
 
 static char logbuf[1 << 20];
+
+/* --- kernel cross-check --------------------------------------------------- */
+
+static char **known;
+static int n_known;
+static int xc_agree, xc_disagree, xc_known, xc_skipped;
+
+static bool is_known(const char *name)
+{
+	for (int i = 0; i < n_known; i++)
+		if (!strcmp(known[i], name))
+			return true;
+	return false;
+}
+
+/* 0: kernel accepts, 1: kernel rejects, -1: cannot be tried there. */
+static int kernel_verdict(struct tcase *c, struct bext_insn *insns, size_t n)
+{
+	enum bpf_prog_type pt;
+	int fds[MAX_MAPS], rc = -1, fd;
+	static char klog[1 << 16];
+	LIBBPF_OPTS(bpf_prog_load_opts, po, .log_buf = klog, .log_size = sizeof(klog),
+		    .log_level = 1);
+
+	switch (c->opts.prog_type) {
+	case BEXT_PROG_UPROBE: pt = BPF_PROG_TYPE_KPROBE; break;
+	case BEXT_PROG_TRACEPOINT:
+	case BEXT_PROG_RAW_SYSCALL: pt = BPF_PROG_TYPE_TRACEPOINT; break;
+	case BEXT_PROG_XDP: pt = BPF_PROG_TYPE_XDP; break;
+	default: return -1;
+	}
+	if (c->bext_only)
+		return -1;
+	for (uint32_t i = 0; i < c->opts.n_maps; i++) {
+		const struct bext_map_desc *m = &c->maps[i];
+		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = m->flags);
+
+		fds[i] = bpf_map_create(m->type, NULL, m->key_size, m->value_size, m->max_entries, &mo);
+		if (fds[i] < 0) {
+			for (uint32_t k = 0; k < i; k++)
+				close(fds[k]);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (insns[i].code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM))
+			continue;
+		if (insns[i].src == BEXT_PSEUDO_MAP_IDX || insns[i].src == BEXT_PSEUDO_MAP_FD ||
+		    insns[i].src == BEXT_PSEUDO_MAP_IDX_VALUE || insns[i].src == BEXT_PSEUDO_MAP_VALUE) {
+			bool val = insns[i].src == BEXT_PSEUDO_MAP_IDX_VALUE ||
+				   insns[i].src == BEXT_PSEUDO_MAP_VALUE;
+
+			if (insns[i].imm >= 0 && (uint32_t)insns[i].imm < c->opts.n_maps)
+				insns[i].imm = fds[insns[i].imm];
+			else
+				insns[i].imm = 10000; /* no such fd: the kernel must refuse */
+			insns[i].src = val ? BEXT_PSEUDO_MAP_VALUE : BEXT_PSEUDO_MAP_FD;
+		}
+		i++;
+	}
+	fd = bpf_prog_load(pt, NULL, "GPL", (const struct bpf_insn *)insns, n, &po);
+	if (fd >= 0) {
+		close(fd);
+		rc = 0;
+	} else {
+		rc = 1;
+	}
+	for (uint32_t i = 0; i < c->opts.n_maps; i++)
+		close(fds[i]);
+	return rc;
+}
+
+static void xcheck_case(struct tcase *c)
+{
+	struct bext_insn *insns = NULL;
+	size_t n = 0;
+	char err[256];
+	int k, want = expected_err(c->expect);
+
+	if (c->bad || want == 1 || bext_asm(c->text ? c->text : "", &insns, &n, err, sizeof(err))) {
+		xc_skipped++;
+		return;
+	}
+	k = kernel_verdict(c, insns, n);
+	free(insns);
+	if (k < 0) {
+		xc_skipped++;
+		return;
+	}
+	if ((k == 0) == (want == 0)) {
+		xc_agree++;
+		return;
+	}
+	if (is_known(c->name)) {
+		xc_known++;
+		return;
+	}
+	xc_disagree++;
+	printf("DISAGREE %s:%d %s: bext %s, kernel %s\n", c->file, c->line, c->name,
+	       want ? "rejects" : "accepts", k ? "rejects" : "accepts");
+}
 
 /* Returns true if the case passed. */
 static bool run_case(struct tcase *c, bool verbose)
@@ -241,6 +356,7 @@ static bool run_case(struct tcase *c, bool verbose)
 	return ok;
 }
 
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -249,6 +365,7 @@ static int cmp_str(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	const char *dir = CASES_DIR, *filter = argc > 1 ? argv[1] : NULL;
+	bool xcheck = argc > 1 && !strcmp(argv[1], "--kernel");
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	char *files[256];
@@ -257,6 +374,29 @@ int main(int argc, char **argv)
 	if (!d) {
 		printf("cannot open %s\n", dir);
 		return 1;
+	}
+	if (xcheck) {
+		FILE *kl = argc > 2 ? fopen(argv[2], "r") : NULL;
+		char l[256];
+		int fd;
+
+		filter = NULL;
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+		if (fd < 0) {
+			printf("the kernel refuses bpf(): %s: skipping\n", strerror(errno));
+			closedir(d);
+			return 77;
+		}
+		close(fd);
+		while (kl && fgets(l, sizeof(l), kl)) {
+			l[strcspn(l, "\r\n")] = 0;
+			if (!l[0] || l[0] == '#')
+				continue;
+			known = realloc(known, (n_known + 1) * sizeof(*known));
+			known[n_known++] = strdup(l);
+		}
+		if (kl)
+			fclose(kl);
 	}
 	while ((de = readdir(d)) && nfiles < 256) {
 		size_t l = strlen(de->d_name);
@@ -297,7 +437,9 @@ int main(int argc, char **argv)
 						accepts++;
 					else
 						rejects++;
-					if (!run_case(&c, filter != NULL))
+					if (xcheck)
+						xcheck_case(&c);
+					else if (!run_case(&c, filter != NULL))
 						failed++;
 				}
 				free(c.text);
@@ -322,6 +464,11 @@ int main(int argc, char **argv)
 		}
 		fclose(f);
 		free(files[fi]);
+	}
+	if (xcheck) {
+		printf("kernel cross-check: %d agree, %d known disagreements, %d new disagreements, %d not comparable\n",
+		       xc_agree, xc_known, xc_disagree, xc_skipped);
+		return xc_disagree ? 1 : 0;
 	}
 	printf("%d cases (%d accept, %d reject/malformed), %d failed\n", total, accepts, rejects,
 	       failed);
