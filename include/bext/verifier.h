@@ -38,7 +38,7 @@ enum bext_prog_type {
 	BEXT_PROG_UPROBE,      /* uprobe/uretprobe/kprobe-like: x86-64 struct pt_regs, 168 bytes, read-only */
 	BEXT_PROG_TRACEPOINT,  /* syscall tracepoint: tracefs record (ctx_size bytes, 64 if 0), read-only */
 	BEXT_PROG_RAW_SYSCALL, /* raw_syscalls: 8-byte header, long id @8, unsigned long args[6] @16 */
-	BEXT_PROG_XDP,         /* XDP-like: struct xdp_md (data @0, data_end @4, ...), returns 0..4 */
+	BEXT_PROG_XDP,         /* XDP-like: struct xdp_md (data @0, data_end @4, ...) */
 	BEXT_PROG__MAX,
 };
 
@@ -81,7 +81,8 @@ struct bext_verify_opts {
 	uint32_t log_level;
 	/* Most instructions to process in all (0 means 1,000,000, as the kernel). */
 	uint32_t complexity_limit;
-	/* EXT only: the allowed range of r0 at exit (both 0: any scalar). */
+	/* The allowed range of r0 at exit (both 0: any scalar), e.g. [0, 4]
+	 * to hold an XDP program to the XDP actions. */
 	int64_t ret_min, ret_max;
 	struct bext_verify_stats *stats; /* optional output */
 };

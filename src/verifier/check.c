@@ -1348,7 +1348,7 @@ static int do_exit(struct venv *env, struct vstate *st, bool *done)
 		bool chk = d->ret_checked;
 		int64_t lo = d->ret_min, hi = d->ret_max;
 
-		if (env->opts.prog_type == BEXT_PROG_EXT && (env->opts.ret_min || env->opts.ret_max)) {
+		if (env->opts.ret_min || env->opts.ret_max) {
 			chk = true;
 			lo = env->opts.ret_min;
 			hi = env->opts.ret_max;

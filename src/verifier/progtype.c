@@ -14,6 +14,10 @@
  *               4-byte reads only; data/data_end load packet pointers.
  *   ext         opts->ctx_size bytes; reads, and writes if ctx_writable.
  *
+ * Return values: always a scalar (never a pointer); a range only when the
+ * caller sets opts->ret_min/ret_max (no type imposes one by default, as in
+ * the kernel for these types).
+ *
  * A policy, when given, must also grant the bytes (read or write).
  */
 #include <errno.h>
@@ -26,7 +30,11 @@ static const struct progtype_desc descs[BEXT_PROG__MAX] = {
 	[BEXT_PROG_UPROBE] = {"uprobe", 168, false, 0, 0},
 	[BEXT_PROG_TRACEPOINT] = {"tracepoint", 64, false, 0, 0},
 	[BEXT_PROG_RAW_SYSCALL] = {"raw_syscall", 64, false, 0, 0},
-	[BEXT_PROG_XDP] = {"xdp", 24, true, 0, 4},
+	/* XDP actions are 0..4, but like the kernel an out-of-range value is
+	 * not a safety problem (the runtime treats it as XDP_ABORTED), and
+	 * programs in SEC("xdp") are used to return computed results; a
+	 * caller that wants the range asks for it with opts->ret_min/ret_max. */
+	[BEXT_PROG_XDP] = {"xdp", 24, false, 0, 4},
 };
 
 const struct progtype_desc *progtype_get(enum bext_prog_type t)

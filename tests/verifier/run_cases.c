@@ -177,6 +177,7 @@ static int directive(struct tcase *c, char *line)
 
 		if (sscanf(line, "@ret %lld %lld", &lo, &hi) != 2)
 			return -1;
+		c->bext_only = true;
 		c->opts.ret_min = lo;
 		c->opts.ret_max = hi;
 	} else if (!strcmp(key, "expect")) {
