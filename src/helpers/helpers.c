@@ -390,11 +390,8 @@ H(h_get_stack)
 			out[n++] = ip;
 		if (!fp || fp & 7 || bext_safe_read(frame, PTR(fp), sizeof(frame)))
 			break;
-		if (frame[0] <= fp) /* the chain must go up the stack */
-			ip = 0;
-		else
-			ip = frame[1];
-		fp = frame[0];
+		ip = frame[1];
+		fp = frame[0] > fp ? frame[0] : 0; /* the chain must go up the stack */
 	}
 	return (uint64_t)n * 8;
 }
