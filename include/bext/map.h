@@ -4,7 +4,8 @@
  *
  * Map types, flags and error codes are the kernel UAPI's (linux/bpf.h):
  * BPF_MAP_TYPE_{ARRAY,PERCPU_ARRAY,HASH,PERCPU_HASH,LRU_HASH,LRU_PERCPU_HASH,
- * QUEUE,STACK,BLOOM_FILTER,RINGBUF}; BPF_ANY / BPF_NOEXIST / BPF_EXIST.
+ * QUEUE,STACK,BLOOM_FILTER,RINGBUF,LPM_TRIE,PERF_EVENT_ARRAY,ARRAY_OF_MAPS,
+ * HASH_OF_MAPS}; BPF_ANY / BPF_NOEXIST / BPF_EXIST / BPF_F_LOCK.
  *
  * Two families of calls:
  *  - bext_map__lookup_elem() & co. behave like the bpf(2) syscall commands:
@@ -41,6 +42,20 @@ struct bext_map_create_opts {
 	uint32_t max_entries;
 	uint32_t map_flags;
 	uint64_t map_extra; /* bloom filter: low 4 bits = number of hashes */
+	/*
+	 * bext-specific attributes (the kernel takes these from BTF or fds).
+	 * ARRAY_OF_MAPS / HASH_OF_MAPS: id of a live map used as the template
+	 * for inner maps (the kernel's inner_map_fd).
+	 */
+	uint32_t inner_map_id;
+	/*
+	 * The value holds a struct bpf_spin_lock (4 bytes, 4-aligned) at
+	 * spin_lock_off: enables BPF_F_LOCK (ARRAY and HASH only, as the kernel).
+	 */
+	bool has_spin_lock;
+	uint32_t spin_lock_off;
+	/* PERF_EVENT_ARRAY: data pages of each ring (power of two; 0 means 8). */
+	uint32_t perf_ring_pages;
 };
 
 /*
@@ -78,10 +93,69 @@ BEXT_API int bext_map__delete_elem(struct bext_map *m, const void *key);
 BEXT_API int bext_map__get_next_key(struct bext_map *m, const void *key, void *next_key);
 /* Hash maps: copy then delete; queue/stack: pop (@key must be NULL). */
 BEXT_API int bext_map__lookup_and_delete_elem(struct bext_map *m, const void *key, void *value);
+/*
+ * BPF_MAP_LOOKUP_ELEM with flags (0 or BPF_F_LOCK: copy under the value's
+ * bpf_spin_lock; -EINVAL if the map has none). The spin lock word is zeroed
+ * in the copy, as the kernel does.
+ */
+BEXT_API int bext_map__lookup_elem_flags(struct bext_map *m, const void *key, void *value,
+					 uint64_t flags);
 /* BPF_MAP_FREEZE: later bext_map__update/delete_elem fail with -EPERM. */
 BEXT_API int bext_map__freeze(struct bext_map *m);
 
+/*
+ * Batch operations, as BPF_MAP_*_BATCH. @count is in/out: at most *count
+ * elements on entry, the number processed on return (also on error).
+ * Tokens (@in_batch NULL = start, @out_batch = where to resume): hash maps use
+ * a 4-byte bucket index, other maps the last key processed (key_size bytes);
+ * give out_batch room for max(4, key_size) bytes. Returns 0, or -ENOENT when
+ * the whole map has been walked (elements may still have been returned),
+ * -ENOSPC when the next hash bucket alone needs more than *count slots
+ * (nothing returned), -EINVAL for bad flags, -ENOTSUPP (524) for map types
+ * the kernel has no such batch operation for, -EPERM on a frozen map for the
+ * writing ones. Per-CPU values use the syscall layout.
+ */
+struct bext_map_batch_opts {
+	size_t sz;
+	uint64_t elem_flags; /* 0 or BPF_F_LOCK */
+	uint64_t flags;	     /* must be 0 */
+};
+BEXT_API int bext_map__lookup_batch(struct bext_map *m, const void *in_batch, void *out_batch,
+				    void *keys, void *values, uint32_t *count,
+				    const struct bext_map_batch_opts *opts);
+BEXT_API int bext_map__lookup_and_delete_batch(struct bext_map *m, const void *in_batch,
+					       void *out_batch, void *keys, void *values,
+					       uint32_t *count,
+					       const struct bext_map_batch_opts *opts);
+BEXT_API int bext_map__update_batch(struct bext_map *m, const void *keys, const void *values,
+				    uint32_t *count, const struct bext_map_batch_opts *opts);
+BEXT_API int bext_map__delete_batch(struct bext_map *m, const void *keys, uint32_t *count,
+				    const struct bext_map_batch_opts *opts);
+
+/*
+ * Elements in use: hash maps and LPM tries their key count, queue/stack their
+ * fill, array-of-maps the slots holding a map, arrays max_entries; -EOPNOTSUPP
+ * where the notion does not apply (bloom filter, ring buffers, perf arrays).
+ */
+BEXT_API long bext_map__nr_entries(struct bext_map *m);
+/* The map's spin lock offset (BPF_F_LOCK), or -ENOENT if its values have none. */
+BEXT_API int bext_map__spin_lock_off(const struct bext_map *m);
+/* Inner map template id of a map-in-map, 0 for other maps. */
+BEXT_API uint32_t bext_map__inner_map_id(const struct bext_map *m);
+
+/*
+ * bpf_spin_lock / bpf_spin_unlock on a 4-byte lock word inside a map value
+ * (cross-process; the holder's tid is kept in the word, a dead holder's lock
+ * is taken over).
+ */
+BEXT_API void bext_spin_lock(void *lock);
+BEXT_API void bext_spin_unlock(void *lock);
+
 /* Helper-like operations (what JIT'd programs call). */
+/*
+ * For ARRAY_OF_MAPS / HASH_OF_MAPS the result is the inner map's struct
+ * bext_map * (a handle this outer handle opens once and caches), or NULL.
+ */
 BEXT_API void *bext_map__helper_lookup(struct bext_map *m, const void *key);
 BEXT_API long bext_map__helper_update(struct bext_map *m, const void *key, const void *value,
 				      uint64_t flags);
@@ -146,6 +220,29 @@ BEXT_API int bext_ringbuf__consume(struct bext_map *m, bext_ringbuf_sample_fn fn
  * base + page size, data at base + 2 * page size, mapped twice.
  */
 BEXT_API void *bext_ringbuf__area(struct bext_map *m);
+
+/* ---- perf event arrays (BPF_MAP_TYPE_PERF_EVENT_ARRAY) -------------------------
+ * bext keeps one ring per index inside the map (the kernel keeps a perf event
+ * fd per index; its ring belongs to the event). Each ring has the kernel perf
+ * mmap layout: a struct perf_event_mmap_page (data_head at 1024, data_tail at
+ * 1032, data_offset, data_size) then 2^n data pages; records are
+ * PERF_RECORD_SAMPLE { header; u32 size; raw data } padded to 8 bytes, and
+ * PERF_RECORD_LOST { header; u64 id; u64 lost } after drops.
+ */
+/*
+ * bpf_perf_event_output: @flags & BPF_F_INDEX_MASK picks the ring,
+ * BPF_F_CURRENT_CPU the calling CPU's. -EINVAL for other flag bits, -E2BIG for
+ * an index >= max_entries, -ENOSPC when the ring is full (counted as lost).
+ */
+BEXT_API long bext_perf_event_output(struct bext_map *m, uint64_t flags, const void *data,
+				     uint64_t size);
+typedef void (*bext_perf_sample_fn)(void *ctx, int idx, void *data, uint32_t size);
+typedef void (*bext_perf_lost_fn)(void *ctx, int idx, uint64_t lost);
+/* Consumes every ring (one consumer at a time); returns records seen or -errno. */
+BEXT_API int bext_perf__consume(struct bext_map *m, bext_perf_sample_fn sample,
+				bext_perf_lost_fn lost, void *ctx);
+/* Ring @idx's perf_event_mmap_page (data follows it); *len gets its mapping size. */
+BEXT_API void *bext_perf__ring(struct bext_map *m, uint32_t idx, size_t *len);
 
 #ifdef __cplusplus
 }

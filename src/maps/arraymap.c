@@ -5,8 +5,9 @@
  * Data: max_entries values of round_up(value_size, 8) bytes; per-CPU arrays
  * keep nr_cpus such slots per index ([index][cpu]). Lookups take no lock and
  * return a pointer into the segment; updates memcpy in place (as the kernel,
- * a concurrent reader may see a value half-written: BPF_F_LOCK is not
- * implemented). Nothing here can be left inconsistent by a crash.
+ * a concurrent reader may see a value half-written unless both sides use
+ * BPF_F_LOCK on a map created with a spin lock offset). Nothing here can be
+ * left inconsistent by a crash.
  */
 #include "maps_internal.h"
 
@@ -73,8 +74,8 @@ static long array_check_update(struct bext_map *m, const void *key, uint64_t fla
 		return -E2BIG;
 	if (flags & BPF_NOEXIST)
 		return -EEXIST;
-	if (flags & BPF_F_LOCK)
-		return -EINVAL; /* no bpf_spin_lock in the value (no BTF yet) */
+	if ((flags & BPF_F_LOCK) && !m->has_lock)
+		return -EINVAL;
 	return 0;
 }
 
@@ -86,7 +87,10 @@ static long array_update(struct bext_map *m, const void *key, const void *value,
 	(void)all_cpus;
 	if (err)
 		return err;
-	memcpy(array_lookup(m, key), value, m->value_size);
+	if (flags & BPF_F_LOCK)
+		bext_copy_value_locked(m, array_lookup(m, key), value, false);
+	else
+		bext_copy_value(m, array_lookup(m, key), value); /* never the lock word */
 	return 0;
 }
 
@@ -144,6 +148,7 @@ static int array_get_next_key(struct bext_map *m, const void *key, void *next_ke
 }
 
 const struct bext_map_ops bext_array_ops = {
+	.batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
 	.check_attr = array_check_attr,
 	.layout = array_layout,
 	.lookup = array_lookup,
@@ -153,6 +158,7 @@ const struct bext_map_ops bext_array_ops = {
 };
 
 const struct bext_map_ops bext_percpu_array_ops = {
+	.batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
 	.check_attr = array_check_attr,
 	.layout = array_layout,
 	.lookup = pcpu_array_lookup,

@@ -639,8 +639,8 @@ static long htab_update(struct bext_map *m, const void *key, const void *value, 
 
 	if ((flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
 		return -EINVAL;
-	if (flags & BPF_F_LOCK)
-		return -EINVAL; /* no bpf_spin_lock in values (no BTF yet) */
+	if ((flags & BPF_F_LOCK) && !m->has_lock)
+		return -EINVAL;
 	hash = htab_hash(m, key);
 retry:
 	b = bucket_lock(m, hash);
@@ -651,6 +651,11 @@ retry:
 	}
 	if (!old && (flags & BPF_EXIST)) {
 		err = -ENOENT;
+		goto out_unlock;
+	}
+	if (old && (flags & BPF_F_LOCK)) {
+		/* BPF_F_LOCK: the existing value is updated in place under its lock */
+		bext_copy_value_locked(m, elem_value(m, old), value, false);
 		goto out_unlock;
 	}
 	if (old && m->h.percpu) {
@@ -684,6 +689,8 @@ retry:
 	e->lru_ref = 0;
 	memcpy(e->key, key, m->key_size);
 	fill_value(m, e, value, all_cpus, true);
+	if (m->has_lock)
+		memset((uint8_t *)elem_value(m, e) + m->lock_off, 0, 4); /* a fresh, free lock */
 	if (old) {
 		/* new element goes right before the old one, then the old one leaves */
 		e->next = elem_ref(m, old);
@@ -793,6 +800,89 @@ static int htab_get_next_key(struct bext_map *m, const void *key, void *next_key
 	return -ENOENT;
 }
 
+/*
+ * BPF_MAP_LOOKUP(_AND_DELETE)_BATCH, the kernel's way: the token is a bucket
+ * index; whole buckets are returned (a bucket that does not fit in what is
+ * left of *count ends the call, with -ENOSPC if nothing was returned); the
+ * walk past the last bucket returns -ENOENT.
+ */
+static int htab_lookup_batch(struct bext_map *m, const void *in_batch, void *out_batch,
+			     void *keys, void *values, uint32_t *count, uint64_t elem_flags,
+			     bool del)
+{
+	uint32_t max = *count, batch = 0, total = 0, nb = m->h.bucket_mask + 1;
+	size_t vsz = m->h.percpu ? (size_t)m->value_stride * m->nr_cpus : m->value_size;
+	int ret = 0;
+
+	if (!max)
+		return 0;
+	*count = 0;
+	if (in_batch)
+		memcpy(&batch, in_batch, sizeof(batch));
+	if (batch >= nb)
+		return -ENOENT;
+	for (;;) {
+		struct htab_bucket *b = &m->h.buckets[batch];
+		uint32_t cnt = 0, ref, detached = 0;
+
+		if (!(__atomic_load_n(&b->head, __ATOMIC_ACQUIRE) & NULLS_BIT)) {
+			if (bext_shm_lock(&b->lock))
+				repair_bucket(m, b, batch);
+			for (ref = b->head; !(ref & NULLS_BIT); ref = elem_at(m, ref)->next)
+				cnt++;
+			if (cnt > max - total) {
+				if (total == 0)
+					ret = -ENOSPC;
+				bext_shm_unlock(&b->lock);
+				break;
+			}
+			cnt = 0;
+			for (ref = b->head; !(ref & NULLS_BIT); ref = elem_at(m, ref)->next, cnt++) {
+				struct htab_elem *e = elem_at(m, ref);
+				uint8_t *v = (uint8_t *)values + (size_t)(total + cnt) * vsz;
+
+				memcpy((uint8_t *)keys + (size_t)(total + cnt) * m->key_size, e->key,
+				       m->key_size);
+				if (elem_flags & BPF_F_LOCK)
+					bext_copy_value_locked(m, v, elem_value(m, e), true);
+				else
+					copy_out(m, e, v);
+				if (m->has_lock)
+					memset(v + m->lock_off, 0, 4);
+				if (del)
+					e->state = bext_tid();
+			}
+			if (del && cnt) {
+				/* the whole chain leaves with one store; freed after unlock */
+				detached = b->head;
+				__atomic_store_n(&b->head, NULLS_BIT | batch, __ATOMIC_RELEASE);
+			}
+			bext_shm_unlock(&b->lock);
+			while (detached && !(detached & NULLS_BIT)) {
+				struct htab_elem *e = elem_at(m, detached);
+
+				detached = e->next;
+				count_dec(m);
+				fl_push(m, e);
+			}
+			total += cnt;
+		}
+		batch++;
+		if (batch >= nb) {
+			ret = -ENOENT;
+			break;
+		}
+	}
+	memcpy(out_batch, &batch, sizeof(batch));
+	*count = total;
+	return ret;
+}
+
+static long htab_nr_entries(struct bext_map *m)
+{
+	return __atomic_load_n(&m->hdr->h.count, __ATOMIC_RELAXED);
+}
+
 /* Structural check; meant for a quiescent map (tests, gc). */
 static int htab_check(struct bext_map *m)
 {
@@ -877,4 +967,7 @@ const struct bext_map_ops bext_htab_ops = {
 	.lookup_and_delete = htab_lookup_and_delete,
 	.lookup_percpu = htab_lookup_percpu,
 	.check = htab_check,
+	.lookup_batch = htab_lookup_batch,
+	.nr_entries = htab_nr_entries,
+	.batch_ops = BATCH_LOOKUP | BATCH_LOOKUP_DEL | BATCH_UPDATE | BATCH_DELETE,
 };

@@ -41,6 +41,14 @@ static const struct bext_map_ops *ops_for(uint32_t type)
 		return &bext_ringbuf_ops;
 	case BPF_MAP_TYPE_PROG_ARRAY:
 		return &bext_prog_array_ops;
+	case BPF_MAP_TYPE_LPM_TRIE:
+		return &bext_lpm_ops;
+	case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+		return &bext_perf_array_ops;
+	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+		return &bext_array_of_maps_ops;
+	case BPF_MAP_TYPE_HASH_OF_MAPS:
+		return &bext_hash_of_maps_ops;
 	default:
 		return NULL;
 	}
@@ -109,6 +117,8 @@ static int map_init(void *payload, uint64_t size, void *arg)
 	return 0;
 }
 
+#define OPT_HAS(o, f) ((o)->sz >= offsetof(struct bext_map_create_opts, f) + sizeof((o)->f))
+
 int bext_store__create_map(struct bext_store *s, const struct bext_map_create_opts *o)
 {
 	struct bext_obj_desc d = { 0 };
@@ -139,6 +149,27 @@ int bext_store__create_map(struct bext_store *s, const struct bext_map_create_op
 		c.hdr.map_extra = o->map_extra;
 	if (o->name)
 		strncpy(c.hdr.name, o->name, sizeof(c.hdr.name) - 1);
+	if (OPT_HAS(o, spin_lock_off) && o->has_spin_lock) {
+		/* the kernel learns this from BTF; only these types take a lock */
+		if (o->map_type != BPF_MAP_TYPE_HASH && o->map_type != BPF_MAP_TYPE_ARRAY)
+			return -EOPNOTSUPP;
+		if (o->spin_lock_off % 4 || (uint64_t)o->spin_lock_off + 4 > o->value_size)
+			return -EINVAL;
+		c.hdr.has_spin_lock = 1;
+		c.hdr.spin_lock_off = o->spin_lock_off;
+	}
+	if (o->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS || o->map_type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+		err = bext_mim_prepare(s, OPT_HAS(o, inner_map_id) ? o->inner_map_id : 0, &c.hdr);
+		if (err)
+			return err;
+	}
+	if (o->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
+		uint32_t pages = OPT_HAS(o, perf_ring_pages) ? o->perf_ring_pages : 0;
+
+		if (pages & (pages - 1))
+			return -EINVAL;
+		c.hdr.p.data_pages = pages ? pages : 8;
+	}
 	c.hdr.data_off = BEXT_MAP_HDR_SIZE;
 	c.hdr.data_size = c.ops->layout(&c.hdr);
 	if (c.hdr.data_size == 0 || c.hdr.data_size > (1ULL << 36))
@@ -216,6 +247,13 @@ struct bext_map *bext_store__map_by_id(struct bext_store *s, uint32_t id)
 	memcpy(m->name, m->hdr->name, sizeof(m->name));
 	m->name[sizeof(m->name) - 1] = 0;
 	m->lookup_fn = m->ops->lookup;
+	m->store = s;
+	m->has_lock = m->hdr->has_spin_lock != 0;
+	m->lock_off = m->hdr->spin_lock_off;
+	if (m->has_lock && (uint64_t)m->lock_off + 4 > m->value_size) {
+		err = -EBADMSG;
+		goto err_close;
+	}
 	if (m->ops->open) {
 		err = m->ops->open(m, fd);
 		if (err)
@@ -294,6 +332,73 @@ static bool is_queue_like(uint32_t type)
 	       type == BPF_MAP_TYPE_BLOOM_FILTER;
 }
 
+void bext_copy_value(struct bext_map *m, void *dst, const void *src)
+{
+	if (!m->has_lock) {
+		memcpy(dst, src, m->value_size);
+		return;
+	}
+	memcpy(dst, src, m->lock_off);
+	memcpy((uint8_t *)dst + m->lock_off + 4, (const uint8_t *)src + m->lock_off + 4,
+	       m->value_size - m->lock_off - 4);
+}
+
+void bext_copy_value_locked(struct bext_map *m, void *dst, const void *src, bool to_user)
+{
+	void *lock = (uint8_t *)(to_user ? (void *)src : dst) + m->lock_off;
+
+	bext_spin_lock(lock);
+	bext_copy_value(m, dst, src);
+	bext_spin_unlock(lock);
+}
+
+void bext_spin_lock(void *lock)
+{
+	bext_shm_lock(lock); /* a lock taken over from a dead holder needs no repair */
+}
+
+void bext_spin_unlock(void *lock)
+{
+	bext_shm_unlock(lock);
+}
+
+int bext_map__spin_lock_off(const struct bext_map *m)
+{
+	return m->has_lock ? (int)m->lock_off : -ENOENT;
+}
+
+uint32_t bext_map__inner_map_id(const struct bext_map *m)
+{
+	return m->hdr->inner_map_id;
+}
+
+int bext_map__lookup_elem_flags(struct bext_map *m, const void *key, void *value, uint64_t flags)
+{
+	void *p;
+	int err;
+
+	if (flags & ~(uint64_t)BPF_F_LOCK)
+		return -EINVAL;
+	if ((flags & BPF_F_LOCK) && !m->has_lock)
+		return -EINVAL;
+	if (!m->has_lock)
+		return bext_map__lookup_elem(m, key, value);
+	if (!key || !value)
+		return -EINVAL;
+	if (flags & BPF_F_LOCK) {
+		p = m->ops->lookup ? m->ops->lookup(m, key) : NULL;
+		if (!p)
+			return -ENOENT;
+		bext_copy_value_locked(m, value, p, true);
+		err = 0;
+	} else {
+		err = bext_map__lookup_elem(m, key, value);
+	}
+	if (!err)
+		memset((uint8_t *)value + m->lock_off, 0, 4); /* as the kernel: lock reads as 0 */
+	return err;
+}
+
 int bext_map__lookup_elem(struct bext_map *m, const void *key, void *value)
 {
 	void *p;
@@ -314,7 +419,9 @@ int bext_map__lookup_elem(struct bext_map *m, const void *key, void *value)
 	p = m->ops->lookup(m, key);
 	if (!p)
 		return -ENOENT;
-	memcpy(value, p, m->value_size);
+	bext_copy_value(m, value, p);
+	if (m->has_lock)
+		memset((uint8_t *)value + m->lock_off, 0, 4);
 	return 0;
 }
 
@@ -327,6 +434,9 @@ int bext_map__update_elem(struct bext_map *m, const void *key, const void *value
 	if (is_queue_like(m->type))
 		return m->ops->push ? (int)m->ops->push(m, value, flags) : -EOPNOTSUPP;
 	if (!key)
+		return -EINVAL;
+	/* the syscall rejects BPF_F_LOCK before the type sees the flags */
+	if ((flags & BPF_F_LOCK) && !m->has_lock)
 		return -EINVAL;
 	if (!m->ops->update)
 		return -EOPNOTSUPP;
@@ -361,8 +471,9 @@ int bext_map__lookup_and_delete_elem(struct bext_map *m, const void *key, void *
 		return -EPERM;
 	if (m->type == BPF_MAP_TYPE_QUEUE || m->type == BPF_MAP_TYPE_STACK)
 		return (int)m->ops->pop(m, value);
+	/* the kernel has this command for hash maps, queues and stacks only */
 	if (!m->ops->lookup_and_delete || !key)
-		return m->ops->lookup_and_delete ? -EINVAL : -EOPNOTSUPP;
+		return m->ops->lookup_and_delete ? -EINVAL : -BEXT_ENOTSUPP;
 	return m->ops->lookup_and_delete(m, key, value);
 }
 
@@ -434,4 +545,179 @@ int bext_map__array_base(const struct bext_map *m, void **base, uint32_t *stride
 int bext_map__check(struct bext_map *m)
 {
 	return m->ops->check ? m->ops->check(m) : 0;
+}
+
+/* ---- batch operations ---------------------------------------------------------------- */
+
+long bext_map__nr_entries(struct bext_map *m)
+{
+	if (m->ops->nr_entries)
+		return m->ops->nr_entries(m);
+	switch (m->type) {
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+		return m->max_entries;
+	case BPF_MAP_TYPE_QUEUE:
+	case BPF_MAP_TYPE_STACK: {
+		uint32_t h = __atomic_load_n(&m->hdr->q.head, __ATOMIC_ACQUIRE);
+		uint32_t t = __atomic_load_n(&m->hdr->q.tail, __ATOMIC_ACQUIRE);
+
+		return (h + m->hdr->q.size - t) % m->hdr->q.size;
+	}
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static int batch_prep(struct bext_map *m, const struct bext_map_batch_opts *opts, uint32_t op,
+		      uint32_t *count, uint64_t *elem_flags)
+{
+	uint64_t flags = 0;
+
+	if (!count)
+		return -EINVAL;
+	*elem_flags = 0;
+	if (opts && opts->sz >= offsetof(struct bext_map_batch_opts, elem_flags) + 8)
+		*elem_flags = opts->elem_flags;
+	if (opts && opts->sz >= offsetof(struct bext_map_batch_opts, flags) + 8)
+		flags = opts->flags;
+	/* kernel order: write permission (frozen), then "no such batch op", then flags */
+	if (op != BATCH_LOOKUP && __atomic_load_n(&m->hdr->frozen, __ATOMIC_ACQUIRE))
+		return -EPERM;
+	if (!(m->ops->batch_ops & op))
+		return -BEXT_ENOTSUPP;
+	/* only the hash walk checks batch.flags in the kernel; the generic ones ignore it */
+	if ((*elem_flags & ~(uint64_t)BPF_F_LOCK) ||
+	    (flags && (op & (BATCH_LOOKUP | BATCH_LOOKUP_DEL)) && m->ops->lookup_batch))
+		return -EINVAL;
+	if ((*elem_flags & BPF_F_LOCK) && !m->has_lock)
+		return -EINVAL;
+	return 0;
+}
+
+/* The kernel's generic walk: get_next_key from the last key given back. */
+static int generic_lookup_batch(struct bext_map *m, const void *in_batch, void *out_batch,
+				void *keys, void *values, uint32_t *count, uint64_t elem_flags)
+{
+	size_t vsz = bext_map__syscall_value_size(m);
+	uint32_t max = *count, cp = 0;
+	uint8_t *prev = NULL, *buf_a, *buf_b, *buf_prev, *key, *tmp;
+	int err = 0;
+
+	if (!max)
+		return 0;
+	*count = 0;
+	buf_a = buf_prev = malloc(m->key_size);
+	buf_b = key = malloc(m->key_size);
+	if (!buf_prev || !key) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (in_batch) {
+		memcpy(buf_prev, in_batch, m->key_size);
+		prev = buf_prev;
+	}
+	while (cp < max) {
+		err = bext_map__get_next_key(m, prev, key);
+		if (err)
+			break;
+		err = bext_map__lookup_elem_flags(m, key, (uint8_t *)values + (size_t)cp * vsz,
+						  elem_flags);
+		if (err && err != -ENOENT)
+			goto out;
+		/* an element gone (or an empty map-in-map slot) is skipped, as recent kernels */
+		if (!err)
+			memcpy((uint8_t *)keys + (size_t)cp * m->key_size, key, m->key_size);
+		if (!prev)
+			prev = buf_prev;
+		tmp = prev;
+		prev = key;
+		key = tmp;
+		if (!err)
+			cp++;
+	}
+	*count = cp;
+	if (cp)
+		memcpy(out_batch, prev, m->key_size);
+out:
+	free(buf_a);
+	free(buf_b);
+	return err;
+}
+
+int bext_map__lookup_batch(struct bext_map *m, const void *in_batch, void *out_batch, void *keys,
+			   void *values, uint32_t *count, const struct bext_map_batch_opts *opts)
+{
+	uint64_t ef;
+	int err = batch_prep(m, opts, BATCH_LOOKUP, count, &ef);
+
+	if (err)
+		return err;
+	if (*count && (!out_batch || !keys || !values))
+		return -EFAULT;
+	if (m->ops->lookup_batch)
+		return m->ops->lookup_batch(m, in_batch, out_batch, keys, values, count, ef, false);
+	return generic_lookup_batch(m, in_batch, out_batch, keys, values, count, ef);
+}
+
+int bext_map__lookup_and_delete_batch(struct bext_map *m, const void *in_batch, void *out_batch,
+				      void *keys, void *values, uint32_t *count,
+				      const struct bext_map_batch_opts *opts)
+{
+	uint64_t ef;
+	int err = batch_prep(m, opts, BATCH_LOOKUP_DEL, count, &ef);
+
+	if (err)
+		return err;
+	if (*count && (!out_batch || !keys || !values))
+		return -EFAULT;
+	return m->ops->lookup_batch(m, in_batch, out_batch, keys, values, count, ef, true);
+}
+
+int bext_map__update_batch(struct bext_map *m, const void *keys, const void *values,
+			   uint32_t *count, const struct bext_map_batch_opts *opts)
+{
+	size_t vsz = bext_map__syscall_value_size(m);
+	uint32_t max, cp;
+	uint64_t ef;
+	int err = batch_prep(m, opts, BATCH_UPDATE, count, &ef);
+
+	if (err)
+		return err;
+	max = *count;
+	if (!max)
+		return 0;
+	if (!keys || !values)
+		return -EFAULT;
+	for (cp = 0; cp < max; cp++) {
+		err = bext_map__update_elem(m, (const uint8_t *)keys + (size_t)cp * m->key_size,
+					    (const uint8_t *)values + (size_t)cp * vsz, ef);
+		if (err)
+			break;
+	}
+	*count = cp;
+	return err;
+}
+
+int bext_map__delete_batch(struct bext_map *m, const void *keys, uint32_t *count,
+			   const struct bext_map_batch_opts *opts)
+{
+	uint32_t max, cp;
+	uint64_t ef;
+	int err = batch_prep(m, opts, BATCH_DELETE, count, &ef);
+
+	if (err)
+		return err;
+	max = *count;
+	if (!max)
+		return 0;
+	if (!keys)
+		return -EFAULT;
+	for (cp = 0; cp < max; cp++) {
+		err = bext_map__delete_elem(m, (const uint8_t *)keys + (size_t)cp * m->key_size);
+		if (err)
+			break;
+	}
+	*count = cp;
+	return err;
 }

@@ -59,6 +59,28 @@ struct ringbuf_shared {
 	uint64_t area_off; /* consumer page, from the payload start */
 };
 
+struct lpm_shared {
+	uint32_t lock;	    /* writers (owner tid) */
+	uint32_t n_entries; /* non-intermediate nodes */
+	uint32_t nr_nodes;  /* node pool size */
+	uint32_t node_size;
+	uint32_t root;	    /* node index + 1, 0 = empty */
+	uint32_t free_head; /* node index + 1 */
+	uint32_t data_size; /* key_size - 4 */
+	uint32_t max_prefixlen;
+	uint32_t bump; /* nodes handed out from the pool's start */
+	uint32_t reserved;
+	uint64_t nodes_off; /* from data */
+};
+
+struct perf_shared {
+	uint32_t data_pages; /* per ring, power of two */
+	uint32_t page_size;
+	uint64_t ring_size; /* bytes per ring: one meta page + data pages */
+	uint64_t ctl_off;   /* per-ring control blocks (lock, lost), from data */
+	uint64_t rings_off; /* page aligned, from the payload start */
+};
+
 /* Shared: at the start of every map payload. */
 struct bext_map_hdr {
 	uint64_t magic;
@@ -79,10 +101,22 @@ struct bext_map_hdr {
 		struct queue_shared q;
 		struct bloom_shared b;
 		struct ringbuf_shared r;
+		struct lpm_shared l;
+		struct perf_shared p;
 		uint8_t space[128];
 	};
-	uint8_t reserved[48];
+	/* Zero in maps created before these existed, which is their meaning there. */
+	uint32_t has_spin_lock;
+	uint32_t spin_lock_off;
+	uint32_t inner_map_id; /* map-in-map template */
+	uint32_t wlock;	       /* map-in-map writers (owner tid) */
+	/* map-in-map: the template's attributes, copied at creation */
+	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
+	uint8_t reserved[12];
 };
+static_assert(sizeof(struct lpm_shared) <= 128, "lpm shared fits");
+static_assert(sizeof(struct perf_shared) <= 128, "perf shared fits");
+static_assert(offsetof(struct bext_map_hdr, has_spin_lock) == 208, "map header layout");
 static_assert(sizeof(struct htab_shared) <= 128, "htab shared fits");
 static_assert(offsetof(struct bext_map_hdr, h) == 80, "map header layout");
 static_assert(sizeof(struct bext_map_hdr) == BEXT_MAP_HDR_SIZE, "map header layout");
@@ -113,6 +147,24 @@ struct bext_map_ops {
 	long (*peek)(struct bext_map *m, void *value);
 	void *(*lookup_percpu)(struct bext_map *m, const void *key, uint32_t cpu);
 	int (*check)(struct bext_map *m);
+	/* Kernel-style per-bucket batch walk (hash maps); NULL: no such batch. */
+	int (*lookup_batch)(struct bext_map *m, const void *in_batch, void *out_batch, void *keys,
+			    void *values, uint32_t *count, uint64_t elem_flags, bool del);
+	long (*nr_entries)(struct bext_map *m);
+	/* Which kernel batch commands exist for the type (BATCH_* bits). */
+	uint32_t batch_ops;
+};
+
+#define BATCH_LOOKUP 1u
+#define BATCH_LOOKUP_DEL 2u
+#define BATCH_UPDATE 4u
+#define BATCH_DELETE 8u
+
+/* Per-process cache of inner-map handles of a map-in-map. */
+struct mim_cache {
+	pthread_mutex_t lock;
+	uint32_t n, cap;
+	struct bext_map **maps; /* sorted by id */
 };
 
 /* Per-process handle. */
@@ -126,6 +178,10 @@ struct bext_map {
 	uint32_t id, type, key_size, value_size, max_entries, flags, nr_cpus;
 	uint32_t value_stride; /* round_up(value_size, 8) */
 	char name[16];
+	struct bext_store *store; /* the store it was opened from (map-in-map lookups) */
+	struct mim_cache *mim;
+	bool has_lock;
+	uint32_t lock_off;
 	union {
 		struct {
 			uint32_t bucket_mask;
@@ -137,6 +193,15 @@ struct bext_map {
 			uint8_t *elems;
 			bool lru, percpu;
 		} h;
+		struct {
+			uint8_t *nodes;
+			uint32_t node_size, nr_nodes, data_size, max_prefixlen;
+		} l;
+		struct {
+			uint8_t *rings;
+			uint64_t ring_size;
+			uint32_t data_pages, page_size;
+		} p;
 		struct {
 			void *area; /* consumer page; data mapped twice after the producer page */
 			size_t area_len;
@@ -152,6 +217,17 @@ extern const struct bext_map_ops bext_htab_ops;
 extern const struct bext_map_ops bext_queue_ops, bext_stack_ops;
 extern const struct bext_map_ops bext_bloom_ops;
 extern const struct bext_map_ops bext_ringbuf_ops;
+extern const struct bext_map_ops bext_lpm_ops;
+extern const struct bext_map_ops bext_perf_array_ops;
+extern const struct bext_map_ops bext_array_of_maps_ops, bext_hash_of_maps_ops;
+
+/* Map-in-map: checks the template @inner_id and records it in @h (map_in_map.c). */
+BEXT_HIDDEN int bext_mim_prepare(struct bext_store *s, uint32_t inner_id, struct bext_map_hdr *h);
+
+/* Value copies that respect a bpf_spin_lock field (map.c). */
+BEXT_HIDDEN void bext_copy_value(struct bext_map *m, void *dst, const void *src);
+BEXT_HIDDEN void bext_copy_value_locked(struct bext_map *m, void *dst, const void *src,
+				       bool to_user);
 extern const struct bext_map_ops bext_prog_array_ops;
 
 static inline uint32_t bext_cur_cpu(const struct bext_map *m)
