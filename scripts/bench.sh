@@ -11,8 +11,10 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 	echo "bench: $BUILD is not a configured build directory (run make build first)" >&2
 	exit 2
 fi
-cmake --build "$BUILD" --target bench_vm >/dev/null
+cmake --build "$BUILD" --target bench_vm bench_maps >/dev/null
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: not root: the kernel column will be skipped"
 fi
-exec "$BUILD/bench/bench_vm" "$BUILD/bench" "$@"
+"$BUILD/bench/bench_vm" "$BUILD/bench" "$@"
+echo
+exec "$BUILD/bench/bench_maps" "$BUILD/bench" "$@"

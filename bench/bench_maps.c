@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench_maps: map and helper operations from JIT-compiled programs, bext vs
+ * the kernel, side by side in one run.
+ *
+ *   bench_maps BUILD/bench [--quick]
+ *
+ * progs/maps_bench.bpf.c holds one program per operation; each run does OPS
+ * (256) operations in a bounded loop. bext: maps in a temporary store under
+ * /dev/shm, the program JIT-compiled and called directly. kernel: the same
+ * object through libbpf, BPF_PROG_TEST_RUN with repeat = N (the kernel's own
+ * per-run average). Both report ns per run / OPS = ns per operation, median
+ * of several batches; "loop_only" is the loop's own cost per iteration (not
+ * subtracted). Hash and LRU maps hold keys 0..9999 (8-byte keys), runs use
+ * different keys each time. The ring buffer is drained between batches,
+ * outside the timed part.
+ *
+ * Scaling: hash updates (hash_update_ctx) from 1 process, then from 2
+ * processes pinned to CPUs 0 and 1, on one shared map, for a fixed time;
+ * reports total operations per second and the ratio.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "helpers/helpers_test.h"
+
+#define OPS 256
+#define NKEYS 10000
+
+static int batches = 11;
+static double batch_ns = 40e6;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct op {
+	const char *prog;
+	const char *what;
+	double target; /* ns per op, 0: none (compare with the kernel) */
+	bool ring;
+	double bext, kernel, loop_share;
+	uint32_t bext_ret, kernel_ret;
+	char note[96];
+};
+
+static struct op ops[] = {
+	{ "loop_only", "loop alone (per iteration)", 0, false },
+	{ "array_lookup", "array lookup", 2, false },
+	{ "hash_lookup", "hash lookup (8 B keys, 10k)", 15, false },
+	{ "hash_update", "hash update (existing keys)", 30, false },
+	{ "percpu_lookup", "percpu array lookup + inc", 0, false },
+	{ "lru_lookup", "LRU hash lookup", 0, false },
+	{ "lru_update", "LRU hash update", 0, false },
+	{ "ringbuf", "ringbuf reserve+submit (16 B)", 20, true },
+};
+
+static int drain(void *ctx, void *data, size_t size)
+{
+	(void)ctx, (void)data, (void)size;
+	return 0;
+}
+
+static int prefill_bext(struct ht_env *e)
+{
+	struct bext_map *h = ht_map(e, "hash"), *l = ht_map(e, "lru");
+
+	for (uint64_t k = 0; k < NKEYS; k++)
+		if (bext_map__update_elem(h, &k, &k, BPF_ANY) || bext_map__update_elem(l, &k, &k, BPF_ANY))
+			return -1;
+	return 0;
+}
+
+static void bench_bext(struct ht_env *e, struct op *o)
+{
+	struct bext_vm *vm = ht_load(e, o->prog, NULL);
+	bext_jit_fn fn;
+	struct bext_map *rb = ht_map(e, "rb");
+	uint64_t ctx[8] = { 0 }, reps, t0;
+	double v[64];
+	char err[128];
+
+	if (!vm) {
+		snprintf(o->note, sizeof(o->note), "bext: load failed");
+		return;
+	}
+	fn = bext_vm__jit(vm, err, sizeof(err));
+	t0 = now_ns();
+	for (int i = 0; i < 100; i++)
+		o->bext_ret = (uint32_t)fn(ctx, sizeof(ctx));
+	reps = (uint64_t)(batch_ns / ((double)(now_ns() - t0) / 100 + 1)) + 1;
+	if (o->ring && reps > 8000)
+		reps = 8000; /* 256 x 24 B per run: stay inside the 64 MB ring */
+	for (int b = 0; b < batches; b++) {
+		if (o->ring)
+			bext_ringbuf__consume(rb, drain, NULL);
+		t0 = now_ns();
+		for (uint64_t r = 0; r < reps; r++)
+			o->bext_ret = (uint32_t)fn(ctx, sizeof(ctx));
+		v[b] = (double)(now_ns() - t0) / reps / OPS;
+	}
+	if (o->ring)
+		bext_ringbuf__consume(rb, drain, NULL);
+	o->bext = median(v, batches);
+	bext_vm__free(vm);
+}
+
+static int silent_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN && getenv("BENCH_VERBOSE"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+static int bench_kernel(const char *path)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *p;
+	struct ring_buffer *rbuf = NULL;
+	unsigned char pkt[64] = { 0 };
+	int err;
+
+	if (!obj)
+		return -errno;
+	p = bpf_object__find_program_by_name(obj, "hash_update_ctx");
+	if (p)
+		bpf_program__set_autoload(p, false);
+	err = bpf_object__load(obj);
+	if (err)
+		goto out;
+	for (uint64_t k = 0; k < NKEYS; k++) {
+		if (bpf_map__update_elem(bpf_object__find_map_by_name(obj, "hash"), &k, 8, &k, 8, 0) ||
+		    bpf_map__update_elem(bpf_object__find_map_by_name(obj, "lru"), &k, 8, &k, 8, 0)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	rbuf = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(obj, "rb")), drain, NULL,
+				NULL);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		struct op *o = &ops[i];
+		int fd = bpf_program__fd(bpf_object__find_program_by_name(obj, o->prog));
+		double v[64];
+		uint32_t reps;
+
+		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt),
+			    .repeat = 100);
+		if (fd < 0 || bpf_prog_test_run_opts(fd, &t)) {
+			snprintf(o->note, sizeof(o->note), "kernel test_run failed: %s",
+				 strerror(errno));
+			continue;
+		}
+		reps = (uint32_t)(batch_ns / (t.duration + 1)) + 1;
+		if (o->ring && reps > 8000)
+			reps = 8000;
+		for (int b = 0; b < batches; b++) {
+			if (o->ring && rbuf)
+				ring_buffer__consume(rbuf);
+			t.repeat = reps;
+			if (bpf_prog_test_run_opts(fd, &t))
+				break;
+			v[b] = (double)t.duration / OPS;
+			o->kernel_ret = t.retval;
+		}
+		if (o->ring && rbuf)
+			ring_buffer__consume(rbuf);
+		o->kernel = median(v, batches);
+	}
+out:
+	ring_buffer__free(rbuf);
+	bpf_object__close(obj);
+	return err;
+}
+
+/* ---- scaling ---------------------------------------------------------------------- */
+
+static uint64_t run_for(bext_jit_fn fn, int cpu, double secs, uint64_t seed)
+{
+	uint64_t ctx[8] = { seed }, runs = 0, end;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	end = now_ns() + (uint64_t)(secs * 1e9);
+	while (now_ns() < end) {
+		for (int i = 0; i < 64; i++) {
+			ctx[0] = ctx[0] * 6364136223846793005ull + 1442695040888963407ull;
+			fn(ctx, sizeof(ctx));
+		}
+		runs += 64;
+	}
+	return runs * OPS;
+}
+
+/* ops/s from @n processes on CPUs 0..n-1 */
+static double scaling(bext_jit_fn fn, int n, double secs)
+{
+	int pfd[2];
+	pid_t pids[2];
+	uint64_t total = 0, v;
+
+	if (pipe(pfd))
+		return 0;
+	for (int c = 0; c < n; c++) {
+		pids[c] = fork();
+		if (pids[c] == 0) {
+			v = run_for(fn, c, secs, 0x1234 + c);
+			if (write(pfd[1], &v, sizeof(v)) != sizeof(v))
+				_exit(1);
+			_exit(0);
+		}
+	}
+	for (int c = 0; c < n; c++) {
+		if (read(pfd[0], &v, sizeof(v)) == sizeof(v))
+			total += v;
+		waitpid(pids[c], NULL, 0);
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+	return total / secs;
+}
+
+static void print_machine(void)
+{
+	char line[512], model[256] = "unknown";
+	struct utsname u;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ':');
+
+		if (!strncmp(line, "model name", 10) && c) {
+			snprintf(model, sizeof(model), "%s", c + 2);
+			model[strcspn(model, "\n")] = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	uname(&u);
+	printf("machine: %s, %ld online CPUs; kernel %s; load average now: ", model,
+	       sysconf(_SC_NPROCESSORS_ONLN), u.release);
+	f = fopen("/proc/loadavg", "r");
+	if (f && fgets(line, sizeof(line), f))
+		printf("%s", line);
+	if (f)
+		fclose(f);
+	printf("%d batches of ~%.0f ms per column, median; %d ops per run\n\n", batches,
+	       batch_ns / 1e6, OPS);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : "bench";
+	char path[4096];
+	struct ht_env env;
+	int kerr;
+	double secs = 1.0;
+
+	if (argc > 2 && !strcmp(argv[2], "--quick")) {
+		batches = 3;
+		batch_ns = 10e6;
+		secs = 0.3;
+	}
+	snprintf(path, sizeof(path), "%s/maps_bench.bpf.o", dir);
+	libbpf_set_print(silent_libbpf);
+	print_machine();
+	if (ht_env_open(&env, path) || prefill_bext(&env)) {
+		fprintf(stderr, "bench_maps: cannot set up bext maps for %s\n", path);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		bench_bext(&env, &ops[i]);
+	kerr = geteuid() == 0 ? bench_kernel(path) : -EPERM;
+	if (kerr)
+		printf("kernel column skipped: %s\n\n", strerror(-kerr));
+
+	printf("%-32s %10s %10s %8s %8s  %s\n", "operation (ns/op)", "bext JIT", "kernel",
+	       "bext/k", "target", "check (r0 bext/kernel)");
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		struct op *o = &ops[i];
+		char k[16] = "-", r[16] = "-", t[16] = "-";
+
+		if (o->kernel > 0) {
+			snprintf(k, sizeof(k), "%.2f", o->kernel);
+			snprintf(r, sizeof(r), "%.2fx", o->bext / o->kernel);
+		}
+		if (o->target > 0)
+			snprintf(t, sizeof(t), "<= %.0f", o->target);
+		else if (i)
+			snprintf(t, sizeof(t), "<= kern");
+		printf("%-32s %10.2f %10s %8s %8s  %u/%u %s\n", o->what, o->bext, k, r, t,
+		       o->bext_ret, o->kernel_ret, o->note);
+	}
+
+	{
+		struct bext_vm *vm = ht_load(&env, "hash_update_ctx", NULL);
+		char err[128];
+		bext_jit_fn fn = vm ? bext_vm__jit(vm, err, sizeof(err)) : NULL;
+
+		if (fn && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+			double one = scaling(fn, 1, secs), two = scaling(fn, 2, secs);
+
+			printf("\nhash update scaling (shared map, %.1f s each): 1 process %.1f Mops/s, "
+			       "2 processes on CPUs 0,1 %.1f Mops/s: %.2fx (target >= 1.7x)\n",
+			       secs, one / 1e6, two / 1e6, two / one);
+		} else {
+			printf("\nscaling skipped: needs 2 online CPUs and the JIT\n");
+		}
+		bext_vm__free(vm);
+	}
+	ht_env_close(&env);
+	return 0;
+}
