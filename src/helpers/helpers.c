@@ -13,7 +13,6 @@
 #include <linux/bpf.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -214,10 +213,15 @@ H(h_ringbuf_query)
 	return bext_ringbuf__query(PTR(r1), r2);
 }
 
+/* long bpf_perf_event_output(void *ctx, void *map, u64 flags, void *data, u64 size) */
 H(h_perf_event_output)
 {
-	UNUSED5;
-	return ERR(-EOPNOTSUPP); /* no BPF_MAP_TYPE_PERF_EVENT_ARRAY yet */
+	struct bext_map *m = PTR(r2);
+
+	(void)r1;
+	if (!m || bext_map__type(m) != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+		return ERR(-EINVAL);
+	return ERR(bext_perf_event_output(m, r3, PTR(r4), r5));
 }
 
 /* ---- memory ------------------------------------------------------------------------ */
@@ -421,38 +425,20 @@ H(h_strncmp)
 }
 
 /*
- * bpf_spin_lock/unlock on the 4-byte struct bpf_spin_lock in a map value
- * (shared memory, so across processes): the word holds the owner's tid. A
- * waiter spins, then yields, and every 256 yields checks that the owner is
- * still alive; a dead owner's lock is taken over.
+ * bpf_spin_lock/unlock: the maps' lock (tid in the word, dead holders taken
+ * over), the same one BPF_F_LOCK syscall operations take.
  */
 H(h_spin_lock)
 {
-	uint32_t *w = PTR(r1), me = (uint32_t)bext_helpers_tid(), exp;
-	unsigned spins = 0;
-
 	(void)r2, (void)r3, (void)r4, (void)r5;
-	for (;;) {
-		exp = 0;
-		if (__atomic_compare_exchange_n(w, &exp, me, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
-			return 0;
-		if (++spins < 64) {
-			__builtin_ia32_pause();
-			continue;
-		}
-		sched_yield();
-		if (spins % 256 == 0 && exp && kill((pid_t)exp, 0) < 0 && errno == ESRCH &&
-		    __atomic_compare_exchange_n(w, &exp, me, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
-			return 0;
-	}
+	bext_spin_lock(PTR(r1));
+	return 0;
 }
 
 H(h_spin_unlock)
 {
 	(void)r2, (void)r3, (void)r4, (void)r5;
-	__atomic_store_n((uint32_t *)PTR(r1), 0, __ATOMIC_RELEASE);
+	bext_spin_unlock(PTR(r1));
 	return 0;
 }
 

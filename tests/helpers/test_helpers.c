@@ -214,6 +214,36 @@ static void test_ringbuf(void)
 	CHECK_EQ(bext_ringbuf__query(m, BPF_RB_AVAIL_DATA), 0);
 }
 
+static int perf_idx = -1, perf_n;
+static uint64_t perf_v[2];
+
+static void perf_sample(void *ctx, int idx, void *data, uint32_t size)
+{
+	(void)ctx;
+	perf_idx = idx;
+	perf_n++;
+	if (size >= sizeof(perf_v))
+		memcpy(perf_v, data, sizeof(perf_v));
+}
+
+static void test_perf(void)
+{
+	struct bext_map *m = ht_map(&env, "perf");
+	struct args a = { .key = 0x77, .val = 0x88, .len = 2 };
+
+	CHECK_EQ(run1("perf_out", &a), 0);
+	CHECK_EQ(bext_perf__consume(m, perf_sample, NULL, NULL), 1);
+	CHECK_EQ(perf_n, 1);
+	CHECK_EQ(perf_idx, 2);
+	CHECK_EQ(perf_v[0], 0x77);
+	CHECK_EQ(perf_v[1], 0x88);
+	a.len = 9; /* index out of range */
+	CHECK_EQ(run1("perf_out", &a), -E2BIG);
+	a.len = 1ull << 40; /* unknown flag bit */
+	CHECK_EQ(run1("perf_out", &a), -EINVAL);
+	perf_n = 0;
+}
+
 static void test_probe_read(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
@@ -486,6 +516,7 @@ int main(void)
 		test_hash();
 		test_array();
 		test_ringbuf();
+		test_perf();
 		test_probe_read();
 		test_task();
 		test_format();

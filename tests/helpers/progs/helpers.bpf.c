@@ -62,6 +62,13 @@ struct {
 	__type(value, struct locked);
 } lk SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u32);
+} perf SEC(".maps");
+
 struct record {
 	__u64 key;
 	__u32 pid;
@@ -127,6 +134,13 @@ SEC("tc") int rb_produce(struct args *a)
 	if (bpf_ringbuf_output(&rb, &a->val, sizeof(a->val), 0))
 		return -3;
 	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
+}
+
+SEC("tc") int perf_out(struct args *a)
+{
+	__u64 v[2] = { a->key, a->val };
+
+	return bpf_perf_event_output(a, &perf, a->len, v, sizeof(v));
 }
 
 SEC("tc") int probe_read(struct args *a)
