@@ -54,6 +54,16 @@ struct bext_store_opts {
  * layout version, EBADMSG when it is not a bext registry at all.
  */
 BEXT_API struct bext_store *bext_store__open(const struct bext_store_opts *opts);
+/*
+ * Liveness: an open store holds a shared flock(2) on its registry file until
+ * bext_store__close() or process death. bext_store__remove_unused() (`bext
+ * gc`) takes the exclusive lock without waiting: -EBUSY when some process has
+ * the store open; otherwise it unlinks every segment, the registry and the
+ * directory (kept if it holds foreign files: -ENOTEMPTY), reporting how many
+ * object segments and bytes it removed. -ENOENT when there is no store.
+ * @path NULL: $BEXT_STORE, else /dev/shm/bext.
+ */
+BEXT_API int bext_store__remove_unused(const char *path, uint32_t *nr_objects, uint64_t *bytes);
 /* Unmaps; objects stay in the store. Accepts NULL. */
 BEXT_API void bext_store__close(struct bext_store *s);
 BEXT_API const char *bext_store__path(const struct bext_store *s);

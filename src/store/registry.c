@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -527,7 +528,7 @@ struct bext_store *bext_store__open(const struct bext_store_opts *opts)
 							   : BEXT_STORE_DEFAULT_MAX_OBJECTS;
 	mode_t mode = opts && opts->mode ? opts->mode : 0600;
 	struct bext_store *s;
-	int err, tries;
+	int err, tries, reopen_tries = 0;
 
 	if (!path || !*path)
 		path = BEXT_STORE_DEFAULT_DIR;
@@ -546,6 +547,7 @@ struct bext_store *bext_store__open(const struct bext_store_opts *opts)
 		err = -ENOMEM;
 		goto err_free;
 	}
+again:
 	err = mkdir_p(path, mode | ((mode & 0444) >> 2));
 	if (err) {
 		pr_warn("store %s: cannot create directory: %s\n", path, strerror(-err));
@@ -572,6 +574,32 @@ struct bext_store *bext_store__open(const struct bext_store_opts *opts)
 		err = -ENOENT;
 		goto err_free;
 	}
+	/*
+	 * Liveness for `bext gc`: every open store holds a shared flock on its
+	 * registry until closed (the kernel drops it when the process dies).
+	 * gc removes a store only if it gets the exclusive lock. If gc removed
+	 * the store while we waited, our registry is unlinked: start over.
+	 */
+	if (flock(s->reg_fd, LOCK_SH) < 0) {
+		err = -errno;
+		goto err_free;
+	}
+	{
+		struct stat a, b;
+
+		if (fstat(s->reg_fd, &a) < 0 || fstatat(s->dir_fd, "registry", &b, 0) < 0 ||
+		    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+			close(s->reg_fd);
+			s->reg_fd = -1;
+			close(s->dir_fd);
+			s->dir_fd = -1;
+			if (++reopen_tries > 8) {
+				err = -EAGAIN;
+				goto err_free;
+			}
+			goto again;
+		}
+	}
 	err = map_registry(s);
 	if (err)
 		goto err_free;
@@ -594,6 +622,66 @@ void bext_store__close(struct bext_store *s)
 		close(s->dir_fd);
 	free(s->dir);
 	free(s);
+}
+
+int bext_store__remove_unused(const char *path, uint32_t *nr_objects, uint64_t *bytes)
+{
+	struct dirent *de;
+	uint32_t n = 0;
+	uint64_t total = 0;
+	int dfd, rfd, err = 0;
+	DIR *d;
+
+	if (!path || !*path)
+		path = getenv("BEXT_STORE");
+	if (!path || !*path)
+		path = BEXT_STORE_DEFAULT_DIR;
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	rfd = openat(dfd, "registry", O_RDWR | O_CLOEXEC);
+	if (rfd < 0) {
+		err = errno == ENOENT ? -ENOENT : -errno;
+		close(dfd);
+		return err;
+	}
+	if (flock(rfd, LOCK_EX | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto out;
+	}
+	d = fdopendir(dup(dfd));
+	if (!d) {
+		err = -errno;
+		goto out;
+	}
+	/* Segments first, the registry last: a half-removed store is still recognisable. */
+	while ((de = readdir(d))) {
+		unsigned int id;
+		struct stat st;
+
+		if (sscanf(de->d_name, "obj-%u", &id) != 1 &&
+		    strncmp(de->d_name, "registry.tmp.", 13) != 0)
+			continue;
+		if (fstatat(dfd, de->d_name, &st, 0) == 0 && de->d_name[0] == 'o') {
+			n++;
+			total += (uint64_t)st.st_size;
+		}
+		if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT)
+			err = -errno;
+	}
+	closedir(d);
+	if (!err && unlinkat(dfd, "registry", 0) < 0)
+		err = -errno;
+	if (!err && rmdir(path) < 0 && errno != ENOENT)
+		err = -errno; /* other files in the directory: leave it */
+	if (nr_objects)
+		*nr_objects = n;
+	if (bytes)
+		*bytes = total;
+out:
+	close(rfd);
+	close(dfd);
+	return err;
 }
 
 const char *bext_store__path(const struct bext_store *s)

@@ -16,6 +16,9 @@ static const struct command {
 	{"disasm", cmd_disasm, "disasm FILE                print instructions (.bin, ELF or text)"},
 	{"verify", cmd_verify, "verify OBJ [--prog NAME] [--log-level 1|2]  prove a program safe"},
 	{"run", cmd_run, "run PROG [--mem F] [--engine interp|jit] [--repeat N]  run a program"},
+	{"list", cmd_list, "list [--store DIR]         objects in the store (maps, programs, links)"},
+	{"dump", cmd_dump, "dump MAP [--store DIR]     a map's entries in hex (MAP: id or name)"},
+	{"gc", cmd_gc, "gc [--store DIR]           remove the store if no live process has it open"},
 };
 
 static void usage(FILE *f)

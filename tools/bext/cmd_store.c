@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bext list / dump / gc: look at and clean up an object store.
+ *
+ *   list [--store DIR]        every live object: maps with sizes and entries
+ *                             in use, programs with their maps, links
+ *   dump MAP [--store DIR]    a map's entries in hex (MAP = id or name)
+ *   gc [--store DIR]          remove the store if no process has it open
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <bext/map.h>
+#include <bext/store.h>
+
+#include "commands.h"
+
+/* Parses "[ARG] [--store DIR]" in any order; returns 0 or prints usage and returns 2. */
+static int parse_args(int argc, char **argv, const char **store, const char **arg, bool want_arg,
+		      const char *usage)
+{
+	int i;
+
+	*store = NULL;
+	if (arg)
+		*arg = NULL;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--store") && i + 1 < argc) {
+			*store = argv[++i];
+		} else if (!strncmp(argv[i], "--store=", 8)) {
+			*store = argv[i] + 8;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: %s\n", usage);
+			return 1;
+		} else if (want_arg && arg && !*arg && argv[i][0] != '-') {
+			*arg = argv[i];
+		} else {
+			fprintf(stderr, "usage: %s\n", usage);
+			return 2;
+		}
+	}
+	if (want_arg && (!arg || !*arg)) {
+		fprintf(stderr, "usage: %s\n", usage);
+		return 2;
+	}
+	return 0;
+}
+
+static struct bext_store *open_store(const char *dir)
+{
+	struct bext_store_opts o = { .sz = sizeof(o), .path = dir };
+	struct bext_store *s = bext_store__open(&o);
+
+	if (!s)
+		fprintf(stderr, "bext: cannot open store %s: %s\n",
+			dir ? dir : (getenv("BEXT_STORE") ? getenv("BEXT_STORE") : "/dev/shm/bext"),
+			strerror(errno));
+	return s;
+}
+
+static const char *map_type_str(uint32_t t)
+{
+	const char *s = libbpf_bpf_map_type_str((enum bpf_map_type)t);
+
+	return s ? s : "unknown";
+}
+
+static const char *prog_type_str(uint32_t t)
+{
+	const char *s = libbpf_bpf_prog_type_str((enum bpf_prog_type)t);
+
+	return s ? s : "unknown";
+}
+
+static void list_map(struct bext_store *s, const struct bext_obj_info *in)
+{
+	struct bext_map *m = bext_store__map_by_id(s, in->id);
+	long n = m ? bext_map__nr_entries(m) : -errno;
+
+	printf("%u: map %s name %s key %u value %u max_entries %u flags 0x%x", in->id,
+	       map_type_str(in->type), in->name[0] ? in->name : "-", in->key_size,
+	       in->value_size, in->max_entries, in->flags);
+	if (n >= 0)
+		printf(" entries %ld", n);
+	else
+		printf(" entries -");
+	if (m && bext_map__inner_map_id(m))
+		printf(" inner_map %u", bext_map__inner_map_id(m));
+	if (m && bext_map__spin_lock_off(m) >= 0)
+		printf(" spin_lock_off %d", bext_map__spin_lock_off(m));
+	printf(" bytes %" PRIu64 " refs %u pid %u\n", in->seg_size, in->refcnt, in->creator_pid);
+	bext_map__close(m);
+}
+
+static void list_prog(struct bext_store *s, const struct bext_obj_info *in)
+{
+	struct bext_prog_data d;
+	uint32_t i;
+
+	printf("%u: prog %s name %s", in->id, prog_type_str(in->type),
+	       in->name[0] ? in->name : "-");
+	if (bext_store__prog_read(s, in->id, &d) == 0) {
+		printf(" insns %u maps ", d.insn_cnt);
+		for (i = 0; i < d.nr_maps; i++)
+			printf("%s%u", i ? "," : "", d.map_ids[i]);
+		if (!d.nr_maps)
+			printf("-");
+		if (d.attach_hint[0])
+			printf(" section %s", d.attach_hint);
+		bext_prog_data__free(&d);
+	}
+	printf(" refs %u pid %u\n", in->refcnt, in->creator_pid);
+}
+
+static void list_link(struct bext_store *s, const struct bext_obj_info *in)
+{
+	struct bext_link_data d;
+
+	printf("%u: link", in->id);
+	if (bext_store__link_read(s, in->id, &d) == 0)
+		printf(" prog %u attach_type %u target %s pid %d cookie 0x%" PRIx64, d.prog_id,
+		       d.attach_type, d.target[0] ? d.target : "-", d.pid, d.cookie);
+	printf(" refs %u pid %u\n", in->refcnt, in->creator_pid);
+}
+
+int cmd_list(int argc, char **argv)
+{
+	struct bext_obj_info in;
+	struct bext_store *s;
+	const char *dir;
+	uint32_t id = 0, n = 0;
+	int r = parse_args(argc, argv, &dir, NULL, false, "bext list [--store DIR]");
+
+	if (r)
+		return r == 1 ? 0 : r;
+	s = open_store(dir);
+	if (!s)
+		return 1;
+	printf("store %s\n", bext_store__path(s));
+	while (bext_store__next_id(s, id, &id) == 0) {
+		if (bext_store__obj_info(s, id, &in))
+			continue; /* removed meanwhile */
+		n++;
+		switch (in.kind) {
+		case BEXT_OBJ_MAP:
+			list_map(s, &in);
+			break;
+		case BEXT_OBJ_PROG:
+			list_prog(s, &in);
+			break;
+		case BEXT_OBJ_LINK:
+			list_link(s, &in);
+			break;
+		default:
+			printf("%u: kind %u\n", in.id, in.kind);
+		}
+	}
+	printf("%u object%s\n", n, n == 1 ? "" : "s");
+	bext_store__close(s);
+	return 0;
+}
+
+static void hex(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		printf("%s%02x", i ? " " : "", b[i]);
+}
+
+static bool is_percpu(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH ||
+	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	const char *dir, *name;
+	struct bext_store *s;
+	struct bext_map *m;
+	uint8_t *key = NULL, *prev = NULL, *val = NULL;
+	uint32_t ks, vs, t, n = 0, cpu;
+	size_t svs;
+	char *end;
+	unsigned long id;
+	int r = parse_args(argc, argv, &dir, &name, true, "bext dump MAP [--store DIR]");
+
+	if (r)
+		return r == 1 ? 0 : r;
+	s = open_store(dir);
+	if (!s)
+		return 1;
+	id = strtoul(name, &end, 10);
+	m = *end == 0 && id > 0 ? bext_store__map_by_id(s, (uint32_t)id)
+				: bext_store__map_by_name(s, name);
+	if (!m) {
+		fprintf(stderr, "bext dump: no map %s in %s: %s\n", name, bext_store__path(s),
+			strerror(errno));
+		bext_store__close(s);
+		return 1;
+	}
+	t = bext_map__type(m);
+	ks = bext_map__key_size(m);
+	vs = bext_map__value_size(m);
+	svs = bext_map__syscall_value_size(m);
+	printf("map %u %s name %s key %u value %u max_entries %u\n", bext_map__id(m),
+	       map_type_str(t), bext_map__name(m), ks, vs, bext_map__max_entries(m));
+	if (t == BPF_MAP_TYPE_QUEUE || t == BPF_MAP_TYPE_STACK || t == BPF_MAP_TYPE_BLOOM_FILTER ||
+	    t == BPF_MAP_TYPE_RINGBUF || t == BPF_MAP_TYPE_PERF_EVENT_ARRAY || ks == 0) {
+		long e = bext_map__nr_entries(m);
+
+		printf("(%s maps have no keys to walk", map_type_str(t));
+		if (e >= 0)
+			printf("; %ld element%s", e, e == 1 ? "" : "s");
+		printf(")\n");
+		goto out;
+	}
+	key = calloc(1, ks);
+	prev = calloc(1, ks);
+	val = calloc(1, svs);
+	if (!key || !prev || !val) {
+		r = 1;
+		goto out;
+	}
+	for (r = bext_map__get_next_key(m, NULL, key); r == 0;
+	     memcpy(prev, key, ks), r = bext_map__get_next_key(m, prev, key)) {
+		int lr = bext_map__lookup_elem(m, key, val);
+
+		if (lr == -ENOENT)
+			continue; /* deleted meanwhile, or an empty map-in-map slot */
+		printf("key: ");
+		hex(key, ks);
+		if (lr) {
+			printf("  value: <%s>\n", strerror(-lr));
+		} else if (is_percpu(t)) {
+			printf("\n");
+			for (cpu = 0; cpu < bext_map__nr_cpus(m); cpu++) {
+				printf("  cpu %u: ", cpu);
+				hex(val + (size_t)cpu * ((vs + 7) & ~7u), vs);
+				printf("\n");
+			}
+		} else {
+			printf("  value: ");
+			hex(val, vs);
+			printf("\n");
+		}
+		if (++n >= 10000000)
+			break;
+	}
+	printf("%u entr%s\n", n, n == 1 ? "y" : "ies");
+	r = 0;
+out:
+	free(key);
+	free(prev);
+	free(val);
+	bext_map__close(m);
+	bext_store__close(s);
+	return r;
+}
+
+int cmd_gc(int argc, char **argv)
+{
+	const char *dir, *shown;
+	uint32_t n = 0;
+	uint64_t bytes = 0;
+	int r = parse_args(argc, argv, &dir, NULL, false, "bext gc [--store DIR]");
+
+	if (r)
+		return r == 1 ? 0 : r;
+	shown = dir ? dir : (getenv("BEXT_STORE") ? getenv("BEXT_STORE") : "/dev/shm/bext");
+	r = bext_store__remove_unused(dir, &n, &bytes);
+	if (r == -EBUSY) {
+		printf("store %s is in use by a live process: nothing removed\n", shown);
+		return 1;
+	}
+	if (r == -ENOENT) {
+		printf("no store at %s: nothing removed\n", shown);
+		return 0;
+	}
+	if (r) {
+		fprintf(stderr, "bext gc: %s: %s\n", shown, strerror(-r));
+		return 1;
+	}
+	printf("removed store %s: %u object segment%s, %" PRIu64 " bytes\n", shown, n,
+	       n == 1 ? "" : "s", bytes);
+	return 0;
+}
