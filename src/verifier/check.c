@@ -127,6 +127,109 @@ static void propagate_scalar(struct vstate *st, const struct vreg *src)
 	});
 }
 
+/* ---- precision ----------------------------------------------------- */
+
+/*
+ * Precision backtracking. A stored state may later cover a state whose
+ * scalars differ, as long as its own exploration never depended on their
+ * exact values. When a value is about to matter (pointer arithmetic, a size
+ * argument, a branch decided by bounds, a checked return value), the
+ * registers and stack slots it was computed from are followed backwards
+ * through the current path's history, and every stored ancestor state on
+ * the way is told that they matter. What the walk cannot follow (a frame
+ * change, a store through a pointer it cannot resolve) marks every ancestor
+ * as depending on everything, which only costs pruning.
+ */
+static bool back_step(struct venv *env, const struct hist_entry *e, uint16_t *R, uint64_t *S)
+{
+	const struct bext_insn *in = &env->insns[e->idx];
+	uint8_t cls = BEXT_CLASS(in->code), op = BEXT_OP(in->code), mode = BEXT_MODE(in->code);
+	uint16_t d = 1u << in->dst, sr = 1u << in->src;
+	bool x = BEXT_SRC(in->code) == BEXT_SRC_X;
+	uint64_t bit = e->slot >= 0 ? 1ull << e->slot : 0;
+
+	switch (cls) {
+	case BEXT_CLS_ALU:
+	case BEXT_CLS_ALU64:
+		if (!(*R & d))
+			return true;
+		if (op == BEXT_ALU_MOV) {
+			*R &= ~d;
+			if (x)
+				*R |= sr;
+		} else if (x && op != BEXT_ALU_NEG && op != BEXT_ALU_END) {
+			*R |= sr;
+		}
+		return true;
+	case BEXT_CLS_LDX:
+		if (!(*R & d))
+			return true;
+		*R &= ~d;
+		if (e->opaque)
+			return false;
+		*S |= bit;
+		return true;
+	case BEXT_CLS_ST:
+	case BEXT_CLS_STX:
+		if (mode == BEXT_MODE_ATOMIC || e->opaque)
+			return !(*R & (d | sr | 1)) && !(*S & bit) && !(e->opaque && *S);
+		if (*S & bit) {
+			if (BEXT_SIZE(in->code) == BEXT_SZ_DW)
+				*S &= ~bit;
+			if (cls == BEXT_CLS_STX)
+				*R |= sr;
+		}
+		return true;
+	case BEXT_CLS_LD:
+		*R &= ~d;
+		return true;
+	default:
+		if (op == BEXT_JMP_EXIT || (op == BEXT_JMP_CALL && in->src == BEXT_CALL_LOCAL) ||
+		    (op == BEXT_JMP_CALL && env->aux[e->idx].callback_call))
+			return !*R && !*S;
+		if (op == BEXT_JMP_CALL)
+			*R &= ~1u;
+		return true;
+	}
+}
+
+static void mark_precise(struct venv *env, uint16_t regs, uint64_t slots, bool all)
+{
+	int j = (int)env->n_inprog - 1;
+	uint32_t h = env->n_hist;
+
+	regs &= ~(1u << 10);
+	if (!regs && !slots && !all)
+		return;
+	for (;;) {
+		while (j >= 0 && env->inprog[j]->hist_pos >= h) {
+			struct precision *p = &env->inprog[j]->prec;
+
+			/* already known here: an earlier walk marked everything above
+			 * (the backward transfer distributes over unions) */
+			if (p->all || (!all && !(regs & ~p->regs) && !(slots & ~p->slots)))
+				return;
+			if (all) {
+				p->all = true;
+			} else {
+				p->regs |= regs;
+				p->slots |= slots;
+			}
+			j--;
+		}
+		if (j < 0 || (!all && !regs && !slots) || !h)
+			return;
+		h--;
+		if (!all && !back_step(env, &env->hist[h], &regs, &slots))
+			all = true;
+	}
+}
+
+static void mark_reg_precise(struct venv *env, int regno)
+{
+	mark_precise(env, 1u << regno, 0, false);
+}
+
 /* ---- stack --------------------------------------------------------- */
 
 /* Bytes [b, b + len) of the frame become scalar bytes; a spill they touch
@@ -255,9 +358,14 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 					       "invalid stack access off=%" PRId64 " size=%d (R%d)", o,
 					       size, regno);
 			note_depth(env, f, o);
+			if (r.frameno != st->curframe || (o + V_STACK) / 8 != (o + V_STACK + size - 1) / 8)
+				env->step_opaque = true;
+			else
+				env->step_slot = (int16_t)((o + V_STACK) / 8);
 			return write ? stack_write(env, st, f, (int)o, size, val)
 				     : stack_read(env, st, f, (int)o, size, out, sign);
 		}
+		env->step_opaque = true;
 		if (write)
 			return vreject(env, -EACCES, st->pc,
 				       "invalid stack access: variable-offset write through R%d", regno);
@@ -411,6 +519,7 @@ static int do_atomic(struct venv *env, struct vstate *st, const struct bext_insn
 		return vreject(env, -EACCES, st->pc, "BPF_ATOMIC stores into R%d %s is not allowed",
 			       in->dst, reg_type_name(base->type));
 	memset(&old, 0, sizeof(old));
+	env->step_opaque = true;
 	err = check_mem_access(env, st, in->dst, in->off, size, false, NULL, &old, false);
 	if (err)
 		return err;
@@ -543,6 +652,10 @@ static int ptr_arith(struct venv *env, struct vstate *st, const struct bext_insn
 			       in->dst);
 	ptr = reg_is_pointer(dst) ? *dst : *src;
 	k = reg_is_pointer(dst) ? *src : *dst;
+	if (!reg_is_pointer(dst))
+		mark_reg_precise(env, in->dst);
+	else if (BEXT_SRC(in->code) == BEXT_SRC_X)
+		mark_reg_precise(env, in->src);
 	switch (ptr.type) {
 	case PTR_TO_MAP_VALUE_OR_NULL:
 	case PTR_TO_MEM_OR_NULL:
@@ -687,6 +800,7 @@ static int push_state(struct venv *env, struct vstate *st)
 	}
 	if (env->n_pending >= 8192)
 		return vreject(env, -E2BIG, st->pc, "BPF program is too complex: too many pending branches");
+	st->hist_len = env->n_hist + 1; /* the forking insn is appended after its step */
 	env->pending[env->n_pending++] = st;
 	return 0;
 }
@@ -791,6 +905,11 @@ static int do_cond(struct venv *env, struct vstate **pst, const struct bext_insn
 	if (scalars) {
 		ok_t = refine(&ta, &tb, p.op_t, p.swap_t, is32);
 		ok_f = refine(&fa, &fb, p.op_f, p.swap_f, is32);
+		if (ok_t != ok_f) { /* decided by the bounds: they matter */
+			mark_reg_precise(env, in->dst);
+			if (x)
+				mark_reg_precise(env, in->src);
+		}
 	} else {
 		const struct vreg *ptr = reg_is_pointer(&a) ? &a : &b, *oth = ptr == &a ? &b : &a;
 		bool null_cmp = oth->type == SCALAR && reg_is_const(oth) && !oth->var.value;
@@ -807,6 +926,8 @@ static int do_cond(struct venv *env, struct vstate **pst, const struct bext_insn
 			fact_t = jop == BEXT_JMP_JEQ ? eq : ne;
 			fact_f = jop == BEXT_JMP_JEQ ? ne : eq;
 			fact_id = ptr->id;
+			if (x)
+				mark_reg_precise(env, ptr == &a ? in->src : in->dst);
 		} else if ((a.type == PTR_TO_PACKET && b.type == PTR_TO_PACKET_END) ||
 			   (a.type == PTR_TO_PACKET_END && b.type == PTR_TO_PACKET)) {
 			/* which edge proves pkt < end or pkt <= end */
@@ -1000,6 +1121,7 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 	case ARG_MEM_UNINIT:
 	case ARG_MEM_OR_NULL:
 		if (kind == ARG_MEM_OR_NULL && r->type == SCALAR && reg_is_const(r) && !r->var.value) {
+			mark_reg_precise(env, regno);
 			m->mem_regno = -1; /* NULL: its size must be 0 */
 			return 0;
 		}
@@ -1015,6 +1137,7 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 	case ARG_SIZE_OR_ZERO:
 		if (r->type != SCALAR)
 			goto bad_type;
+		mark_reg_precise(env, regno);
 		if (r->smin < 0)
 			return vreject(env, -EACCES, st->pc,
 				       "R%d min value is negative, either use unsigned or 'var &= const'",
@@ -1053,6 +1176,7 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 		m->release = r->ref_id;
 		return 0;
 	case ARG_CONST_ALLOC_SIZE:
+		mark_reg_precise(env, regno);
 		if (r->type != SCALAR || !reg_is_const(r))
 			return vreject(env, -EACCES, st->pc, "R%d is not a known constant", regno);
 		if (!r->var.value || r->var.value > MAX_MEM_SIZE)
@@ -1066,6 +1190,8 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 		m->func = r->map_idx;
 		return 0;
 	case ARG_STACK_OR_NULL:
+		if (r->type == SCALAR)
+			mark_reg_precise(env, regno);
 		if (!(r->type == PTR_TO_STACK ||
 		      (r->type == SCALAR && reg_is_const(r) && !r->var.value)))
 			goto bad_type;
@@ -1318,6 +1444,7 @@ static int do_exit(struct venv *env, struct vstate *st, bool *done)
 		if (r0->type == PTR_TO_STACK && r0->frameno == st->curframe)
 			return vreject(env, -EACCES, st->pc, "cannot return stack pointer to the caller");
 		if (f->is_callback) {
+			mark_reg_precise(env, 0);
 			if (r0->type != SCALAR || r0->smin < 0 || r0->smax > 1) {
 				reg_snprint(b, sizeof(b), r0);
 				return vreject(env, -EACCES, st->pc,
@@ -1353,6 +1480,8 @@ static int do_exit(struct venv *env, struct vstate *st, bool *done)
 			lo = env->opts.ret_min;
 			hi = env->opts.ret_max;
 		}
+		if (chk)
+			mark_reg_precise(env, 0);
 		if (chk && (r0->smin < lo || r0->smax > hi)) {
 			reg_snprint(b, sizeof(b), r0);
 			return vreject(env, -EACCES, st->pc,
@@ -1403,10 +1532,34 @@ static int step(struct venv *env, struct vstate **pst, bool *done)
 
 /* ---- exploration --------------------------------------------------- */
 
+static void unhash_inprog(struct venv *env, struct sl_node *node)
+{
+	struct sl_node **l = &env->ibucket[node->hash % 4096];
+
+	while (*l && *l != node)
+		l = &(*l)->hnext;
+	if (*l)
+		*l = node->hnext;
+}
+
+/* Ancestors whose every path has ended become complete: they may prune. */
 static void finish_inprog(struct venv *env)
 {
-	while (env->n_inprog && env->inprog[env->n_inprog - 1]->rec_depth >= env->n_pending)
-		env->inprog[--env->n_inprog]->complete = true;
+	while (env->n_inprog && env->inprog[env->n_inprog - 1]->rec_depth >= env->n_pending) {
+		struct sl_node *node = env->inprog[--env->n_inprog];
+		uint32_t pc = node->st.pc;
+
+		unhash_inprog(env, node);
+		node->complete = true;
+		if (env->n_explored[pc] >= V_MAX_STATES_PER_INSN) {
+			state_free_frames(&node->st);
+			free(node);
+			continue;
+		}
+		node->next = env->explored[pc];
+		env->explored[pc] = node;
+		env->n_explored[pc]++;
+	}
 }
 
 static bool scalar_same(const struct vreg *a, const struct vreg *b)
@@ -1446,55 +1599,67 @@ static void widen_callback_state(struct vstate *cur, const struct vstate *old)
 /* 1: pruned, 0: go on, <0: error. */
 static int visit_state(struct venv *env, struct vstate *cur)
 {
-	uint32_t pc = cur->pc, n = 0;
-	struct sl_node *sl, *node;
-
-	struct sl_node **link = &env->explored[pc];
-
+	uint32_t pc = cur->pc;
+	struct sl_node *sl, *node, **link = &env->explored[pc];
 	bool cb_iter = env->aux[pc].callback_call && cur->cb_return;
+	bool in_cb = curf(cur)->is_callback;
+	uint64_t hash = state_hash(env, cur);
 
 	cur->cb_return = false;
-	/* Only complete states prove termination. At a callback's helper call
-	 * reached again from the callback itself, the helper bounds the number
-	 * of iterations, so an in-progress state there may cover too. */
+	/* complete states: they prove safety and termination of what they cover */
 	while ((sl = *link)) {
-		if (sl->complete || cb_iter) {
-			if (state_covers(env, &sl->st, cur, false)) {
-				sl->hits++;
-				env->states_pruned++;
-				return 1;
-			}
-			/* a complete state that keeps failing to match costs more than it saves */
-			if (sl->complete && ++sl->miss > sl->hits * 8 + 64) {
-				*link = sl->next;
-				state_free_frames(&sl->st);
-				free(sl);
+		if (state_covers(env, &sl->st, cur, false, &sl->prec)) {
+			/* cur is safe for the reasons sl was: what sl depended on,
+			 * cur's ancestors depend on too */
+			mark_precise(env, sl->prec.regs & env->aux[pc].live_in, sl->prec.slots,
+				     sl->prec.all);
+			sl->hits++;
+			env->states_pruned++;
+			return 1;
+		}
+		/* a complete state that keeps failing to match costs more than it saves */
+		if (++sl->miss > sl->hits * 8 + 64) {
+			*link = sl->next;
+			env->n_explored[pc]--;
+			state_free_frames(&sl->st);
+			free(sl);
+			continue;
+		}
+		link = &sl->next;
+	}
+	/*
+	 * In-progress ancestors. Covering one proves safety but not termination,
+	 * except where a helper bounds the repetition: back at a callback's
+	 * helper call from the callback (cb_iter), or at the same point of a
+	 * callback body in a later iteration (a different cb_gen). Elsewhere an
+	 * equal ancestor means the loop makes no progress.
+	 */
+	if (cb_iter || in_cb) {
+		for (int j = (int)env->n_inprog - 1; j >= 0; j--) {
+			sl = env->inprog[j];
+			if (sl->st.pc != pc || (!cb_iter && sl->st.cb_gen == cur->cb_gen))
 				continue;
-			}
-		} else if (curf(cur)->is_callback && sl->st.cb_gen != cur->cb_gen) {
-			/* the same point of a callback body in a later iteration:
-			 * the helper bounds the iterations, so covering is enough */
-			if (state_covers(env, &sl->st, cur, false)) {
+			if (state_covers(env, &sl->st, cur, false, NULL)) {
+				mark_precise(env, 0, 0, true);
 				sl->hits++;
 				env->states_pruned++;
 				return 1;
 			}
-		} else if (state_covers(env, &sl->st, cur, true)) {
+		}
+	}
+	for (sl = env->ibucket[hash % 4096]; sl; sl = sl->hnext)
+		if (sl->hash == hash && sl->st.pc == pc && (!in_cb || sl->st.cb_gen == cur->cb_gen) &&
+		    state_covers(env, &sl->st, cur, true, NULL))
 			return vreject(env, -EACCES, pc,
 				       "unbounded loop at insn %u: the state repeats (infinite loop detected)",
 				       pc);
-		}
-		link = &sl->next;
-		n++;
-	}
 	if (cb_iter)
-		for (sl = env->explored[pc]; sl; sl = sl->next)
-			if (!sl->complete) {
-				widen_callback_state(cur, &sl->st);
+		for (int j = (int)env->n_inprog - 1; j >= 0; j--)
+			if (env->inprog[j]->st.pc == pc) {
+				widen_callback_state(cur, &env->inprog[j]->st);
+				hash = state_hash(env, cur);
 				break;
 			}
-	if (n >= V_MAX_STATES_PER_INSN)
-		return 0;
 	node = calloc(1, sizeof(*node));
 	if (!node)
 		return -ENOMEM;
@@ -1516,8 +1681,10 @@ static int visit_state(struct venv *env, struct vstate *cur)
 		env->cap_inprog = cap;
 	}
 	node->rec_depth = env->n_pending;
-	node->next = env->explored[pc];
-	env->explored[pc] = node;
+	node->hist_pos = env->n_hist;
+	node->hash = hash;
+	node->hnext = env->ibucket[hash % 4096];
+	env->ibucket[hash % 4096] = node;
 	env->inprog[env->n_inprog++] = node;
 	env->states_stored++;
 	return 0;
@@ -1582,9 +1749,25 @@ int do_check(struct venv *env)
 		in = &env->insns[pc];
 		if (env->opts.log_level >= 2)
 			vlog_insn(env, pc);
+		env->step_slot = -1;
+		env->step_opaque = false;
 		err = step(env, &cur, &done);
 		if (err)
 			goto fail;
+		if (env->n_hist == env->cap_hist) {
+			uint32_t cap = env->cap_hist ? env->cap_hist * 2 : 1024;
+			struct hist_entry *h = realloc(env->hist, cap * sizeof(*h));
+
+			if (!h) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			env->hist = h;
+			env->cap_hist = cap;
+		}
+		env->hist[env->n_hist].idx = pc;
+		env->hist[env->n_hist].slot = env->step_slot;
+		env->hist[env->n_hist++].opaque = env->step_opaque;
 		if (!done && cur->pc <= pc && cur->pc < env->n) {
 			last_back_from = pc;
 			last_back_to = cur->pc;
@@ -1602,6 +1785,7 @@ path_end:
 			break;
 		state_free(cur);
 		cur = env->pending[--env->n_pending];
+		env->n_hist = cur->hist_len;
 		if (env->opts.log_level >= 2) {
 			vlog(env, "from pending branch to %u:\n", cur->pc);
 			vlog_state(env, cur);

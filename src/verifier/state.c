@@ -141,11 +141,23 @@ static bool is_unknown_scalar(const struct vreg *r)
 }
 
 static bool stack_covers(const struct vframe *o, const struct vframe *c, struct idmap *m,
-			 bool exact)
+			 bool exact, const struct precision *prec)
 {
 	for (int s = 0; s < (int)V_SLOTS; s++) {
 		const uint8_t *os = &o->stype[s * 8], *cs = &c->stype[s * 8];
 
+		if (!exact && prec && !prec->all && !(prec->slots & (1ull << s)) &&
+		    os[0] == STACK_SPILL && o->spill[s].type == SCALAR) {
+			/* an imprecise spilled scalar: any scalar bytes will do */
+			bool ok = true;
+
+			for (int i = 0; i < 8; i++)
+				if (!(cs[i] == STACK_MISC ||
+				      (cs[i] == STACK_SPILL && c->spill[s].type == SCALAR)))
+					ok = false;
+			if (ok)
+				continue;
+		}
 		if (exact) {
 			if (memcmp(os, cs, 8))
 				return false;
@@ -180,7 +192,8 @@ static bool stack_covers(const struct vframe *o, const struct vframe *c, struct 
 	return true;
 }
 
-bool state_covers(struct venv *env, const struct vstate *old, const struct vstate *cur, bool exact)
+bool state_covers(struct venv *env, const struct vstate *old, const struct vstate *cur, bool exact,
+		  const struct precision *prec)
 {
 	struct idmap mm, *m = &mm;
 	bool ok = false;
@@ -198,6 +211,8 @@ bool state_covers(struct venv *env, const struct vstate *old, const struct vstat
 		if (fi == cur->curframe) {
 			live = env->aux[cur->pc].live_in;
 			rel = env->aux[cur->pc].rel_in;
+			if (prec && !exact && !prec->all)
+				rel &= prec->regs | (1u << 10);
 		} else {
 			const struct vframe *child = cur->frames[fi + 1];
 
@@ -212,7 +227,7 @@ bool state_covers(struct venv *env, const struct vstate *old, const struct vstat
 			if (!reg_covers(&of->regs[r], &cf->regs[r], m, exact, rel & (1u << r)))
 				goto out;
 		}
-		if (!stack_covers(of, cf, m, exact))
+		if (!stack_covers(of, cf, m, exact, fi == cur->curframe ? prec : NULL))
 			goto out;
 	}
 	for (uint32_t i = 0; i < old->nrefs; i++)
@@ -223,4 +238,50 @@ bool state_covers(struct venv *env, const struct vstate *old, const struct vstat
 	ok = true;
 out:
 	return ok;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+static uint64_t reg_hash(uint64_t h, const struct vreg *r)
+{
+	h = mix(h, r->type | (uint64_t)r->frameno << 8 | (uint64_t)r->rdonly << 16 |
+		       (uint64_t)(r->id != 0) << 17 | (uint64_t)(r->ref_id != 0) << 18 |
+		       (uint64_t)(uint32_t)r->off << 32);
+	h = mix(h, r->var.value);
+	h = mix(h, r->var.mask);
+	h = mix(h, (uint64_t)r->smin ^ r->umax);
+	h = mix(h, (uint64_t)r->smax ^ r->umin);
+	h = mix(h, r->map_idx | (uint64_t)r->mem_size << 32);
+	return h;
+}
+
+uint64_t state_hash(struct venv *env, const struct vstate *st)
+{
+	const struct vframe *f = st->frames[st->curframe];
+	uint16_t live = env->aux[st->pc].live_in, rel = env->aux[st->pc].rel_in;
+	uint64_t h = mix(st->pc, st->curframe | (uint64_t)st->nrefs << 8);
+
+	for (int r = 0; r < 11; r++) {
+		if (!(live & (1u << r)))
+			continue;
+		if (f->regs[r].type == SCALAR && !(rel & (1u << r)))
+			h = mix(h, SCALAR);
+		else
+			h = reg_hash(h, &f->regs[r]);
+	}
+	for (int s = 0; s < (int)V_SLOTS; s++) {
+		uint64_t w;
+
+		memcpy(&w, &f->stype[s * 8], 8);
+		if (!w)
+			continue;
+		h = mix(h, w ^ (uint64_t)s << 56);
+		if (f->stype[s * 8] == STACK_SPILL)
+			h = reg_hash(h, &f->spill[s]);
+	}
+	return h;
 }

@@ -73,8 +73,14 @@ static void env_free(struct venv *env)
 			}
 		}
 	}
+	for (uint32_t i = 0; i < env->n_inprog; i++) {
+		state_free_frames(&env->inprog[i]->st);
+		free(env->inprog[i]);
+	}
 	free(env->explored);
+	free(env->n_explored);
 	free(env->inprog);
+	free(env->hist);
 	free(env->aux);
 	free(env->subprogs);
 	free(env->log);
@@ -135,7 +141,8 @@ int bext_verify(const struct bext_insn *insns, size_t n, const struct bext_verif
 	env.limit = env.opts.complexity_limit ? env.opts.complexity_limit : V_DEFAULT_LIMIT;
 	env.aux = calloc(n ? n : 1, sizeof(*env.aux));
 	env.explored = calloc(n ? n : 1, sizeof(*env.explored));
-	if (!env.aux || !env.explored) {
+	env.n_explored = calloc(n ? n : 1, sizeof(*env.n_explored));
+	if (!env.aux || !env.explored || !env.n_explored) {
 		err = -ENOMEM;
 		goto out;
 	}

@@ -101,6 +101,7 @@ struct vstate {
 	int32_t lock_off;
 	uint32_t lock_id;
 	bool cb_return; /* just came back from a callback to its helper call */
+	uint32_t hist_len; /* pending states: path history length at the fork */
 	uint32_t cb_gen; /* callback returns along this path */
 };
 
@@ -121,12 +122,34 @@ struct insn_aux {
 	uint32_t subprog;
 };
 
+/*
+ * Which values of a stored state its exploration depended on (current frame
+ * only): a scalar not marked here may differ in a later state without
+ * changing any check or branch decision below the stored state.
+ */
+struct precision {
+	uint16_t regs;
+	uint64_t slots; /* bit i: stack slot fp - 512 + 8 * i */
+	bool all;       /* everything (after a case the backtracking cannot follow) */
+};
+
 struct sl_node {
-	struct sl_node *next;
+	struct sl_node *next;  /* explored list of its insn (complete states) */
+	struct sl_node *hnext; /* in-progress hash bucket */
 	struct vstate st;
 	uint32_t rec_depth; /* pending-stack size when recorded */
+	uint32_t hist_pos;  /* path history length when recorded */
 	bool complete;      /* every path from here was explored */
 	uint32_t hits, miss;
+	uint64_t hash;      /* state_hash(): equal states hash equal */
+	struct precision prec;
+};
+
+/* One executed instruction of the current path (for precision backtracking). */
+struct hist_entry {
+	uint32_t idx;
+	int16_t slot;  /* stack slot of the current frame it loaded/stored through, -1 none */
+	bool opaque;   /* memory access backtracking cannot follow (other frame, variable) */
 };
 
 enum arg_kind {
@@ -186,8 +209,10 @@ struct venv {
 	/* exploration */
 	struct vstate **pending;
 	uint32_t n_pending, cap_pending;
-	struct sl_node **explored;
-	struct sl_node **inprog;
+	struct sl_node **explored;  /* per insn: complete states */
+	uint32_t *n_explored;
+	struct sl_node **inprog;    /* the stored ancestors of the current path */
+	struct sl_node *ibucket[4096]; /* in-progress states by hash */
 	uint32_t n_inprog, cap_inprog;
 	uint64_t processed, limit;
 	uint32_t id_gen;
@@ -203,6 +228,11 @@ struct venv {
 	char reason[192];
 	uint32_t prev_pc; /* level 2: print state at jumps */
 	struct vreg *cur_src_reg; /* the register a STX stores, to link spills */
+	struct hist_entry *hist;    /* the current path */
+	uint32_t n_hist, cap_hist;
+	int16_t step_slot;          /* set by the memory checks of the current step */
+	bool step_opaque;
+	struct vstate *cur;         /* the state being stepped */
 };
 
 /* log.c */
@@ -254,7 +284,12 @@ int state_copy(struct vstate *dst, const struct vstate *src);
 void state_free_frames(struct vstate *st);
 /* True if every concrete state cur allows, old allows too (registers dead
  * at insn are ignored). exact: equality instead of inclusion. */
-bool state_covers(struct venv *env, const struct vstate *old, const struct vstate *cur, bool exact);
+bool state_covers(struct venv *env, const struct vstate *old, const struct vstate *cur, bool exact,
+		  const struct precision *prec);
+
+/* A filter for exact comparisons: states state_covers(exact) finds equal
+ * have equal hashes (it looks at a subset of what the comparison does). */
+uint64_t state_hash(struct venv *env, const struct vstate *st);
 
 /* check.c */
 int do_check(struct venv *env);

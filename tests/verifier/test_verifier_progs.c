@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 
 #include <bext/obj.h>
 #include <bext/verifier.h>
@@ -35,10 +36,21 @@ static enum bext_prog_type type_of(const char *sec, uint32_t *ctx_size)
 	return BEXT_PROG_EXT;
 }
 
+static int verify_path(const char *path, const char *name, struct bext_verify_stats *stats);
+
 /* Verifies program `name` of OBJ_DIR/file; returns bext_verify()'s result. */
 static int verify_prog(const char *file, const char *name, struct bext_verify_stats *stats)
 {
-	char path[512], err[256];
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", OBJ_DIR, file);
+	return verify_path(path, name, stats);
+}
+
+static int verify_path(const char *path, const char *name, struct bext_verify_stats *stats)
+{
+	char err[256];
+	const char *file = path;
 	struct bext_obj *obj;
 	const struct bext_obj_prog *p;
 	struct bext_map_desc maps[16];
@@ -47,7 +59,6 @@ static int verify_prog(const char *file, const char *name, struct bext_verify_st
 	size_t n;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s", OBJ_DIR, file);
 	obj = bext_obj__open(path, err, sizeof(err));
 	if (!obj)
 		fail_msg("%s: %s", path, err);
@@ -160,12 +171,59 @@ static void test_time_1000_insns(void **state)
 	assert_true(st.insns_processed >= n - 100);
 }
 
+/* Every eBPF program the project builds (benchmarks, obj tests) verifies. */
+static void test_project_programs(void **state)
+{
+	static const char *const dirs[] = {"bench", "tests/obj"};
+	int seen = 0;
+
+	(void)state;
+	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		char dir[512];
+		DIR *dh;
+		struct dirent *de;
+
+		snprintf(dir, sizeof(dir), "%s/%s", BUILD_DIR, dirs[d]);
+		dh = opendir(dir);
+		if (!dh)
+			continue;
+		while ((de = readdir(dh))) {
+			size_t l = strlen(de->d_name);
+			char path[1024], err[256];
+			struct bext_obj *obj;
+
+			if (l < 6 || strcmp(de->d_name + l - 6, ".bpf.o"))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			obj = bext_obj__open(path, err, sizeof(err));
+			if (!obj)
+				fail_msg("%s: %s", path, err);
+			for (size_t i = 0; i < bext_obj__prog_count(obj); i++) {
+				struct bext_verify_stats st;
+				const char *name = bext_obj_prog__name(bext_obj__prog(obj, i));
+				int rc = verify_path(path, name, &st);
+
+				if (rc)
+					printf("%s", logbuf);
+				assert_int_equal(rc, 0);
+				seen++;
+			}
+			bext_obj__close(obj);
+		}
+		closedir(dh);
+	}
+	printf("%d project programs verified\n", seen);
+	if (!seen)
+		skip();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_time_1000_insns),
+		cmocka_unit_test(test_project_programs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
