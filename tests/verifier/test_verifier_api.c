@@ -383,7 +383,8 @@ static void test_names(void **state)
  */
 static void gen_prog(struct bext_insn *p, size_t *n)
 {
-	size_t i = 0, len = 8 + rnd() % 24;
+	size_t i = 0, len = 8 + rnd() % 24, head;
+	bool loop = rnd() % 3 == 0;
 
 	/* r6 = ctx, r7 = some ctx word, r8 = fp - 64 with initialised stack */
 	p[i++] = BEXT_MOV64_REG(6, 1);
@@ -394,7 +395,9 @@ static void gen_prog(struct bext_insn *p, size_t *n)
 		p[i++] = BEXT_ST_MEM(BEXT_SZ_DW, 10, (int16_t)(-8 * (k + 1)), (int32_t)rnd());
 	p[i++] = BEXT_MOV64_IMM(0, 0);
 	p[i++] = BEXT_MOV64_IMM(9, 0);
-	while (i < len + 14) {
+	p[i++] = BEXT_MOV64_IMM(5, 0);
+	head = i;
+	while (i < len + 15) {
 		static const uint8_t ops[] = {BEXT_ALU_ADD, BEXT_ALU_SUB, BEXT_ALU_AND, BEXT_ALU_OR,
 					      BEXT_ALU_RSH, BEXT_ALU_LSH, BEXT_ALU_MOD, BEXT_ALU_MUL};
 		uint8_t op = ops[rnd() % sizeof(ops)];
@@ -436,6 +439,12 @@ static void gen_prog(struct bext_insn *p, size_t *n)
 	for (size_t k = 0; k < i; k++)
 		if (BEXT_CLASS(p[k].code) == BEXT_CLS_JMP && (int64_t)k + p[k].off + 1 > (int64_t)i)
 			p[k].off = (int16_t)(i - k - 1);
+	if (loop) { /* run the body a few times: exercises pruning across iterations */
+		p[i++] = BEXT_ALU64_IMM(BEXT_ALU_ADD, 5, 1);
+		p[i] = BEXT_JMP_IMM(BEXT_JMP_JLT, 5, (int32_t)(2 + rnd() % 6), 0);
+		p[i].off = (int16_t)((int64_t)head - (int64_t)i - 1);
+		i++;
+	}
 	p[i++] = BEXT_MOV64_IMM(0, 0);
 	p[i++] = BEXT_EXIT_INSN();
 	*n = i;
@@ -443,7 +452,7 @@ static void gen_prog(struct bext_insn *p, size_t *n)
 
 static void test_soundness_fuzz(void **state)
 {
-	struct bext_insn prog[128];
+	struct bext_insn prog[160];
 	struct bext_verify_opts opts = {.sz = sizeof(opts), .prog_type = BEXT_PROG_EXT,
 					.ctx_size = 64, .ctx_writable = true};
 	struct bext_vm_opts vo = {.sz = sizeof(vo), .checked = true, .insn_budget = 100000};
@@ -451,6 +460,10 @@ static void test_soundness_fuzz(void **state)
 	uint8_t ctx[64];
 
 	(void)state;
+	if (getenv("VERIFIER_FUZZ_ITERS")) { /* longer runs by hand */
+		total = atoi(getenv("VERIFIER_FUZZ_ITERS"));
+		rng ^= (uint64_t)total * 0x2545f4914f6cdd1dull;
+	}
 	{ /* the oracle works: a rejected out-of-bounds read faults when run */
 		struct bext_insn bad[] = {BEXT_LDX_MEM(BEXT_SZ_B, 0, 1, 64), BEXT_EXIT_INSN()};
 		struct bext_vm *vm = bext_vm__new(&vo);
