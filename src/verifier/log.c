@@ -144,10 +144,10 @@ void reg_snprint(char *buf, size_t len, const struct vreg *r)
 			return;
 		}
 		bounds_snprint(b, sizeof(b), r);
-		snprintf(buf, len, "scalar(%s%s%s)", r->id ? "id=" : "", r->id ? "" : "",
-			 b[0] ? b + 1 : "");
 		if (r->id)
 			snprintf(buf, len, "scalar(id=%u%s)", r->id, b);
+		else
+			snprintf(buf, len, "scalar(%s)", b[0] ? b + 1 : "");
 		return;
 	case PTR_TO_STACK:
 		if (reg_is_const(r)) {
