@@ -1602,9 +1602,11 @@ static int visit_state(struct venv *env, struct vstate *cur)
 	uint32_t pc = cur->pc;
 	struct sl_node *sl, *node, **link = &env->explored[pc];
 	bool cb_iter = env->aux[pc].callback_call && cur->cb_return;
-	bool in_cb = curf(cur)->is_callback;
+	bool in_cb = false;
 	uint64_t hash = state_hash(env, cur);
 
+	for (uint32_t fi = 1; fi <= cur->curframe; fi++)
+		in_cb |= cur->frames[fi]->is_callback; /* somewhere below a callback */
 	cur->cb_return = false;
 	/* complete states: they prove safety and termination of what they cover */
 	while ((sl = *link)) {
