@@ -239,10 +239,11 @@ static void alu_add(struct vreg *d, const struct vreg *s)
 	int64_t smin, smax;
 	uint64_t umin, umax;
 	struct tnum var = tnum_add(d->var, s->var);
-	bool sover = __builtin_add_overflow(d->smin, s->smin, &smin) |
-		     __builtin_add_overflow(d->smax, s->smax, &smax);
-	bool uover = __builtin_add_overflow(d->umin, s->umin, &umin) |
-		     __builtin_add_overflow(d->umax, s->umax, &umax);
+	/* Both halves must run (each stores a bound): no short-circuit. */
+	int sover = (int)__builtin_add_overflow(d->smin, s->smin, &smin) |
+		    (int)__builtin_add_overflow(d->smax, s->smax, &smax);
+	int uover = (int)__builtin_add_overflow(d->umin, s->umin, &umin) |
+		    (int)__builtin_add_overflow(d->umax, s->umax, &umax);
 
 	reg_mark_unknown(d);
 	d->var = var;
@@ -260,8 +261,8 @@ static void alu_sub(struct vreg *d, const struct vreg *s)
 {
 	int64_t smin, smax;
 	struct tnum var = tnum_sub(d->var, s->var);
-	bool sover = __builtin_sub_overflow(d->smin, s->smax, &smin) |
-		     __builtin_sub_overflow(d->smax, s->smin, &smax);
+	int sover = (int)__builtin_sub_overflow(d->smin, s->smax, &smin) |
+		    (int)__builtin_sub_overflow(d->smax, s->smin, &smax);
 	bool uok = d->umin >= s->umax;
 	uint64_t umin = d->umin - s->umax, umax = d->umax - s->umin;
 
