@@ -11,5 +11,9 @@ int cmd_verify(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 
 #endif

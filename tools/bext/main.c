@@ -18,6 +18,11 @@ static const struct command {
 	{"run", cmd_run, "run PROG [--mem F] [--engine interp|jit] [--repeat N]  run a program"},
 	{"list", cmd_list, "list [--store DIR]         objects in the store (maps, programs, links)"},
 	{"dump", cmd_dump, "dump MAP [--store DIR]     a map's entries in hex (MAP: id or name)"},
+	{"load", cmd_load,
+	 "load OBJ [--store DIR] [--no-verify] [--pid PID]  maps, programs, links into the store"},
+	{"start", cmd_start, "start [--store DIR] -- PROG ARGS  run PROG with the agent inside"},
+	{"detach", cmd_detach, "detach LINK|PROG [--store DIR]  remove a link or a program (live)"},
+	{"log", cmd_log, "log [--store DIR] [--agent|--trace]  agents' log, trace_printk output"},
 	{"gc", cmd_gc, "gc [--store DIR]           remove the store if no live process has it open"},
 };
 

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loader side of `bext load`: ELF object -> store objects.
+ *
+ *   bext_obj (linked insns, maps) ──► maps (create + initial values)
+ *                                 ──► verify each program ──► programs
+ *                                 ──► links for uprobe/uretprobe sections
+ *
+ * The instructions are stored as bext_obj links them: lddw map forms keep the
+ * object's map index, and every program's map id list is the object's maps in
+ * object order, so the index stays valid for the agent's pseudo resolver. All
+ * objects keep their creation reference for the caller; a failure puts back
+ * what was created so far (links first, then programs, then maps).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/bpf.h>
+
+#include <bext/loader.h>
+#include <bext/map.h>
+#include <bext/obj.h>
+#include <bext/verifier.h>
+
+#include "common/common_internal.h"
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+static int parse_path_func(const char *s, struct bext_probe_target *t)
+{
+	const char *colon = strrchr(s, ':');
+	const char *plus;
+	size_t plen, flen;
+	char *end;
+
+	if (!colon || colon == s || !colon[1])
+		return -EINVAL;
+	plen = (size_t)(colon - s);
+	if (plen >= sizeof(t->path))
+		return -EINVAL;
+	memcpy(t->path, s, plen);
+	t->path[plen] = 0;
+	s = colon + 1;
+	t->offset = 0;
+	plus = strchr(s, '+');
+	flen = plus ? (size_t)(plus - s) : strlen(s);
+	if (!flen || flen >= sizeof(t->func))
+		return -EINVAL;
+	if (s[0] >= '0' && s[0] <= '9')
+		return -EOPNOTSUPP; /* a raw file offset/address instead of a symbol */
+	memcpy(t->func, s, flen);
+	t->func[flen] = 0;
+	if (plus) {
+		errno = 0;
+		t->offset = strtoull(plus + 1, &end, 0);
+		if (errno || end == plus + 1 || *end)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int bext_probe_target__from_section(const char *sec, struct bext_probe_target *t)
+{
+	static const struct {
+		const char *prefix;
+		enum bext_probe_kind kind;
+	} forms[] = {
+		{ "uprobe/", BEXT_PROBE_UPROBE },
+		{ "uprobe.s/", BEXT_PROBE_UPROBE },
+		{ "uretprobe/", BEXT_PROBE_URETPROBE },
+		{ "uretprobe.s/", BEXT_PROBE_URETPROBE },
+	};
+	size_t i;
+
+	if (!sec || !t)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < BEXT_ARRAY_SIZE(forms); i++) {
+		if (has_prefix(sec, forms[i].prefix)) {
+			t->kind = forms[i].kind;
+			return parse_path_func(sec + strlen(forms[i].prefix), t);
+		}
+	}
+	return -ENOENT;
+}
+
+int bext_probe_target__parse(const char *target, struct bext_probe_target *t)
+{
+	if (!target || !t)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	if (has_prefix(target, "uprobe:")) {
+		t->kind = BEXT_PROBE_UPROBE;
+		target += 7;
+	} else if (has_prefix(target, "uretprobe:")) {
+		t->kind = BEXT_PROBE_URETPROBE;
+		target += 10;
+	} else {
+		return -EINVAL;
+	}
+	return parse_path_func(target, t) ? -EINVAL : 0;
+}
+
+int bext_probe_target__format(const struct bext_probe_target *t, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s:%s:%s+0x%llx",
+			 t->kind == BEXT_PROBE_URETPROBE ? "uretprobe" : "uprobe", t->path,
+			 t->func, (unsigned long long)t->offset);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+void bext_loaded__free(struct bext_loaded *l)
+{
+	if (!l)
+		return;
+	free(l->map_ids);
+	free(l->prog_ids);
+	free(l->link_ids);
+	memset(l, 0, sizeof(*l));
+}
+
+static enum bext_prog_type verifier_type(const char *sec, uint32_t *ctx_size)
+{
+	*ctx_size = 0;
+	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp"))
+		return BEXT_PROG_RAW_SYSCALL;
+	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/")) {
+		if (strstr(sec, "sys_exit"))
+			*ctx_size = 24;
+		return BEXT_PROG_TRACEPOINT;
+	}
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") || has_prefix(sec, "kprobe") ||
+	    has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+		return BEXT_PROG_UPROBE;
+	if (has_prefix(sec, "xdp"))
+		return BEXT_PROG_XDP;
+	return BEXT_PROG_EXT;
+}
+
+/* The kernel program type stored for a section (what libbpf would pick). */
+static uint32_t store_type(const char *sec)
+{
+	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/"))
+		return BPF_PROG_TYPE_TRACEPOINT;
+	if (has_prefix(sec, "raw_tp") || has_prefix(sec, "raw_tracepoint"))
+		return BPF_PROG_TYPE_RAW_TRACEPOINT;
+	if (has_prefix(sec, "xdp"))
+		return BPF_PROG_TYPE_XDP;
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") || has_prefix(sec, "kprobe") ||
+	    has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+		return BPF_PROG_TYPE_KPROBE;
+	return BPF_PROG_TYPE_UNSPEC;
+}
+
+/* libbpf-like data map name: up to 8 characters of the object's name, then the section. */
+static void data_map_name(const char *path, const char *sec, char *buf, size_t len)
+{
+	const char *base = strrchr(path, '/');
+	char obj[9];
+	size_t n = 0;
+
+	base = base ? base + 1 : path;
+	while (n < 8 && base[n] && base[n] != '.') {
+		obj[n] = base[n];
+		n++;
+	}
+	obj[n] = 0;
+	snprintf(buf, len, "%s%s", obj, sec);
+}
+
+static int push_id(uint32_t **arr, size_t *n, uint32_t id)
+{
+	uint32_t *a = realloc(*arr, (*n + 1) * sizeof(**arr));
+
+	if (!a)
+		return -ENOMEM;
+	a[(*n)++] = id;
+	*arr = a;
+	return 0;
+}
+
+static void put_all(struct bext_store *s, struct bext_loaded *l)
+{
+	size_t i;
+
+	for (i = l->nr_links; i > 0; i--)
+		bext_store__obj_put(s, l->link_ids[i - 1]);
+	for (i = l->nr_progs; i > 0; i--)
+		bext_store__obj_put(s, l->prog_ids[i - 1]);
+	for (i = l->nr_maps; i > 0; i--)
+		bext_store__obj_put(s, l->map_ids[i - 1]);
+}
+
+static int create_maps(struct bext_store *s, const char *path, const struct bext_obj *obj,
+		       struct bext_loaded *out, struct bext_map_desc *descs, char *err,
+		       size_t err_len)
+{
+	size_t i, n = bext_obj__map_count(obj);
+	int r;
+
+	for (i = 0; i < n; i++) {
+		const struct bext_obj_map *m = bext_obj__map(obj, i);
+		enum bext_obj_map_kind kind = bext_obj_map__kind(m);
+		struct bext_map_create_opts o = { .sz = sizeof(o) };
+		struct bext_map *h;
+		char name[16];
+		const void *init;
+		size_t init_size;
+		uint32_t zero = 0;
+
+		if (kind == BEXT_OBJ_MAP_BTF && !bext_obj_map__has_def(m)) {
+			snprintf(err, err_len, "map %s: no BTF definition (compile with -g)",
+				 bext_obj_map__name(m));
+			return -EINVAL;
+		}
+		if (kind == BEXT_OBJ_MAP_BTF)
+			snprintf(name, sizeof(name), "%s", bext_obj_map__name(m));
+		else
+			data_map_name(path, bext_obj_map__name(m), name, sizeof(name));
+		o.name = name;
+		o.map_type = bext_obj_map__type(m);
+		o.key_size = bext_obj_map__key_size(m);
+		o.value_size = bext_obj_map__value_size(m);
+		o.max_entries = bext_obj_map__max_entries(m);
+		o.map_flags = bext_obj_map__flags(m);
+		descs[i] = (struct bext_map_desc){ o.map_type, o.key_size, o.value_size,
+						   o.max_entries, o.map_flags };
+		r = bext_store__create_map(s, &o);
+		if (r < 0) {
+			snprintf(err, err_len, "map %s: cannot create it in the store: %s",
+				 bext_obj_map__name(m), strerror(-r));
+			return r;
+		}
+		if (push_id(&out->map_ids, &out->nr_maps, (uint32_t)r)) {
+			bext_store__obj_put(s, (uint32_t)r);
+			return -ENOMEM;
+		}
+		if (kind == BEXT_OBJ_MAP_BTF)
+			continue;
+		init = bext_obj_map__initial_value(m, &init_size);
+		if (!init && kind != BEXT_OBJ_MAP_RODATA)
+			continue; /* .bss: the array starts zeroed */
+		h = bext_store__map_by_id(s, (uint32_t)r);
+		if (!h) {
+			r = -errno;
+			snprintf(err, err_len, "map %s: cannot open it: %s", name, strerror(errno));
+			return r;
+		}
+		r = 0;
+		if (init && init_size == o.value_size)
+			r = bext_map__update_elem(h, &zero, init, BPF_ANY);
+		if (!r && kind == BEXT_OBJ_MAP_RODATA)
+			r = bext_map__freeze(h);
+		bext_map__close(h);
+		if (r) {
+			snprintf(err, err_len, "map %s: cannot set its initial value: %s", name,
+				 strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int verify_prog(const struct bext_obj_prog *p, const struct bext_map_desc *descs,
+		       uint32_t n_maps, const struct bext_load_opts *opts, char *err,
+		       size_t err_len)
+{
+	struct bext_verify_opts vo = { .sz = sizeof(vo), .log_level = opts->log ? 1 : 0 };
+	struct bext_verify_stats st;
+	const struct bext_insn *insns;
+	size_t n;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	vo.prog_type = verifier_type(bext_obj_prog__section_name(p), &vo.ctx_size);
+	vo.maps = descs;
+	vo.n_maps = n_maps;
+	vo.stats = &st;
+	insns = bext_obj_prog__insns(p, &n);
+	r = bext_verify(insns, n, &vo, opts->log, opts->log_len);
+	if (r)
+		snprintf(err, err_len, "program %s rejected by the verifier: %s",
+			 bext_obj_prog__name(p), st.reason[0] ? st.reason : strerror(-r));
+	return r;
+}
+
+int bext_loader__load(struct bext_store *s, const char *path, const struct bext_load_opts *opts,
+		      struct bext_loaded *out, char *err, size_t err_len)
+{
+	struct bext_load_opts def = { .sz = sizeof(def), .pid = -1 };
+	struct bext_map_desc *descs = NULL;
+	struct bext_obj *obj;
+	char dummy[1];
+	size_t i, nprogs, nmaps;
+	int r;
+
+	if (!err || !err_len) {
+		err = dummy;
+		err_len = sizeof(dummy);
+	}
+	err[0] = 0;
+	if (!s || !path || !out) {
+		snprintf(err, err_len, "bad arguments");
+		return -EINVAL;
+	}
+	if (!opts)
+		opts = &def;
+	if (opts->sz < sizeof(struct bext_load_opts)) {
+		snprintf(err, err_len, "bad options size");
+		return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	obj = bext_obj__open(path, err, err_len);
+	if (!obj)
+		return errno ? -errno : -EINVAL;
+	nmaps = bext_obj__map_count(obj);
+	nprogs = bext_obj__prog_count(obj);
+	if (!nprogs) {
+		snprintf(err, err_len, "%s: no programs", path);
+		r = -ENOENT;
+		goto out_close;
+	}
+	descs = calloc(nmaps ? nmaps : 1, sizeof(*descs));
+	if (!descs) {
+		r = -ENOMEM;
+		goto out_close;
+	}
+	r = create_maps(s, path, obj, out, descs, err, err_len);
+	if (r)
+		goto out_undo;
+
+	for (i = 0; i < nprogs; i++) {
+		const struct bext_obj_prog *p = bext_obj__prog(obj, i);
+		const char *sec = bext_obj_prog__section_name(p);
+		struct bext_prog_create_opts po = { .sz = sizeof(po) };
+		char hint[256];
+		size_t n;
+
+		if (!opts->no_verify) {
+			r = verify_prog(p, descs, (uint32_t)nmaps, opts, err, err_len);
+			if (r)
+				goto out_undo;
+		}
+		snprintf(hint, sizeof(hint), "%s%s", sec, opts->no_verify ? BEXT_NO_VERIFY_MARK : "");
+		po.name = bext_obj_prog__name(p);
+		po.prog_type = store_type(sec);
+		po.insns = bext_obj_prog__insns(p, &n);
+		po.insn_cnt = (uint32_t)n;
+		po.license = bext_obj__license(obj);
+		po.attach_hint = hint;
+		po.map_ids = out->map_ids;
+		po.nr_maps = (uint32_t)out->nr_maps;
+		r = bext_store__create_prog(s, &po);
+		if (r < 0) {
+			snprintf(err, err_len, "program %s: cannot store it: %s", po.name,
+				 strerror(-r));
+			goto out_undo;
+		}
+		if (push_id(&out->prog_ids, &out->nr_progs, (uint32_t)r)) {
+			bext_store__obj_put(s, (uint32_t)r);
+			r = -ENOMEM;
+			goto out_undo;
+		}
+	}
+
+	for (i = 0; i < nprogs && !opts->no_links; i++) {
+		const struct bext_obj_prog *p = bext_obj__prog(obj, i);
+		struct bext_link_create_opts lo = { .sz = sizeof(lo) };
+		struct bext_probe_target t;
+		char target[sizeof(((struct bext_link_data *)0)->target)];
+
+		r = bext_probe_target__from_section(bext_obj_prog__section_name(p), &t);
+		if (r == -ENOENT) {
+			pr_info("program %s: section %s is not auto-attached\n",
+				bext_obj_prog__name(p), bext_obj_prog__section_name(p));
+			continue;
+		}
+		if (!r)
+			r = bext_probe_target__format(&t, target, sizeof(target));
+		if (r) {
+			snprintf(err, err_len, "program %s: cannot attach section %s: %s",
+				 bext_obj_prog__name(p), bext_obj_prog__section_name(p),
+				 r == -EOPNOTSUPP ? "raw addresses are not supported, name a symbol"
+						  : strerror(-r));
+			goto out_undo;
+		}
+		lo.prog_id = out->prog_ids[i];
+		lo.attach_type = BPF_PERF_EVENT;
+		lo.target = target;
+		lo.pid = opts->pid > 0 ? opts->pid : -1;
+		lo.cookie = opts->cookie;
+		r = bext_store__create_link(s, &lo);
+		if (r < 0) {
+			snprintf(err, err_len, "program %s: cannot create its link: %s",
+				 bext_obj_prog__name(p), strerror(-r));
+			goto out_undo;
+		}
+		if (push_id(&out->link_ids, &out->nr_links, (uint32_t)r)) {
+			bext_store__obj_put(s, (uint32_t)r);
+			r = -ENOMEM;
+			goto out_undo;
+		}
+	}
+	r = 0;
+	goto out_close;
+
+out_undo:
+	put_all(s, out);
+	bext_loaded__free(out);
+out_close:
+	free(descs);
+	bext_obj__close(obj);
+	return r;
+}
