@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libbext-agent.so: the part of bext that lives inside a target process.
+ *
+ *   bext start ── LD_PRELOAD + BEXT_STORE ──► constructor (before main)
+ *                                               │ open the store
+ *                                               │ reconcile()  ◄───────────────┐
+ *                                               └ watcher thread: wait on the │
+ *                                                 store's generation word ────┘
+ *
+ * reconcile() compares the links the store holds with the links this process
+ * has installed: a live link that matches this process (its binary or a
+ * loaded library, its pid filter) and is not installed yet is installed
+ * (program read from the store, maps opened, helpers registered, map
+ * references resolved, JIT-compiled, symbol resolved, code patched); an
+ * installed link that is gone from the store (or no longer matches, e.g. a
+ * pid filter after fork) is detached. A link that fails is logged once and
+ * not retried.
+ *
+ * Never crash or exit the host: every failure is a line in the store's
+ * agent.log (`bext log`) and the host runs on. The library exports no symbol
+ * (version script): nothing of bext can clash with the host's names.
+ *
+ * Lifetimes: a program's vm and maps stay loaded for the life of the process,
+ * even after its last link is detached, because a thread may still be inside
+ * the JIT'd code when bext_detach() returns; program ids are never reused, so
+ * a later link on the same program reuses it.
+ *
+ * fork: the child inherits the patched code, the programs and the installed
+ * links, so it keeps the extensions; a pthread_atfork child handler starts a
+ * new watcher there (threads do not survive fork), whose first pass drops
+ * links whose pid filter names the parent. exec: LD_PRELOAD and BEXT_STORE
+ * are inherited, so the new image loads a fresh agent.
+ *
+ * Locking: agent.lock serialises reconcile() between the constructor, the
+ * watcher and fork (held across fork so the child's copy is consistent).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+
+#include <bext/attach.h>
+#include <bext/helpers.h>
+#include <bext/loader.h>
+#include <bext/map.h>
+#include <bext/store.h>
+#include <bext/vm.h>
+
+/*
+ * Until the attach component lands, its entry points are weak here, so the
+ * agent builds and reports "not available" instead of failing to link.
+ * (libbext.a is linked whole into the agent, so a real definition wins.)
+ */
+#pragma weak bext_attach
+#pragma weak bext_detach
+#pragma weak bext_attach__resolve
+
+struct agent_prog {
+	uint32_t id;
+	char name[16];
+	struct bext_vm *vm;
+	bext_jit_fn fn;
+	struct bext_map **maps;
+	size_t nr_maps;
+	struct agent_prog *next;
+};
+
+struct agent_link {
+	uint32_t id;
+	struct agent_prog *prog;
+	struct bext_attachment *att;
+	struct agent_link *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct bext_store *store;
+	char log_path[PATH_MAX + 32];
+	char exe[PATH_MAX];
+	struct agent_prog *progs;
+	struct agent_link *links;
+	uint32_t *failed; /* link ids that could not be installed: not retried */
+	size_t nr_failed, cap_failed;
+	bool watcher_running;
+} agent = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* ---- the log ----------------------------------------------------------------------- */
+
+static __attribute__((format(printf, 1, 2))) void agent_log(const char *fmt, ...)
+{
+	char buf[1024], comm[32] = "?";
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n, m, fd;
+
+	if (!agent.log_path[0])
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	snprintf(comm, sizeof(comm), "%s", program_invocation_short_name);
+	n = snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03ld pid %d (%s): ", tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, ts.tv_nsec / 1000000, (int)getpid(), comm);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return;
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	n = (size_t)(n + m) >= sizeof(buf) - 1 ? (int)sizeof(buf) - 2 : n + m;
+	if (buf[n - 1] != '\n')
+		buf[n++] = '\n';
+	fd = open(agent.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	/* one write per line: O_APPEND keeps lines of many processes whole */
+	if (write(fd, buf, (size_t)n) < 0) {
+		/* nowhere else to report it */
+	}
+	close(fd);
+}
+
+/* bext's own warnings (vm, maps, helpers) go to the log too, never to the host's stderr. */
+static int agent_print(enum bext_print_level level, const char *fmt, va_list ap)
+{
+	char msg[768];
+
+	if (level != BEXT_WARN)
+		return 0;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	agent_log("%s", msg);
+	return 0;
+}
+
+/* ---- does a link target this process? ------------------------------------------------ */
+
+struct lib_match {
+	const char *want;   /* path or basename */
+	const char *wantrp; /* realpath of want, or NULL */
+	bool found;
+};
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+static int lib_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct lib_match *lm = data;
+	char rp[PATH_MAX];
+
+	(void)size;
+	if (!info->dlpi_name || !info->dlpi_name[0])
+		return 0;
+	if (strchr(lm->want, '/')) {
+		if (!strcmp(info->dlpi_name, lm->want) ||
+		    (lm->wantrp && realpath(info->dlpi_name, rp) && !strcmp(rp, lm->wantrp)))
+			lm->found = true;
+	} else if (!strcmp(base_name(info->dlpi_name), lm->want)) {
+		lm->found = true;
+	}
+	return lm->found;
+}
+
+/*
+ * 0: the target is the main executable (*path_arg = NULL); 1: a loaded
+ * library (*path_arg = t->path); -ENOENT: not in this process.
+ */
+static int match_target(const struct bext_probe_target *t, const char **path_arg)
+{
+	struct lib_match lm = { .want = t->path };
+	char rp[PATH_MAX];
+	bool has_rp = false;
+
+	if (strchr(t->path, '/')) {
+		has_rp = realpath(t->path, rp) != NULL;
+		if (has_rp && agent.exe[0] && !strcmp(rp, agent.exe)) {
+			*path_arg = NULL;
+			return 0;
+		}
+		lm.wantrp = has_rp ? rp : NULL;
+	} else if (agent.exe[0] && !strcmp(base_name(agent.exe), t->path)) {
+		*path_arg = NULL;
+		return 0;
+	}
+	dl_iterate_phdr(lib_cb, &lm);
+	if (!lm.found)
+		return -ENOENT;
+	*path_arg = t->path;
+	return 1;
+}
+
+/* ---- programs ------------------------------------------------------------------------ */
+
+static void prog_free(struct agent_prog *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	bext_vm__free(p->vm);
+	for (i = 0; i < p->nr_maps; i++)
+		bext_map__close(p->maps[i]);
+	free(p->maps);
+	free(p);
+}
+
+static struct agent_prog *prog_get(uint32_t id, char *err, size_t err_len)
+{
+	struct bext_helpers_opts ho = { .sz = sizeof(ho) };
+	struct bext_prog_data d;
+	struct bext_helpers_maps hm;
+	struct bext_obj_info in;
+	struct agent_prog *p;
+	size_t i;
+	int r;
+
+	for (p = agent.progs; p; p = p->next)
+		if (p->id == id)
+			return p;
+	r = bext_store__prog_read(agent.store, id, &d);
+	if (r) {
+		snprintf(err, err_len, "cannot read program %u: %s", id, strerror(-r));
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->maps = calloc(d.nr_maps ? d.nr_maps : 1, sizeof(*p->maps)))) {
+		snprintf(err, err_len, "out of memory");
+		goto err;
+	}
+	p->id = id;
+	if (bext_store__obj_info(agent.store, id, &in) == 0)
+		memcpy(p->name, in.name, sizeof(p->name));
+	if (d.prog_type != BPF_PROG_TYPE_KPROBE) {
+		snprintf(err, err_len, "program %u (%s) has type %u, not a uprobe program", id,
+			 p->name, d.prog_type);
+		goto err;
+	}
+	for (i = 0; i < d.nr_maps; i++) {
+		p->maps[i] = bext_store__map_by_id(agent.store, d.map_ids[i]);
+		if (!p->maps[i]) {
+			snprintf(err, err_len, "program %u (%s): cannot open map %u: %s", id,
+				 p->name, d.map_ids[i], strerror(errno));
+			goto err;
+		}
+		p->nr_maps++;
+	}
+	p->vm = bext_vm__new(NULL);
+	if (!p->vm) {
+		snprintf(err, err_len, "program %u: cannot create a vm: %s", id, strerror(errno));
+		goto err;
+	}
+	ho.store = agent.store;
+	r = bext_helpers__register_all(p->vm, &ho);
+	if (r) {
+		snprintf(err, err_len, "program %u: cannot register helpers: %s", id,
+			 strerror(-r));
+		goto err;
+	}
+	hm = (struct bext_helpers_maps){ .maps = p->maps, .nr = p->nr_maps };
+	bext_vm__set_pseudo_resolver(p->vm, bext_helpers__pseudo_resolver, &hm);
+	r = bext_vm__load(p->vm, d.insns, d.insn_cnt, err, err_len);
+	bext_vm__set_pseudo_resolver(p->vm, NULL, NULL); /* hm lives on this stack only */
+	if (r) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, err_len, "program %u (%s): load failed: %s", id, p->name, why);
+		goto err;
+	}
+	p->fn = bext_vm__jit(p->vm, err, err_len);
+	if (!p->fn) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, err_len, "program %u (%s): JIT failed: %s", id, p->name, why);
+		goto err;
+	}
+	bext_helpers__set_prog(id, p->vm); /* for tail calls through prog arrays */
+	bext_prog_data__free(&d);
+	p->next = agent.progs;
+	agent.progs = p;
+	return p;
+err:
+	bext_prog_data__free(&d);
+	prog_free(p);
+	return NULL;
+}
+
+/* ---- links --------------------------------------------------------------------------- */
+
+static bool is_failed(uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < agent.nr_failed; i++)
+		if (agent.failed[i] == id)
+			return true;
+	return false;
+}
+
+static void mark_failed(uint32_t id)
+{
+	if (agent.nr_failed == agent.cap_failed) {
+		size_t cap = agent.cap_failed ? agent.cap_failed * 2 : 16;
+		uint32_t *f = realloc(agent.failed, cap * sizeof(*f));
+
+		if (!f)
+			return;
+		agent.failed = f;
+		agent.cap_failed = cap;
+	}
+	agent.failed[agent.nr_failed++] = id;
+}
+
+static struct agent_link *link_find(uint32_t id)
+{
+	struct agent_link *l;
+
+	for (l = agent.links; l; l = l->next)
+		if (l->id == id)
+			return l;
+	return NULL;
+}
+
+/* Whether link @id (live, read into @d) is for this process; fills @t and *path_arg. */
+static bool link_wanted(const struct bext_link_data *d, struct bext_probe_target *t,
+			const char **path_arg)
+{
+	if (d->pid > 0 && d->pid != (int32_t)getpid())
+		return false;
+	if (bext_probe_target__parse(d->target, t))
+		return false;
+	return match_target(t, path_arg) >= 0;
+}
+
+static void link_install(uint32_t id, const struct bext_link_data *d,
+			 const struct bext_probe_target *t, const char *path_arg)
+{
+	struct bext_attach_opts ao = { .sz = sizeof(ao) };
+	struct agent_link *l;
+	struct agent_prog *p;
+	char err[512] = "";
+	void *addr = NULL;
+	int r;
+
+	p = prog_get(d->prog_id, err, sizeof(err));
+	if (!p)
+		goto fail;
+	if (!bext_attach || !bext_attach__resolve) {
+		snprintf(err, sizeof(err), "binary rewriting (bext_attach) is not in this build");
+		goto fail;
+	}
+	r = bext_attach__resolve(path_arg, t->func, t->offset, &addr, err, sizeof(err));
+	if (r) {
+		if (!err[0])
+			snprintf(err, sizeof(err), "%s", strerror(-r));
+		goto fail;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	ao.kind = t->kind == BEXT_PROBE_URETPROBE ? BEXT_ATTACH_URETPROBE : BEXT_ATTACH_UPROBE;
+	ao.cookie = d->cookie;
+	l->att = bext_attach(addr, p->fn, &ao, err, sizeof(err));
+	if (!l->att) {
+		if (!err[0])
+			snprintf(err, sizeof(err), "%s", strerror(errno));
+		free(l);
+		goto fail;
+	}
+	l->id = id;
+	l->prog = p;
+	l->next = agent.links;
+	agent.links = l;
+	agent_log("attached link %u (prog %u %s) at %s (%p)", id, p->id, p->name, d->target, addr);
+	return;
+fail:
+	mark_failed(id);
+	agent_log("link %u (prog %u) at %s not installed: %s", id, d->prog_id, d->target, err);
+}
+
+static void link_remove(struct agent_link *l, const char *why)
+{
+	struct agent_link **pp;
+	int r = bext_detach(l->att);
+
+	for (pp = &agent.links; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	if (r)
+		agent_log("link %u: detach failed: %s", l->id, strerror(-r));
+	else
+		agent_log("detached link %u (prog %u %s): %s", l->id, l->prog->id, l->prog->name,
+			  why);
+	free(l);
+}
+
+/* Brings the installed links in line with the store. Called with agent.lock held. */
+static void reconcile(void)
+{
+	struct agent_link *l, *next;
+	struct bext_obj_info in;
+	struct bext_link_data d;
+	struct bext_probe_target t;
+	const char *path_arg;
+	uint32_t id = 0;
+
+	/* removed (or no longer matching) links first */
+	for (l = agent.links; l; l = next) {
+		next = l->next;
+		if (bext_store__obj_info(agent.store, l->id, &in) || in.kind != BEXT_OBJ_LINK)
+			link_remove(l, "link removed from the store");
+		else if (bext_store__link_read(agent.store, l->id, &d) == 0 &&
+			 !link_wanted(&d, &t, &path_arg))
+			link_remove(l, "link does not match this process");
+	}
+	while (bext_store__next_id(agent.store, id, &id) == 0) {
+		if (bext_store__obj_info(agent.store, id, &in) || in.kind != BEXT_OBJ_LINK)
+			continue;
+		if (link_find(id) || is_failed(id))
+			continue;
+		if (bext_store__link_read(agent.store, id, &d))
+			continue; /* removed meanwhile */
+		if (!link_wanted(&d, &t, &path_arg))
+			continue;
+		link_install(id, &d, &t, path_arg);
+	}
+}
+
+/* ---- the watcher ----------------------------------------------------------------------- */
+
+static void *watcher(void *arg)
+{
+	uint32_t gen;
+
+	(void)arg;
+	for (;;) {
+		gen = bext_store__generation(agent.store);
+		pthread_mutex_lock(&agent.lock);
+		reconcile();
+		pthread_mutex_unlock(&agent.lock);
+		bext_store__wait_generation(agent.store, gen, -1);
+	}
+	return NULL;
+}
+
+static int start_watcher(void)
+{
+	sigset_t all, old;
+	pthread_attr_t a;
+	pthread_t th;
+	int r;
+
+	/* the host's signals stay with the host's threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	r = pthread_create(&th, &a, watcher, NULL);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return -r;
+	pthread_setname_np(th, "bext-watcher");
+	agent.watcher_running = true;
+	return 0;
+}
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&agent.lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&agent.lock);
+}
+
+static void atfork_child(void)
+{
+	int r;
+
+	pthread_mutex_unlock(&agent.lock);
+	agent.watcher_running = false;
+	r = start_watcher();
+	if (r)
+		agent_log("fork: cannot start the watcher in the child: %s (extensions stay as "
+			  "inherited, live changes are not followed)",
+			  strerror(-r));
+}
+
+__attribute__((constructor)) static void bext_agent_init(void)
+{
+	struct bext_store_opts so = { .sz = sizeof(so) };
+	const char *dir = getenv("BEXT_STORE");
+	struct stat st;
+	ssize_t n;
+	int r, saved_errno = errno;
+
+	if (!dir || !dir[0] || stat(dir, &st) || !S_ISDIR(st.st_mode))
+		goto out; /* no store: nothing to do, and nowhere to say so */
+	snprintf(agent.log_path, sizeof(agent.log_path), "%s/%s", dir, BEXT_AGENT_LOG_NAME);
+	bext_set_print(agent_print);
+	n = readlink("/proc/self/exe", agent.exe, sizeof(agent.exe) - 1);
+	agent.exe[n > 0 ? n : 0] = 0;
+	so.path = dir;
+	agent.store = bext_store__open(&so);
+	if (!agent.store) {
+		agent_log("agent: cannot open the store %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	pthread_mutex_lock(&agent.lock);
+	reconcile(); /* links loaded before start are in place before main() */
+	pthread_mutex_unlock(&agent.lock);
+	r = start_watcher();
+	if (r) {
+		agent_log("agent: cannot start the watcher thread: %s (live changes are not "
+			  "followed)",
+			  strerror(-r));
+		goto out;
+	}
+	r = pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	if (r)
+		agent_log("agent: pthread_atfork: %s (children lose the watcher)", strerror(r));
+out:
+	errno = saved_errno;
+}
