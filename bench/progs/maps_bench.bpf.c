@@ -166,5 +166,15 @@ SEC("xdp") int hash_update_ctx(__u64 *ctx)
 	return ok;
 }
 
+/* bext only (scaling control): the same loop and key arithmetic, no map, no shared memory */
+SEC("xdp") int loop_ctx(__u64 *ctx)
+{
+	__u64 s = ctx[0], sum = 0;
+
+	for (__u32 i = 0; i < OPS; i++)
+		sum += key_of(i, s);
+	return sum & 0xff;
+}
+
 char LICENSE[] SEC("license") = "GPL";
 

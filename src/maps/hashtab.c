@@ -169,8 +169,11 @@ static int htab_open(struct bext_map *m, int fd)
 	m->h.buckets = (struct htab_bucket *)(m->data + hs->buckets_off);
 	m->h.freelists = (struct htab_freelist *)(m->data + hs->freelists_off);
 	m->h.elems = m->data + hs->elems_off;
+	m->h.nr_freelists = hs->nr_freelists;
 	m->h.lru = type_lru(m->type);
 	m->h.percpu = type_percpu(m->type);
+	m->h.inplace = !m->h.percpu && !m->hdr->has_spin_lock &&
+		       (m->value_size == 8 || m->value_size == 4);
 	return 0;
 }
 
@@ -201,7 +204,29 @@ static inline void *elem_cpu_value(struct bext_map *m, struct htab_elem *e, uint
 
 static inline uint32_t htab_hash(struct bext_map *m, const void *key)
 {
-	return bext_hash_bytes(key, m->key_size, m->h.seed);
+	/* constant lengths let the compiler unroll the common key sizes */
+	switch (m->key_size) {
+	case 4:
+		return bext_hash_bytes(key, 4, m->h.seed);
+	case 8:
+		return bext_hash_bytes(key, 8, m->h.seed);
+	case 16:
+		return bext_hash_bytes(key, 16, m->h.seed);
+	default:
+		return bext_hash_bytes(key, m->key_size, m->h.seed);
+	}
+}
+
+static inline bool key_eq(const struct bext_map *m, const void *a, const void *b)
+{
+	switch (m->key_size) {
+	case 4:
+		return !memcmp(a, b, 4);
+	case 8:
+		return !memcmp(a, b, 8);
+	default:
+		return !memcmp(a, b, m->key_size);
+	}
 }
 
 /* ---- freelists ---------------------------------------------------------------------- */
@@ -251,22 +276,60 @@ static struct htab_elem *fl_pop_one(struct bext_map *m, struct htab_freelist *f,
 	return e;
 }
 
-static struct htab_elem *fl_pop(struct bext_map *m)
+/* The calling CPU's freelist (nr_freelists == nr_cpus: no division normally). */
+static inline uint32_t fl_home(struct bext_map *m)
 {
-	uint32_t me = bext_tid(), n = m->hdr->h.nr_freelists, start = bext_cur_cpu(m) % n, i;
+	uint32_t c = bext_cur_cpu(m);
 
-	for (i = 0; i < n; i++) {
-		struct htab_elem *e = fl_pop_one(m, &m->h.freelists[(start + i) % n], me);
+	return __builtin_expect(c < m->h.nr_freelists, 1) ? c : c % m->h.nr_freelists;
+}
 
-		if (e)
+/*
+ * Pops a free element, starting with the calling CPU's list. With @keep the
+ * list the element came from stays locked and is returned there, so a
+ * replace can give the old element back under the same lock (one lock round
+ * trip instead of two).
+ */
+static struct htab_elem *fl_pop(struct bext_map *m, struct htab_freelist **keep)
+{
+	uint32_t me = bext_tid(), n = m->h.nr_freelists, idx = fl_home(m), i;
+
+	for (i = 0; i < n; i++, idx = idx + 1 == n ? 0 : idx + 1) {
+		struct htab_freelist *f = &m->h.freelists[idx];
+		struct htab_elem *e;
+
+		if (!keep) {
+			e = fl_pop_one(m, f, me);
+			if (e)
+				return e;
+			continue;
+		}
+		if (__atomic_load_n(&f->head, __ATOMIC_RELAXED) == FL_END)
+			continue;
+		fl_lock(m, f);
+		if (f->head != FL_END && ref_valid(m, f->head)) {
+			e = elem_at(m, f->head);
+			__atomic_store_n(&e->state, me, __ATOMIC_RELAXED);
+			__atomic_store_n(&f->head, e->fl_next, __ATOMIC_RELEASE);
+			*keep = f;
 			return e;
+		}
+		bext_shm_unlock(&f->lock);
 	}
 	return NULL;
 }
 
+/* Gives @e (state: our tid, on no list) back to @f, which the caller has locked. */
+static void fl_push_locked(struct bext_map *m, struct htab_freelist *f, struct htab_elem *e)
+{
+	e->fl_next = f->head;
+	__atomic_store_n(&f->head, elem_ref(m, e), __ATOMIC_RELEASE);
+	__atomic_store_n(&e->state, ELEM_FREE, __ATOMIC_RELEASE);
+}
+
 static void fl_push(struct bext_map *m, struct htab_elem *e)
 {
-	struct htab_freelist *f = &m->h.freelists[bext_cur_cpu(m) % m->hdr->h.nr_freelists];
+	struct htab_freelist *f = &m->h.freelists[fl_home(m)];
 
 	fl_lock(m, f);
 	e->fl_next = f->head;
@@ -279,7 +342,7 @@ static bool on_some_freelist(struct bext_map *m, uint32_t ref)
 {
 	uint32_t i;
 
-	for (i = 0; i < m->hdr->h.nr_freelists; i++) {
+	for (i = 0; i < m->h.nr_freelists; i++) {
 		struct htab_freelist *f = &m->h.freelists[i];
 		uint32_t r, steps = 0;
 		bool found = false;
@@ -319,7 +382,7 @@ static void repair_bucket(struct bext_map *m, struct htab_bucket *b, uint32_t bi
 		/* Is this key already present earlier in the chain? */
 		for (r2 = b->head; r2 != ref; r2 = x->next) {
 			x = elem_at(m, r2);
-			if (x->hash == e->hash && !memcmp(x->key, e->key, m->key_size)) {
+			if (x->hash == e->hash && key_eq(m, x->key, e->key)) {
 				dup = true;
 				break;
 			}
@@ -356,7 +419,7 @@ static struct htab_elem *bucket_find(struct bext_map *m, struct htab_bucket *b, 
 	while (!((ref = *prevp) & NULLS_BIT)) {
 		struct htab_elem *e = elem_at(m, ref);
 
-		if (e->hash == hash && !memcmp(e->key, key, m->key_size)) {
+		if (e->hash == hash && key_eq(m, e->key, key)) {
 			if (prevp_out)
 				*prevp_out = prevp;
 			return e;
@@ -396,7 +459,7 @@ again:
 		if (!ref_valid(m, ref) || ++steps > m->h.nr_elems)
 			goto restart;
 		e = elem_at(m, ref);
-		if (e->hash == hash && !memcmp(e->key, key, m->key_size))
+		if (e->hash == hash && key_eq(m, e->key, key))
 			return e;
 		ref = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
 	}
@@ -633,6 +696,7 @@ static long htab_update(struct bext_map *m, const void *key, const void *value, 
 {
 	uint32_t hash, *old_prevp = NULL;
 	struct htab_elem *old, *e = NULL;
+	struct htab_freelist *fl = NULL;
 	struct htab_bucket *b;
 	bool repaired = false, counted = false;
 	long err = 0;
@@ -658,6 +722,26 @@ retry:
 		bext_copy_value_locked(m, elem_value(m, old), value, false);
 		goto out_unlock;
 	}
+	if (old && m->h.inplace && !(flags & BPF_F_LOCK)) {
+		/*
+		 * A 4- or 8-byte value is replaced by one atomic store: readers see
+		 * the old or the new value, never a mix, which is all the
+		 * new-element-then-unlink dance below guarantees. Under the bucket
+		 * lock so the element cannot be deleted and reused meanwhile.
+		 */
+		if (m->value_size == 8) {
+			uint64_t v;
+
+			memcpy(&v, value, 8);
+			__atomic_store_n((uint64_t *)elem_value(m, old), v, __ATOMIC_RELAXED);
+		} else {
+			uint32_t v;
+
+			memcpy(&v, value, 4);
+			__atomic_store_n((uint32_t *)elem_value(m, old), v, __ATOMIC_RELAXED);
+		}
+		goto out_unlock;
+	}
 	if (old && m->h.percpu) {
 		/* in place, as the kernel does for per-CPU values */
 		fill_value(m, old, value, all_cpus, false);
@@ -676,7 +760,7 @@ retry:
 			goto out_full;
 	}
 	if (!e)
-		e = fl_pop(m);
+		e = fl_pop(m, old ? &fl : NULL); /* a replace keeps the list locked for old */
 	if (!e && m->h.lru) {
 		e = lru_evict(m, b, old);
 		/* the victim may have been old's predecessor in our chain */
@@ -702,6 +786,13 @@ retry:
 		__atomic_store_n(&b->head, elem_ref(m, e), __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
+	if (fl) {
+		/* old is unlinked and ours: straight onto the list we still hold */
+		fl_push_locked(m, fl, old);
+		bext_shm_unlock(&fl->lock);
+		bext_shm_unlock(&b->lock);
+		return 0;
+	}
 	bext_shm_unlock(&b->lock);
 	if (old)
 		fl_push(m, old);
@@ -925,7 +1016,7 @@ static int htab_check(struct bext_map *m)
 			bad++;
 		}
 	}
-	for (i = 0; i < m->hdr->h.nr_freelists; i++) {
+	for (i = 0; i < m->h.nr_freelists; i++) {
 		uint32_t ref = m->h.freelists[i].head, steps = 0;
 
 		while (ref != FL_END) {

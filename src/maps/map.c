@@ -54,35 +54,6 @@ static const struct bext_map_ops *ops_for(uint32_t type)
 	}
 }
 
-uint32_t bext_hash_bytes(const void *key, uint32_t len, uint32_t seed)
-{
-	const uint8_t *p = key;
-	uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL), v;
-
-	while (len >= 8) {
-		memcpy(&v, p, 8);
-		h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
-		h ^= h >> 31;
-		p += 8;
-		len -= 8;
-	}
-	if (len >= 4) {
-		uint32_t w;
-
-		memcpy(&w, p, 4);
-		h = (h ^ w) * 0x94d049bb133111ebULL;
-		h ^= h >> 29;
-		p += 4;
-		len -= 4;
-	}
-	while (len--)
-		h = (h ^ *p++) * 0x100000001b3ULL;
-	h ^= h >> 32;
-	h *= 0xd6e8feb86659fd93ULL;
-	h ^= h >> 32;
-	return (uint32_t)h;
-}
-
 uint32_t bext_random_seed(void)
 {
 	uint32_t s = 0;

@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/rseq.h>
 
 #include <bext/map.h>
 #include "store/store_internal.h"
@@ -191,7 +192,10 @@ struct bext_map {
 			struct htab_bucket *buckets;
 			struct htab_freelist *freelists;
 			uint8_t *elems;
+			uint32_t nr_freelists;
 			bool lru, percpu;
+			/* values of 4 or 8 bytes without a lock: replaced by one atomic store */
+			bool inplace;
 		} h;
 		struct {
 			uint8_t *nodes;
@@ -230,18 +234,73 @@ BEXT_HIDDEN void bext_copy_value_locked(struct bext_map *m, void *dst, const voi
 				       bool to_user);
 extern const struct bext_map_ops bext_prog_array_ops;
 
+/*
+ * The CPU the calling thread runs on right now. glibc >= 2.35 registers an
+ * rseq area per thread; its cpu_id field (kept current by the kernel on
+ * every migration) is read straight from the thread pointer +
+ * __rseq_offset: one load, no call. Without rseq (__rseq_size 0, e.g.
+ * GLIBC_TUNABLES=glibc.pthread.rseq=0, or cpu_id negative: registration
+ * failed) sched_getcpu() answers. The value may be stale a moment later (the
+ * thread can migrate at any time): callers treat it as a sharding hint only.
+ */
+static inline uint32_t bext_cpu_now(void)
+{
+	int c;
+
+	if (__builtin_expect(__rseq_size != 0, 1)) {
+		const struct rseq *rs =
+			(const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+		int32_t id = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+
+		if (__builtin_expect(id >= 0, 1))
+			return (uint32_t)id;
+	}
+	c = sched_getcpu();
+	return c < 0 ? 0 : (uint32_t)c;
+}
+
 static inline uint32_t bext_cur_cpu(const struct bext_map *m)
 {
-	int c = sched_getcpu();
+	uint32_t c = bext_cpu_now();
 
-	return c < 0 ? 0 : (uint32_t)c % m->nr_cpus;
+	/* no division in the common case (CPU ids below the possible count) */
+	return __builtin_expect(c < m->nr_cpus, 1) ? c : c % m->nr_cpus;
 }
 
 /* Flags accepted at creation (kernel's *_CREATE_FLAG_MASK equivalents). */
 #define BEXT_ACCESS_FLAGS                                                                      \
 	(BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)
 
-BEXT_HIDDEN uint32_t bext_hash_bytes(const void *key, uint32_t len, uint32_t seed);
+/* The hash of keys in shared memory: every process must compute the same value. */
+static inline uint32_t bext_hash_bytes(const void *key, uint32_t len, uint32_t seed)
+{
+	const uint8_t *p = key;
+	uint64_t h = seed ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL), v;
+
+	while (len >= 8) {
+		memcpy(&v, p, 8);
+		h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		uint32_t w;
+
+		memcpy(&w, p, 4);
+		h = (h ^ w) * 0x94d049bb133111ebULL;
+		h ^= h >> 29;
+		p += 4;
+		len -= 4;
+	}
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
 BEXT_HIDDEN uint32_t bext_random_seed(void);
 
 #endif

@@ -68,12 +68,12 @@ static_assert(sizeof(struct link_blob) == 536, "link blob layout");
 
 /* ---- tids, liveness, futex, spinlock slow path ------------------------------ */
 
-static __thread uint32_t cached_tid;
+BEXT_HIDDEN __thread uint32_t bext_cached_tid BEXT_TLS_IE;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void tid_atfork_child(void)
 {
-	cached_tid = 0;
+	bext_cached_tid = 0;
 }
 
 static void tid_atfork_register(void)
@@ -81,13 +81,11 @@ static void tid_atfork_register(void)
 	pthread_atfork(NULL, NULL, tid_atfork_child);
 }
 
-uint32_t bext_tid(void)
+uint32_t bext_tid_slow(void)
 {
-	if (__builtin_expect(cached_tid == 0, 0)) {
-		pthread_once(&atfork_once, tid_atfork_register);
-		cached_tid = (uint32_t)syscall(SYS_gettid);
-	}
-	return cached_tid;
+	pthread_once(&atfork_once, tid_atfork_register);
+	bext_cached_tid = (uint32_t)syscall(SYS_gettid);
+	return bext_cached_tid;
 }
 
 bool bext_task_dead(uint32_t tid)

@@ -136,8 +136,23 @@ BEXT_HIDDEN int bext_store_find_by_name(struct bext_store *s, enum bext_obj_kind
 
 /* ---- thread ids and liveness ---------------------------------------------- */
 
-/* The calling thread's kernel tid, cached (reset in the child after fork). */
-BEXT_HIDDEN uint32_t bext_tid(void);
+/*
+ * The calling thread's kernel tid, cached (reset in the child after fork).
+ * The cache is an initial-exec TLS variable so the hot paths read it with one
+ * %fs-relative load, also inside libbext-agent.so (a general-dynamic access
+ * calls __tls_get_addr each time). 4 bytes of glibc's static TLS surplus is
+ * all a dlopen()ed agent needs for it.
+ */
+#define BEXT_TLS_IE __attribute__((tls_model("initial-exec")))
+extern BEXT_HIDDEN __thread uint32_t bext_cached_tid BEXT_TLS_IE;
+BEXT_HIDDEN uint32_t bext_tid_slow(void);
+
+static inline uint32_t bext_tid(void)
+{
+	uint32_t t = bext_cached_tid;
+
+	return __builtin_expect(t != 0, 1) ? t : bext_tid_slow();
+}
 /* True when no live (non-zombie) task has id @tid. */
 BEXT_HIDDEN bool bext_task_dead(uint32_t tid);
 

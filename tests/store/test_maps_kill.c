@@ -111,7 +111,8 @@ static int drain_and_fill(struct bext_map *m, uint32_t max)
 int main(void)
 {
 	struct bext_store *s = test_store_open("kill", 256);
-	int hash_id = test_mk_map(s, BPF_MAP_TYPE_HASH, 4, 8, HMAX, 0);
+	/* 16-byte values take the replace-by-new-element path, 8-byte ones (LRU) the in-place store */
+	int hash_id = test_mk_map(s, BPF_MAP_TYPE_HASH, 4, 16, HMAX, 0);
 	int lru_id = test_mk_map(s, BPF_MAP_TYPE_LRU_HASH, 4, 8, LMAX, 0);
 	int q_id = test_mk_map(s, BPF_MAP_TYPE_QUEUE, 0, 8, 8, 0);
 	int arr_id = test_mk_map(s, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
