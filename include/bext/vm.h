@@ -129,6 +129,52 @@ BEXT_API size_t bext_vm__jit_size(const struct bext_vm *vm);
 BEXT_API int bext_vm__run(struct bext_vm *vm, enum bext_engine engine, void *ctx, size_t ctx_len,
 			  uint64_t *ret);
 
+/*
+ * Callbacks: a helper calling back into the running program, as bpf_loop
+ * (181) and bpf_for_each_map_elem (164) do.
+ *
+ * A program passes a callback as a "function value": the register loaded by
+ * a BPF_PSEUDO_FUNC lddw (`lddw r2, func cb`), which the helper receives as
+ * one of r1..r5 like any other argument. Its numeric value is engine-specific
+ * (an instruction address for the interpreter, a code address for the JIT);
+ * a helper must treat it as opaque and only hand it back here.
+ *
+ * bext_vm__call_func() runs that function, from inside a helper, on the
+ * engine and in the run that called the helper: the function gets r1-r5, a
+ * fresh 512-byte stack frame (its own r10) and returns r0 in *ret. It is a
+ * nested call for the call-depth limit: the callback's frame counts as one
+ * more frame below the helper's caller, and calls it makes count on top
+ * (at most BEXT_MAX_CALL_DEPTH frames over the whole nesting, callbacks
+ * within callbacks included). Tail calls from a callback fail like a missing
+ * program (it is not the main frame). In checked mode the callback may touch
+ * the ctx and the active stack frames of the runs it is nested in (so a
+ * bpf_loop ctx pointer into the caller's stack works).
+ *
+ * The current run is found through a thread-local record set by
+ * bext_vm__exec() and bext_vm__run() (and by each callback) for their
+ * duration; a JIT'd function called directly through its bext_jit_fn pointer
+ * has none, so its helpers cannot call back (-EINVAL or -ENOENT).
+ *
+ * vm: the running program's vm, or NULL for "the program running on this
+ * thread" (bext_vm__current(); after a tail call, the tail-called program).
+ * Returns 0 with r0 in *ret, or:
+ *   -ENOENT  no program is running on this thread
+ *   -EINVAL  func_value is not a function value of the running program (it
+ *            is never called: no jump to an arbitrary address), vm is not the
+ *            running program, ret is NULL, or the callback itself ended with
+ *            a bad callx
+ *   -E2BIG   call depth exceeded (by the callback itself, or inside it)
+ *   -EFAULT  (checked interpreter) a bad memory access inside the callback
+ * with a message in bext_vm__last_error(). An error inside the callback ends
+ * the callback only; the helper decides what its caller sees. An unwinding
+ * helper (bext_vm__set_unwind_helper) returning 0 inside the callback ends
+ * the callback with r0 = 0, not the whole program.
+ */
+BEXT_API int bext_vm__call_func(struct bext_vm *vm, uint64_t func_value, uint64_t r1, uint64_t r2,
+				uint64_t r3, uint64_t r4, uint64_t r5, uint64_t *ret);
+/* The vm whose program runs on this thread (innermost run), or NULL. */
+BEXT_API struct bext_vm *bext_vm__current(void);
+
 /* The message of the last failed load, compile or run (empty if none). */
 BEXT_API const char *bext_vm__last_error(const struct bext_vm *vm);
 

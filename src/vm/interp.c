@@ -24,6 +24,11 @@
  * Function values (BPF_PSEUDO_FUNC lddw) are the address of the target
  * instruction in the running program's insns; callx accepts a value only if
  * it is such an address and vm->func_entry marks it, or a helper id.
+ *
+ * Callbacks (bext_vm__call_func): a nested run of the same body starting at
+ * the function, with its frames numbered from the caller's depth + 1 (so
+ * the depth limit holds across the nesting); each run keeps its depth and
+ * current program in its struct bext_run before helper calls.
  */
 #ifndef BEXT_INTERP_BODY
 
@@ -41,7 +46,8 @@ struct run_state {
 	struct bext_vm *vm; /* the vm the run started on: regions, errors */
 	void *ctx;
 	size_t ctx_len;
-	uint8_t *stack_lo; /* bottom of frame 0 */
+	uint8_t *stack_lo; /* bottom of the run's first frame */
+	const struct bext_run *run;
 };
 
 static inline uint64_t ld8(uintptr_t a)
@@ -153,6 +159,15 @@ static int check_access(const struct run_state *rs, uint8_t *stack_hi, uintptr_t
 		goto bad;
 	if (addr >= (uintptr_t)rs->stack_lo && end <= (uintptr_t)stack_hi)
 		return 0;
+	/* A callback may touch the active frames of the runs that called it. */
+	for (const struct bext_run *r = rs->run; r && r->callback; r = r->parent) {
+		const struct bext_run *p = r->parent;
+
+		if (p->engine == BEXT_ENGINE_INTERP &&
+		    addr >= (uintptr_t)(p->stack0 + (size_t)p->base * BEXT_STACK_SIZE) &&
+		    end <= (uintptr_t)(p->stack0 + (size_t)(p->depth + 1) * BEXT_STACK_SIZE))
+			return 0;
+	}
 	if (rs->ctx && addr >= (uintptr_t)rs->ctx && end <= (uintptr_t)rs->ctx + rs->ctx_len)
 		return 0;
 	for (size_t i = 0; i < vm->n_regions; i++) {
@@ -186,11 +201,42 @@ bad:
 #undef INTERP_FN
 #undef BEXT_INTERP_BODY
 
+/* Runs with `run` pushed on the thread's run stack. */
+static int interp_enter(struct bext_run *run, void *ctx, size_t ctx_len,
+			const struct bext_insn *start, const uint64_t args[5], uint64_t *ret)
+{
+	int err;
+
+	run->parent = bext_cur_run;
+	bext_cur_run = run;
+	if (run->vm->opts.checked)
+		err = interp_checked(run, ctx, ctx_len, start, args, ret);
+	else
+		err = interp_fast(run, ctx, ctx_len, start, args, ret);
+	bext_cur_run = run->parent;
+	return err;
+}
+
 int bext_interp_run(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *ret)
 {
-	if (vm->opts.checked)
-		return interp_checked(vm, ctx, ctx_len, ret);
-	return interp_fast(vm, ctx, ctx_len, ret);
+	struct bext_run run = {.vm = vm, .engine = BEXT_ENGINE_INTERP, .ctx = ctx,
+			       .ctx_len = ctx_len};
+	const uint64_t args[5] = {(uint64_t)(uintptr_t)ctx, ctx_len, 0, 0, 0};
+
+	return interp_enter(&run, ctx, ctx_len, vm->insns, args, ret);
+}
+
+int bext_interp_call(struct bext_run *parent, const struct bext_insn *fn, const uint64_t args[5],
+		     uint64_t *ret)
+{
+	struct bext_run run = {.vm = parent->vm, .engine = BEXT_ENGINE_INTERP,
+			       .base = parent->depth + 1, .callback = true};
+	struct bext_run *outer = parent;
+
+	/* Checked mode: the ctx of the run the callback chain started from. */
+	while (outer->callback)
+		outer = outer->parent;
+	return interp_enter(&run, outer->ctx, outer->ctx_len, fn, args, ret);
 }
 
 #else /* BEXT_INTERP_BODY: the interpreter proper, compiled once per mode */
@@ -199,18 +245,22 @@ int bext_interp_run(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *ret
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 
-static int INTERP_FN(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *ret)
+static int INTERP_FN(struct bext_run *run, void *ctx, size_t ctx_len,
+		     const struct bext_insn *start, const uint64_t args[5], uint64_t *ret)
 {
 	_Alignas(16) uint8_t stack[BEXT_MAX_CALL_DEPTH][BEXT_STACK_SIZE];
 	struct call_frame frames[BEXT_MAX_CALL_DEPTH];
+	struct bext_vm *vm = run->vm;
 	const struct bext_vm *cur = vm; /* the running program (changes on tail calls) */
-	const struct bext_insn *ip = vm->insns;
+	const struct bext_insn *ip = start;
 	uint64_t reg[11] = {0};
-	unsigned depth = 0, tail_calls = 0;
+	const unsigned base = run->base; /* 0, or a callback's first depth */
+	unsigned depth = base, tail_calls = 0;
 	uint64_t id, fv;
 	int err;
 #if CHECKED
-	struct run_state rs = {.vm = vm, .ctx = ctx, .ctx_len = ctx_len, .stack_lo = stack[0]};
+	struct run_state rs = {.vm = vm, .ctx = ctx, .ctx_len = ctx_len, .stack_lo = stack[base],
+			       .run = run};
 	uint64_t budget = vm->opts.insn_budget ? vm->opts.insn_budget : UINT64_MAX;
 	uint64_t count = 0;
 #endif
@@ -311,9 +361,11 @@ static int INTERP_FN(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *re
 		DISPATCH();                                                                       \
 	} while (0)
 
-	reg[1] = (uint64_t)(uintptr_t)ctx;
-	reg[2] = ctx_len;
-	reg[10] = (uint64_t)(uintptr_t)(stack[0] + BEXT_STACK_SIZE);
+	(void)ctx;
+	(void)ctx_len;
+	memcpy(&reg[1], args, 5 * sizeof(reg[0]));
+	reg[10] = (uint64_t)(uintptr_t)(stack[depth] + BEXT_STACK_SIZE);
+	run->stack0 = stack[0];
 	DISPATCH();
 
 	/* ---- ALU ---- */
@@ -645,13 +697,16 @@ helper_call:
 		ip = cur->insns;
 		DISPATCH();
 	}
+	/* What bext_vm__call_func() needs while the helper runs. */
+	run->vm = (struct bext_vm *)cur;
+	run->depth = depth;
 	reg[0] = cur->helpers[id].fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
 	if ((int64_t)id == cur->unwind_helper && reg[0] == 0)
 		goto done;
 	NEXT();
 
 exit:
-	if (depth == 0)
+	if (depth == base)
 		goto done;
 	depth--;
 	memcpy(&reg[6], frames[depth].saved, sizeof(frames[depth].saved));

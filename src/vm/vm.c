@@ -21,6 +21,7 @@
 
 __thread int bext_jit_run_error;
 __thread int64_t bext_jit_run_error_insn = -1;
+__thread struct bext_run *bext_cur_run;
 
 void bext_jit_set_run_error(int err_no, int64_t insn)
 {
@@ -507,6 +508,33 @@ int bext_vm__exec(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *ret)
 	return bext_interp_run(vm, ctx, ctx_len, ret);
 }
 
+/* Turns the JIT's thread-local run error into a return value, and restores it. */
+static int jit_run_result(struct bext_vm *vm, uint64_t r0, int saved_err, int64_t saved_insn,
+			  uint64_t *ret)
+{
+	char msg[64];
+
+	if (bext_jit_run_error) {
+		int e = bext_jit_run_error;
+		int64_t at = bext_jit_run_error_insn;
+
+		bext_jit_run_error = saved_err;
+		bext_jit_run_error_insn = saved_insn;
+		if (at >= 0)
+			snprintf(msg, sizeof(msg), "insn %lld: ", (long long)at);
+		else
+			msg[0] = '\0';
+		return bext_vm_error(vm, -e, "%s%s", msg,
+				     e == -E2BIG	 ? "call depth exceeded" :
+				     e == -EINVAL ? "callx to an invalid target" :
+						    strerror(-e));
+	}
+	bext_jit_run_error = saved_err;
+	bext_jit_run_error_insn = saved_insn;
+	*ret = r0;
+	return 0;
+}
+
 int bext_vm__run(struct bext_vm *vm, enum bext_engine engine, void *ctx, size_t ctx_len,
 		 uint64_t *ret)
 {
@@ -541,24 +569,88 @@ int bext_vm__run(struct bext_vm *vm, enum bext_engine engine, void *ctx, size_t 
 	saved_insn = bext_jit_run_error_insn;
 	bext_jit_run_error = 0;
 	bext_jit_run_error_insn = -1;
-	r0 = vm->jit_fn(ctx, ctx_len);
-	if (bext_jit_run_error) {
-		int e = bext_jit_run_error;
-		int64_t at = bext_jit_run_error_insn;
+	if (vm->jit_run_entry) {
+		struct bext_run run = {.vm = vm, .engine = BEXT_ENGINE_JIT, .ctx = ctx,
+				       .ctx_len = ctx_len, .parent = bext_cur_run};
 
-		bext_jit_run_error = saved_err;
-		bext_jit_run_error_insn = saved_insn;
-		if (at >= 0)
-			snprintf(msg, sizeof(msg), "insn %lld: ", (long long)at);
-		else
-			msg[0] = '\0';
-		return bext_vm_error(vm, -e, "%s%s", msg,
-				     e == -E2BIG	 ? "call depth exceeded" :
-				     e == -EINVAL ? "callx to an invalid target" :
-						    strerror(-e));
+		bext_cur_run = &run;
+		r0 = vm->jit_run_entry(ctx, ctx_len, &run);
+		bext_cur_run = run.parent;
+	} else {
+		r0 = vm->jit_fn(ctx, ctx_len);
 	}
-	bext_jit_run_error = saved_err;
-	bext_jit_run_error_insn = saved_insn;
-	*ret = r0;
-	return 0;
+	return jit_run_result(vm, r0, saved_err, saved_insn, ret);
+}
+
+struct bext_vm *bext_vm__current(void)
+{
+	return bext_cur_run ? bext_cur_run->vm : NULL;
+}
+
+static int cmp_uintptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int call_jit(struct bext_run *run, uint64_t fv, const uint64_t a[5], uint64_t *ret)
+{
+	struct bext_vm *vm = run->vm;
+	struct bext_run cb = {.vm = vm, .engine = BEXT_ENGINE_JIT, .parent = run,
+			      .callback = true};
+	struct bext_jit_cb args = {.target = (uintptr_t)fv, .run = &cb};
+	uintptr_t key = (uintptr_t)fv;
+	int saved_err = bext_jit_run_error;
+	int64_t saved_insn = bext_jit_run_error_insn;
+	uint32_t depth;
+	uint64_t r0;
+
+	if (!run->jit_rc || !vm->jit_cb_entry)
+		return bext_vm_error(vm, EINVAL, "callback: the running JIT code has no run "
+					  "context (called other than through bext_vm__run?)");
+	if (!vm->n_jit_funcs || !bsearch(&key, vm->jit_funcs, vm->n_jit_funcs,
+					  sizeof(*vm->jit_funcs), cmp_uintptr))
+		return bext_vm_error(vm, EINVAL, "callback: 0x%llx is no function of the running "
+					  "program", (unsigned long long)fv);
+	memcpy(&depth, run->jit_rc, sizeof(depth));
+	if (depth + 1 >= BEXT_MAX_CALL_DEPTH)
+		return bext_vm_error(vm, E2BIG, "callback: call depth exceeded (max %u frames)",
+				     BEXT_MAX_CALL_DEPTH);
+	args.depth = depth + 1;
+	bext_jit_run_error = 0;
+	bext_jit_run_error_insn = -1;
+	bext_cur_run = &cb;
+	r0 = vm->jit_cb_entry(a[0], a[1], a[2], a[3], a[4], &args);
+	bext_cur_run = run;
+	return jit_run_result(vm, r0, saved_err, saved_insn, ret);
+}
+
+int bext_vm__call_func(struct bext_vm *vm, uint64_t func_value, uint64_t r1, uint64_t r2,
+		       uint64_t r3, uint64_t r4, uint64_t r5, uint64_t *ret)
+{
+	struct bext_run *run = bext_cur_run;
+	const uint64_t args[5] = {r1, r2, r3, r4, r5};
+	uintptr_t base, off;
+
+	if (!ret)
+		return -EINVAL;
+	if (!run)
+		return -ENOENT;
+	if (vm && vm != run->vm)
+		return bext_vm_error(vm, EINVAL, "callback: this vm is not the program running "
+					  "on this thread");
+	vm = run->vm;
+	if (run->engine == BEXT_ENGINE_JIT)
+		return call_jit(run, func_value, args, ret);
+	base = (uintptr_t)vm->insns;
+	off = (uintptr_t)func_value - base;
+	if ((uintptr_t)func_value < base || off >= vm->n_insns * sizeof(struct bext_insn) ||
+	    off % sizeof(struct bext_insn) || !vm->func_entry[off / sizeof(struct bext_insn)])
+		return bext_vm_error(vm, EINVAL, "callback: 0x%llx is no function of the running "
+					  "program", (unsigned long long)func_value);
+	if (run->depth + 1 >= BEXT_MAX_CALL_DEPTH)
+		return bext_vm_error(vm, E2BIG, "callback: call depth exceeded (max %u frames)",
+				     BEXT_MAX_CALL_DEPTH);
+	return bext_interp_call(run, (const struct bext_insn *)(uintptr_t)func_value, args, ret);
 }

@@ -25,8 +25,8 @@
  *   +----------------------+ <- rbp = BPF r10 (stack top)
  *   | BPF stack, 512 bytes |
  *   +----------------------+
- *   | run context 24 bytes | depth u32 @0, tail calls u32 @4, saved ctx @8,
- *   +----------------------+ <- rsp = r12    callx helper id @16
+ *   | run context 40 bytes | depth u32 @0, tail calls u32 @4, saved ctx @8,
+ *   +----------------------+ <- rsp = r12    callx helper id @16, run @24
  *
  * A bpf-to-bpf call is a native `call` into the subprogram, whose prologue
  * pushes rbp rbx r13 r14 r15 (the caller's r6-r10) and opens its own 512-byte
@@ -38,6 +38,13 @@
  *
  * A tail call lands on the target's jit_tail_entry: its first instruction,
  * with the main frame (and run context, so the tail-call count) reused.
+ *
+ * Two more entries follow the code (emit_stubs): L_RUN, the main entry with
+ * a struct bext_run * in rdx (bext_vm__run() uses it; the run context
+ * publishes itself there for callbacks), and L_CB, the callback trampoline
+ * of bext_vm__call_func(): it builds a main-like frame and run context at
+ * the caller's depth + 1 and `call`s a subprogram, so exits, errors and
+ * unwinding from inside a callback work as in a run.
  *
  * Layout: passes emit the whole image into a growing buffer, recording every
  * jump as a fixup (site, target label). After a pass all fixups are resolved
@@ -87,7 +94,8 @@ static const uint8_t reg_map[11] = {
 #define RC_TAILS 4
 #define RC_CTX 8
 #define RC_CALLX_ID 16
-#define RC_SIZE 24
+#define RC_RUN 24 /* struct bext_run * of bext_vm__run() or a callback, or NULL */
+#define RC_SIZE 40 /* 8 mod 16: keeps rsp 16-byte aligned below the 6 pushes */
 #define MAIN_FRAME (BEXT_STACK_SIZE + RC_SIZE) /* rsp below the pushes */
 
 /* x86 condition codes. */
@@ -136,7 +144,7 @@ struct jit {
 	bool in_main;
 };
 
-enum { L_EXIT0 = 0, L_ERR, L_COUNT };
+enum { L_EXIT0 = 0, L_ERR, L_RUN, L_CB, L_COUNT };
 
 static uint32_t lab_body(struct jit *j, size_t i) { (void)j; return (uint32_t)i; }
 static uint32_t lab_entry(struct jit *j, size_t i) { return (uint32_t)(j->n + i); }
@@ -810,11 +818,18 @@ static void emit_atomic(struct jit *j, const struct bext_insn *in)
 
 /* ---- calls ----------------------------------------------------------------- */
 
-static void *tail_lookup(struct bext_vm *vm, uint64_t map, uint64_t index)
+static void *tail_lookup(struct bext_vm *vm, uint64_t map, uint64_t index, uint8_t *rc)
 {
 	struct bext_vm *t = vm->tail_call(vm->tail_call_user, map, (uint32_t)index);
+	struct bext_run *run;
 
-	return t && t->loaded ? t->jit_tail_entry : NULL;
+	if (!t || !t->loaded || !t->jit_tail_entry)
+		return NULL;
+	/* The run now executes t: callbacks must find t's functions. */
+	memcpy(&run, rc + RC_RUN, sizeof(run));
+	if (run)
+		run->vm = t;
+	return t->jit_tail_entry;
 }
 
 /* Sets the run error (edi, rsi = insn) and leaves with r0 = 0; see emit_stubs(). */
@@ -859,6 +874,7 @@ static void emit_tail_call(struct jit *j)
 	emit_mem(j, F_W, 0x89, RDI, CTXR, RC_CTX);
 	emit_mov_imm64(j, RDI, (uint64_t)(uintptr_t)j->vm);
 	emit_mov_rr(j, false, RDX, RDX);
+	emit_mov_rr(j, true, RCX, CTXR);
 	emit_mov_imm64(j, RAX, (uint64_t)(uintptr_t)&tail_lookup);
 	emit_rr(j, 0, 0xff, 2, RAX);
 	emit_rr(j, F_W, 0x85, RAX, RAX);
@@ -1072,10 +1088,9 @@ static void emit_jmp(struct jit *j, const struct bext_insn *in)
 
 /* ---- program ------------------------------------------------------------------ */
 
-static void emit_prologue_main(struct jit *j)
+/* The main frame: push rbp rbx r12 r13 r14 r15, rbp = stack top, r12 = rsp. */
+static void emit_main_pushes(struct jit *j)
 {
-	static const uint8_t zero[] = { RDX, RCX, R8, RBX, R13, R14, R15 };
-
 	emit1(j, 0x55);               /* push rbp */
 	emit1(j, 0x53);               /* push rbx */
 	emit1(j, 0x41); emit1(j, 0x54); /* push r12 */
@@ -1086,9 +1101,40 @@ static void emit_prologue_main(struct jit *j)
 	emit_rr(j, F_W, 0x81, 5, RSP);
 	emit4(j, MAIN_FRAME);
 	emit_mov_rr(j, true, CTXR, RSP);
+}
+
+/* Leaves the main frame (or a callback trampoline's) from any depth, through r12. */
+static void emit_main_epilogue(struct jit *j)
+{
+	emit_mem(j, F_W, 0x8d, RSP, CTXR, MAIN_FRAME);
+	emit1(j, 0x41); emit1(j, 0x5f);
+	emit1(j, 0x41); emit1(j, 0x5e);
+	emit1(j, 0x41); emit1(j, 0x5d);
+	emit1(j, 0x41); emit1(j, 0x5c);
+	emit1(j, 0x5b);
+	emit1(j, 0x5d);
+	emit1(j, 0xc3);
+}
+
+/*
+ * Main entry. run: the bext_vm__run() entry, whose third argument (rdx) is
+ * the struct bext_run of the run: stored in the run context, and the run
+ * context published in it for bext_vm__call_func().
+ */
+static void emit_prologue_main(struct jit *j, bool run)
+{
+	static const uint8_t zero[] = { RDX, RCX, R8, RBX, R13, R14, R15 };
+
+	emit_main_pushes(j);
 	/* Registers other than r1, r2, r10 start at 0; so do the counters. */
 	emit_rr(j, 0, 0x31, RAX, RAX);
 	emit_mem(j, F_W, 0x89, RAX, CTXR, RC_DEPTH);
+	if (run) {
+		emit_mem(j, F_W, 0x89, RDX, CTXR, RC_RUN);
+		emit_mem(j, F_W, 0x89, CTXR, RDX, (int32_t)offsetof(struct bext_run, jit_rc));
+	} else {
+		emit_mem(j, F_W, 0x89, RAX, CTXR, RC_RUN);
+	}
 	for (size_t i = 0; i < sizeof(zero); i++)
 		emit_rr(j, 0, 0x31, zero[i], zero[i]);
 }
@@ -1115,14 +1161,28 @@ static void emit_stubs(struct jit *j)
 	/* L_EXIT0: leave the run with r0 = 0 from any depth. */
 	j->lab[lab_special(j, L_EXIT0)] = (uint32_t)j->len;
 	emit_rr(j, 0, 0x31, RAX, RAX);
-	emit_mem(j, F_W, 0x8d, RSP, CTXR, MAIN_FRAME);
-	emit1(j, 0x41); emit1(j, 0x5f);
-	emit1(j, 0x41); emit1(j, 0x5e);
-	emit1(j, 0x41); emit1(j, 0x5d);
-	emit1(j, 0x41); emit1(j, 0x5c);
-	emit1(j, 0x5b);
-	emit1(j, 0x5d);
-	emit1(j, 0xc3);
+	emit_main_epilogue(j);
+
+	/* L_RUN: the bext_vm__run() entry (see emit_prologue_main()). */
+	j->lab[lab_special(j, L_RUN)] = (uint32_t)j->len;
+	emit_prologue_main(j, true);
+	emit_jump(j, CC_JMP, lab_body(j, 0));
+
+	/*
+	 * L_CB: callback trampoline (struct bext_jit_cb in vm_internal.h),
+	 * r1-r5 in rdi rsi rdx rcx r8 already, the block in r9. Same frame as
+	 * the main program's, so that L_EXIT0/L_ERR unwind it too.
+	 */
+	j->lab[lab_special(j, L_CB)] = (uint32_t)j->len;
+	emit_main_pushes(j);
+	emit_mem(j, 0, 0x8b, RAX, R9, (int32_t)offsetof(struct bext_jit_cb, depth));
+	emit_mem(j, F_W, 0x89, RAX, CTXR, RC_DEPTH); /* depth, tail calls = 0 */
+	emit_mem(j, F_W, 0x8b, RAX, R9, (int32_t)offsetof(struct bext_jit_cb, run));
+	emit_mem(j, F_W, 0x89, RAX, CTXR, RC_RUN);
+	emit_mem(j, F_W, 0x89, CTXR, RAX, (int32_t)offsetof(struct bext_run, jit_rc));
+	emit_mem(j, F_W, 0x8b, AUX, R9, (int32_t)offsetof(struct bext_jit_cb, target));
+	emit_rr(j, 0, 0xff, 2, AUX); /* call r11 */
+	emit_main_epilogue(j);
 }
 
 static void emit_lddw(struct jit *j, const struct bext_insn *in)
@@ -1165,7 +1225,7 @@ static void emit_program(struct jit *j)
 	j->n_fix = 0;
 	j->in_main = true;
 	j->lab[lab_entry(j, 0)] = 0;
-	emit_prologue_main(j);
+	emit_prologue_main(j, false);
 	for (size_t i = 0; i < j->n && !j->err; i++) {
 		const struct bext_insn *in = &insns[i];
 
@@ -1276,6 +1336,18 @@ static void x86_release(struct bext_vm *vm)
 	vm->jit_size = 0;
 	vm->jit_fn = NULL;
 	vm->jit_tail_entry = NULL;
+	vm->jit_run_entry = NULL;
+	vm->jit_cb_entry = NULL;
+	free(vm->jit_funcs);
+	vm->jit_funcs = NULL;
+	vm->n_jit_funcs = 0;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
@@ -1283,6 +1355,7 @@ static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 	struct jit j = { .vm = vm, .insns = vm->insns, .n = vm->n_insns, .msg = err,
 			 .msg_len = err_len };
 	size_t n = vm->n_insns, page, map_len;
+	uintptr_t *funcs = NULL;
 	void *mem;
 	int ret = 0;
 
@@ -1374,6 +1447,13 @@ static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 		snprintf(err, err_len, "mmap: %s", strerror(errno));
 		goto out_free;
 	}
+	funcs = malloc(n * sizeof(*funcs));
+	if (!funcs) {
+		ret = -ENOMEM;
+		snprintf(err, err_len, "out of memory");
+		munmap(mem, map_len);
+		goto out_free;
+	}
 	memcpy(mem, j.buf, j.len);
 	/* int3 padding: a stray jump past the code traps. */
 	memset((uint8_t *)mem + j.len, 0xcc, map_len - j.len);
@@ -1388,7 +1468,18 @@ static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 	vm->jit_size = j.len;
 	vm->jit_fn = (bext_jit_fn)mem;
 	vm->jit_tail_entry = (uint8_t *)mem + j.lab[lab_body(&j, 0)];
+	*(void **)&vm->jit_run_entry = (uint8_t *)mem + j.lab[lab_special(&j, L_RUN)];
+	*(void **)&vm->jit_cb_entry = (uint8_t *)mem + j.lab[lab_special(&j, L_CB)];
+	vm->jit_funcs = funcs;
+	vm->n_jit_funcs = 0;
+	for (size_t t = 1; t < n; t++) {
+		if (vm->func_entry && vm->func_entry[t] && j.fstart[t])
+			funcs[vm->n_jit_funcs++] = (uintptr_t)mem + j.lab[lab_entry(&j, t)];
+	}
+	qsort(funcs, vm->n_jit_funcs, sizeof(*funcs), cmp_addr);
+	funcs = NULL;
 out_free:
+	free(funcs);
 	free(j.buf);
 	free(j.lab);
 	free(j.fstart);
