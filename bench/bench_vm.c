@@ -3,14 +3,18 @@
  * bench_vm: the eBPF machine side by side with native code and the kernel.
  *
  * For each benchmark program (bench/progs/NAME.c, see progs/bench.h for the
- * input design) it runs, in one process, one after the other:
+ * input design) it runs, in one process, interleaved batch by batch:
  *   native   NAME.native.so (gcc -O2), called through a function pointer
  *   bext JIT NAME.bpf.o via bext_obj, bext_vm__jit(), the function called directly
  *   interp   the same vm through bext_vm__exec() (unchecked)
  *   kernel   the same NAME.bpf.o through libbpf and BPF_PROG_TEST_RUN (repeat = N,
  *            the kernel's own per-run duration); skipped with the reason when
  *            BPF is unavailable
- * Each figure is the median of several batches; a batch lasts ~BATCH_NS.
+ * Each figure is the median of several batches; a batch lasts ~BATCH_NS. The
+ * engines take turns (one batch each, then the next round), so that load
+ * from other processes or clock changes hit all columns alike. Time is the
+ * thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so that being preempted by
+ * other processes does not count, as in the kernel's own duration.
  * All engines must return the same 32-bit checksum, or the row says MISMATCH.
  * Executed instructions (for interpreter ns/insn) come from the checked
  * interpreter's budget: the smallest budget that lets the run finish.
@@ -54,6 +58,19 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * CPU time of this thread: time while preempted by other processes does not
+ * count, as in the kernel's BPF_PROG_TEST_RUN duration (which stops its
+ * clock around cond_resched()).
+ */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -148,20 +165,21 @@ static void bench_close(struct bench *b)
 	bext_obj__close(b->obj);
 }
 
-/* Median ns per run of run_fn over `batches` batches. */
-#define TIME_RUNS(result, call)                                                                    \
+/* Repetitions so that one batch of `call` lasts about batch_ns. */
+#define SIZE_BATCH(reps, call)                                                                     \
 	do {                                                                                       \
-		double _v[64];                                                                     \
-		uint64_t _t0 = now_ns(), _reps;                                                    \
+		uint64_t _t0 = cpu_ns();                                                           \
 		call;                                                                              \
-		_reps = batch_ns / (now_ns() - _t0 + 1) + 1;                                       \
-		for (int _b = 0; _b < batches; _b++) {                                             \
-			uint64_t _s = now_ns();                                                    \
-			for (uint64_t _r = 0; _r < _reps; _r++)                                    \
-				call;                                                              \
-			_v[_b] = (double)(now_ns() - _s) / (double)_reps;                          \
-		}                                                                                  \
-		result = median(_v, batches);                                                      \
+		reps = batch_ns / (cpu_ns() - _t0 + 1) + 1;                                        \
+	} while (0)
+
+/* ns per run of one batch of `reps` calls. */
+#define TIME_BATCH(result, reps, call)                                                             \
+	do {                                                                                       \
+		uint64_t _s = cpu_ns();                                                            \
+		for (uint64_t _r = 0; _r < (reps); _r++)                                           \
+			call;                                                                      \
+		result = (double)(cpu_ns() - _s) / (double)(reps);                                 \
 	} while (0)
 
 static volatile uint64_t sink;
@@ -175,15 +193,13 @@ struct row {
 	char note[160];
 };
 
-static int kernel_run(struct bench *b, const char *dir, double *ns, uint32_t *ret)
+/* Loads NAME.bpf.o into the kernel: *obj and the program fd, or a negative errno. */
+static int kernel_open(struct bench *b, const char *dir, struct bpf_object **objp, int *fd)
 {
 	struct bpf_object *obj;
-	struct bpf_program *prog;
 	struct bpf_map *map;
 	char path[4096];
-	unsigned char pkt[64] = {0};
-	double v[64];
-	int fd, err;
+	int err;
 
 	snprintf(path, sizeof(path), "%s/%s.bpf.o", dir, b->name);
 	obj = bpf_object__open_file(path, NULL);
@@ -194,39 +210,27 @@ static int kernel_run(struct bench *b, const char *dir, double *ns, uint32_t *re
 			bpf_map__set_initial_value(map, input, INPUT_SIZE);
 	}
 	err = bpf_object__load(obj);
-	if (err)
-		goto out;
-	prog = bpf_object__next_program(obj, NULL);
-	fd = bpf_program__fd(prog);
-	for (int i = 0; i <= batches; i++) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
-			    .repeat = i ? 0 : 1);
-		/* first call: one run, to size the batches like the others */
-		static uint32_t reps;
-
-		if (i) {
-			o.repeat = reps;
-		}
-		err = bpf_prog_test_run_opts(fd, &o);
-		if (err) {
-			err = -errno;
-			goto out;
-		}
-		*ret = o.retval;
-		if (!i) {
-			uint64_t t = o.duration ? o.duration : 1;
-
-			reps = (uint32_t)(batch_ns / t + 1);
-			if (reps > 1000000)
-				reps = 1000000;
-			continue;
-		}
-		v[i - 1] = (double)o.duration; /* ns per run, averaged by the kernel */
+	if (err) {
+		bpf_object__close(obj);
+		return err;
 	}
-	*ns = median(v, batches);
-out:
-	bpf_object__close(obj);
-	return err;
+	*fd = bpf_program__fd(bpf_object__next_program(obj, NULL));
+	*objp = obj;
+	return 0;
+}
+
+/* One kernel batch of `reps` runs: the kernel's own ns per run, r0 in *ret. */
+static int kernel_batch(int fd, uint32_t reps, double *ns, uint32_t *ret)
+{
+	unsigned char pkt[64] = {0};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = reps);
+
+	if (bpf_prog_test_run_opts(fd, &o))
+		return -errno;
+	*ret = o.retval;
+	*ns = (double)o.duration; /* averaged by the kernel */
+	return 0;
 }
 
 static int silent_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -416,9 +420,12 @@ int main(int argc, char **argv)
 		bext_jit_fn jfn = NULL;
 		native_fn nfn = NULL;
 		void *dl = NULL;
-		uint64_t res;
+		uint64_t res, reps[4] = {0};
 		uint32_t want = 0, got = 0;
-		int have = 0;
+		int have = 0, kfd = -1;
+		bool interp_ok = false;
+		struct bpf_object *kobj = NULL;
+		double v[4][64];
 
 		memset(r, 0, sizeof(*r));
 		r->name = progs[p];
@@ -443,7 +450,9 @@ int main(int argc, char **argv)
 				memcpy(in, input, INPUT_SIZE);
 				want = (uint32_t)nfn(NULL);
 				have = 1;
-				TIME_RUNS(r->native, sink += (uint64_t)nfn(NULL));
+				SIZE_BATCH(reps[0], sink += (uint64_t)nfn(NULL));
+			} else {
+				nfn = NULL;
 			}
 		}
 		if (!have)
@@ -466,7 +475,8 @@ int main(int argc, char **argv)
 					 want);
 				status = 1;
 			}
-			TIME_RUNS(r->interp, bext_vm__exec(vm, NULL, 0, &res); sink += res);
+			interp_ok = true;
+			SIZE_BATCH(reps[2], bext_vm__exec(vm, NULL, 0, &res); sink += res);
 			r->executed = count_executed(&b);
 		}
 		jfn = bext_vm__jit(vm, err, sizeof(err));
@@ -479,24 +489,60 @@ int main(int argc, char **argv)
 				snprintf(r->note, sizeof(r->note), "MISMATCH jit %u native %u", got, want);
 				status = 1;
 			}
-			TIME_RUNS(r->jit, sink += jfn(NULL, 0));
+			SIZE_BATCH(reps[1], sink += jfn(NULL, 0));
 			r->compile_us = compile_time_us(&b);
 		}
 
 		/* kernel */
 		if (kernel_ok) {
-			int e = kernel_run(&b, dir, &r->kernel, &got);
+			int e = kernel_open(&b, dir, &kobj, &kfd);
+			double ns;
 
+			if (!e)
+				e = kernel_batch(kfd, 1, &ns, &got);
 			if (e) {
-				r->kernel = NAN;
+				kfd = -1;
 				snprintf(r->note, sizeof(r->note), "kernel: %.140s", strerror(-e));
-			} else if (have && got != want) {
-				snprintf(r->note, sizeof(r->note), "MISMATCH kernel %u native %u", got,
-					 want);
-				status = 1;
+			} else {
+				reps[3] = (uint64_t)(batch_ns / (ns > 1 ? ns : 1) + 1);
+				if (reps[3] > 1000000)
+					reps[3] = 1000000;
+				if (have && got != want) {
+					snprintf(r->note, sizeof(r->note),
+						 "MISMATCH kernel %u native %u", got, want);
+					status = 1;
+				}
 			}
 		}
+
+		/*
+		 * Batches interleaved: native, JIT, interpreter, kernel, then again,
+		 * so that a change of machine load or clock hits every column alike.
+		 */
+		for (int bt = 0; bt < batches; bt++) {
+			if (nfn)
+				TIME_BATCH(v[0][bt], reps[0], sink += (uint64_t)nfn(NULL));
+			if (jfn)
+				TIME_BATCH(v[1][bt], reps[1], sink += jfn(NULL, 0));
+			if (interp_ok)
+				TIME_BATCH(v[2][bt], reps[2],
+					   bext_vm__exec(vm, NULL, 0, &res); sink += res);
+			if (kfd >= 0 && kernel_batch(kfd, (uint32_t)reps[3], &v[3][bt], &got)) {
+				snprintf(r->note, sizeof(r->note), "kernel: %.140s", strerror(errno));
+				kfd = -1;
+			}
+		}
+		if (nfn)
+			r->native = median(v[0], batches);
+		if (jfn)
+			r->jit = median(v[1], batches);
+		if (interp_ok)
+			r->interp = median(v[2], batches);
+		if (kfd >= 0)
+			r->kernel = median(v[3], batches);
 next:
+		if (kobj)
+			bpf_object__close(kobj);
 		bext_vm__free(vm);
 		if (dl)
 			dlclose(dl);

@@ -15,6 +15,18 @@ cmake --build "$BUILD" --target bench_vm bench_maps >/dev/null
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: not root: the kernel column will be skipped"
 fi
-"$BUILD/bench/bench_vm" "$BUILD/bench" "$@"
+# Pin bench_vm to one CPU (BENCH_CPU, default 1; the last one if there is
+# only one) so that migrations do not add noise; skipped without taskset.
+PIN=
+if command -v taskset >/dev/null 2>&1; then
+	NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+	CPU=${BENCH_CPU:-1}
+	[ "$CPU" -lt "$NCPU" ] || CPU=$((NCPU - 1))
+	PIN="taskset -c $CPU"
+	echo "bench: bench_vm pinned to CPU $CPU"
+else
+	echo "bench: taskset not found: bench_vm not pinned"
+fi
+$PIN "$BUILD/bench/bench_vm" "$BUILD/bench" "$@"
 echo
 exec "$BUILD/bench/bench_maps" "$BUILD/bench" "$@"

@@ -1120,6 +1120,187 @@ static void test_tail_calls(void **state)
 		bext_vm__free(env.progs[i]);
 }
 
+/* ---- peephole patterns ----------------------------------------------------------- */
+
+extern bool bext_x86_jit_no_peephole;
+
+/*
+ * Runs text on the interpreter, the JIT and the JIT without peephole: same
+ * r0 everywhere. Returns code size with and without fusion (via *sizes).
+ */
+static uint64_t run3(const char *text, size_t sizes[2])
+{
+	uint64_t r[3];
+	size_t sz[2];
+
+	for (int k = 0; k < 3; k++) {
+		struct bext_vm *vm = new_vm(false);
+
+		load_into(vm, text);
+		if (k == 0) {
+			assert_int_equal(bext_vm__exec(vm, NULL, 0, &r[k]), 0);
+		} else {
+			bext_x86_jit_no_peephole = k == 2;
+			assert_int_equal(run_jit(vm, NULL, 0, &r[k]), 0);
+			sz[k - 1] = bext_vm__jit_size(vm);
+			bext_x86_jit_no_peephole = false;
+		}
+		bext_vm__free(vm);
+	}
+	if (r[0] != r[1] || r[0] != r[2])
+		fail_msg("interp 0x%llx, jit 0x%llx, jit without peephole 0x%llx for:\n%s",
+			 (unsigned long long)r[0], (unsigned long long)r[1],
+			 (unsigned long long)r[2], text);
+	if (sizes) {
+		sizes[0] = sz[0];
+		sizes[1] = sz[1];
+	}
+	return r[0];
+}
+
+static const uint64_t pvals[] = { 0, 1, 0xffffffffull, 0x80000000ull, 0x123456789abcdef0ull,
+				  (uint64_t)-1, (uint64_t)-5, 0x7fffffff7fffffffull };
+static const int32_t pimms[] = { 0, 1, 2, 3, 5, 9, 8, 7, 4096, 1 << 30, -1, -3, -128, 127,
+				 1000000, INT32_MIN, INT32_MAX };
+static const int pregs[] = { 0, 1, 4, 6, 7, 9 };
+
+/* prologue: every register gets a value (r10 excluded) */
+static int prologue(char *t, size_t len, uint64_t v)
+{
+	int n = 0;
+
+	for (int r = 0; r <= 9; r++)
+		n += snprintf(t + n, len - (size_t)n, "lddw %%r%d, 0x%llx\n", r,
+			      (unsigned long long)(v * (uint64_t)(r + 1) + (uint64_t)r * 0x1111));
+	return n;
+}
+
+/* Each pattern, fused (smaller code) and with a jump landing on its 2nd/3rd insn. */
+static void test_peephole_alu(void **state)
+{
+	static const char *const pats[] = {
+		/* %1$d = X, %2$d = Y, %3$d = Z, %4$d = imm */
+		"lsh %%r%1$d, 32\nrsh %%r%1$d, 32\n",
+		"mov %%r%1$d, %%r%2$d\nlsh %%r%1$d, 32\nrsh %%r%1$d, 32\n",
+		"mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %4$d\n",
+		"mov32 %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %4$d\n",
+		"mov %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %4$d\n",
+		"mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %%r%3$d\n",
+		"mov %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %%r%3$d\n",
+		"mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %%r%1$d\n",
+		"mov %%r%1$d, %%r%2$d\nmul %%r%1$d, %4$d\n",
+		"mov %%r%1$d, %%r%2$d\nmul32 %%r%1$d, %4$d\n",
+		"mov32 %%r%1$d, %%r%2$d\nmul32 %%r%1$d, %4$d\n",
+		"mul %%r%1$d, %4$d\n",
+		"mul32 %%r%1$d, %4$d\n",
+		/* not fused (64-bit op after a 32-bit mov), must still be right */
+		"mov32 %%r%1$d, %%r%2$d\nadd %%r%1$d, %4$d\n",
+		"mov32 %%r%1$d, %%r%2$d\nmul %%r%1$d, %4$d\n",
+	};
+	char text[4096], body[256];
+	size_t sizes[2];
+	unsigned fused = 0;
+
+	(void)state;
+	for (size_t p = 0; p < BEXT_ARRAY_SIZE(pats); p++) {
+		for (size_t xi = 0; xi < BEXT_ARRAY_SIZE(pregs); xi++) {
+			int x = pregs[xi], y = pregs[(xi + 1 + p) % BEXT_ARRAY_SIZE(pregs)];
+			int z = pregs[(xi + 2) % BEXT_ARRAY_SIZE(pregs)];
+
+			for (size_t ii = 0; ii < BEXT_ARRAY_SIZE(pimms); ii++) {
+				uint64_t v = pvals[(ii + xi) % BEXT_ARRAY_SIZE(pvals)];
+				int n, lines;
+
+				snprintf(body, sizeof(body), pats[p], x, y, z, pimms[ii]);
+				lines = 0;
+				for (const char *c = body; *c; c++)
+					lines += *c == '\n';
+				/* 1. straight: fused */
+				n = prologue(text, sizeof(text), v);
+				snprintf(text + n, sizeof(text) - (size_t)n,
+					 "%smov %%r0, %%r%d\nxor %%r0, %%r%d\nexit\n", body, x,
+					 y == x ? z : y);
+				run3(text, sizes);
+				if (sizes[0] < sizes[1])
+					fused++;
+				/* 2. a jump over the first insn: lands on the second (and
+				 *    the third) instruction of the pattern */
+				for (int land = 1; land < lines; land++) {
+					char head[256];
+					const char *second = body;
+
+					for (int l = 0; l < land; l++)
+						second = strchr(second, '\n') + 1;
+					snprintf(head, sizeof(head), "%.*s", (int)(second - body),
+						 body);
+					n = prologue(text, sizeof(text), v);
+					snprintf(text + n, sizeof(text) - (size_t)n,
+						 "jgt %%r%d, 0x1000, land\n%sland:\n%s"
+						 "mov %%r0, %%r%d\nxor %%r0, %%r%d\nexit\n",
+						 z, head, second, x, y == x ? z : y);
+					run3(text, NULL);
+				}
+			}
+		}
+	}
+	/* most straight cases fuse (not the 64-bit-after-mov32 ones, nor imms with no gain) */
+	printf("peephole alu: %u of %zu straight programs fused\n", fused,
+	       BEXT_ARRAY_SIZE(pats) * BEXT_ARRAY_SIZE(pregs) * BEXT_ARRAY_SIZE(pimms));
+	assert_true(fused > BEXT_ARRAY_SIZE(pats) * BEXT_ARRAY_SIZE(pregs) * 8);
+}
+
+/* if (cond) goto +1; goto L  =>  one inverted branch; and with L/the ja a jump target. */
+static void test_peephole_branch(void **state)
+{
+	static const char *const ops[] = { "jeq", "jne", "jgt", "jge", "jlt", "jle", "jset",
+					   "jsgt", "jsge", "jslt", "jsle" };
+	static const int64_t cmp[] = { 0, 1, -1, 5, 0x80000000ll, 0x7fffffff };
+	char text[2048];
+	size_t sizes[2];
+	unsigned fused = 0;
+
+	(void)state;
+	for (size_t o = 0; o < BEXT_ARRAY_SIZE(ops); o++) {
+		for (int w = 0; w < 2; w++) {
+			for (size_t c = 0; c < BEXT_ARRAY_SIZE(cmp); c++) {
+				for (int kind = 0; kind < 3; kind++) {
+					const char *sfx = w ? "32" : "";
+					char operand[64];
+
+					if (kind == 1)
+						snprintf(operand, sizeof(operand), "%%r2");
+					else
+						snprintf(operand, sizeof(operand), "%lld",
+							 (long long)cmp[c]);
+					/*
+					 * A counting loop whose back edge is the pattern; kind 2
+					 * also jumps straight to the ja (a jump target: no fusion
+					 * of that pair).
+					 */
+					snprintf(text, sizeof(text),
+						 "mov %%r0, 0\nlddw %%r1, %lld\nlddw %%r2, %lld\n"
+						 "mov %%r3, 0\n"
+						 "top:\n"
+						 "add %%r0, %%r1\nadd %%r1, 1\nadd %%r3, 1\n"
+						 "jgt %%r3, 20, out\n"
+						 "%s"
+						 "%s%s %%r1, %s, +1\n"
+						 "ja top\n"
+						 "out:\n"
+						 "exit\n",
+						 (long long)cmp[c] - 10, (long long)cmp[c],
+						 kind == 2 ? "jeq %r3, 7, +1\n" : "", ops[o], sfx,
+						 operand);
+					run3(text, sizes);
+					fused += sizes[0] < sizes[1];
+				}
+			}
+		}
+	}
+	printf("peephole branch: %u fused\n", fused);
+	assert_true(fused >= BEXT_ARRAY_SIZE(ops) * 2 * BEXT_ARRAY_SIZE(cmp) * 2);
+}
+
 /* ---- callbacks (bext_vm__call_func) ------------------------------------------- */
 
 /* bpf_loop-like helper: r0 = cb(i, ctx) for i < n, stops on r0 != 0. */
@@ -1335,6 +1516,8 @@ int main(void)
 		cmocka_unit_test(test_callx),
 		cmocka_unit_test(test_unwind),
 		cmocka_unit_test(test_tail_calls),
+		cmocka_unit_test(test_peephole_alu),
+		cmocka_unit_test(test_peephole_branch),
 		cmocka_unit_test(test_callback_jit),
 		cmocka_unit_test(test_callback_after_tail_call),
 		cmocka_unit_test(test_compile_time),

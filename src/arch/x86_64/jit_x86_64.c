@@ -73,6 +73,7 @@ const char bext_arch_x86_64_anchor;
 /* Test hooks (not exported from the shared library). */
 BEXT_HIDDEN bool bext_x86_jit_no_bmi2;                 /* force the CL shift path */
 BEXT_HIDDEN size_t bext_x86_jit_max_image = 64u << 20; /* bytes of code */
+BEXT_HIDDEN bool bext_x86_jit_no_peephole;             /* compile instructions one by one */
 
 enum {
 	RAX = 0, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
@@ -128,6 +129,7 @@ struct jit {
 
 	uint32_t *lab;     /* label addresses: [0,n) bodies, [n,2n) entries, then L_* */
 	uint8_t *fstart;   /* function starts */
+	uint8_t *tgt;      /* jump targets and function starts: no fusion across them */
 
 	struct fixup *fix;
 	size_t n_fix, fix_cap;
@@ -142,6 +144,8 @@ struct jit {
 	bool bmi2;
 	size_t pc;         /* instruction being compiled */
 	bool in_main;
+	bool invert_next;   /* emit_jmp: invert the condition, jump to jmp_override */
+	size_t jmp_override;
 };
 
 enum { L_EXIT0 = 0, L_ERR, L_RUN, L_CB, L_COUNT };
@@ -1083,10 +1087,16 @@ static void emit_jmp(struct jit *j, const struct bext_insn *in)
 		emit_alu_ri(j, w, 7, dst, in->imm);
 	}
 	t = j->pc + 1 + (size_t)(int64_t)in->off;
+	if (j->invert_next) {
+		cc ^= 1; /* x86 condition codes come in complementary pairs */
+		t = j->jmp_override;
+	}
 	emit_jump(j, cc, lab_body(j, t));
 }
 
 /* ---- program ------------------------------------------------------------------ */
+
+static size_t emit_fused(struct jit *j, size_t pc);
 
 /* The main frame: push rbp rbx r12 r13 r14 r15, rbp = stack top, r12 = rsp. */
 static void emit_main_pushes(struct jit *j)
@@ -1236,6 +1246,17 @@ static void emit_program(struct jit *j)
 			emit_prologue_sub(j);
 		}
 		j->lab[lab_body(j, i)] = (uint32_t)j->len;
+		if (!bext_x86_jit_no_peephole) {
+			size_t used = emit_fused(j, i);
+
+			if (used) {
+				/* Not jump targets (checked): labels only for completeness. */
+				for (size_t k = 1; k < used; k++)
+					j->lab[lab_body(j, i + k)] = (uint32_t)j->len;
+				i += used - 1;
+				continue;
+			}
+		}
 		switch (BEXT_CLASS(in->code)) {
 		case BEXT_CLS_ALU:
 		case BEXT_CLS_ALU64:
@@ -1280,6 +1301,157 @@ static void emit_program(struct jit *j)
 		}
 	}
 	emit_stubs(j);
+}
+
+/* ---- peephole: fused instruction pairs --------------------------------------------- */
+
+/* lea dst, [base + index << scale + disp] (32-bit operand size: result zero-extended). */
+static void emit_lea(struct jit *j, bool w, int dst, int base, int index, int scale, int32_t disp)
+{
+	int mod;
+
+	if (index < 0) {
+		emit_mem(j, w ? F_W : 0, 0x8d, dst, base, disp);
+		return;
+	}
+	emit_prefix(j, w ? F_W : 0, dst, index, base);
+	emit1(j, 0x8d);
+	if (disp == 0 && (base & 7) != RBP)
+		mod = 0;
+	else if (is_imm8(disp))
+		mod = 1;
+	else
+		mod = 2;
+	emit1(j, (uint8_t)(mod << 6 | (dst & 7) << 3 | 4));
+	emit1(j, (uint8_t)(scale << 6 | (index & 7) << 3 | (base & 7)));
+	if (mod == 1)
+		emit1(j, (uint8_t)disp);
+	else if (mod == 2)
+		emit4(j, (uint32_t)disp);
+}
+
+static bool is_alu(const struct bext_insn *in, int cls, int op, int src)
+{
+	return in->code == (cls | op | src) && in->off == 0;
+}
+
+/* dst = src * imm as one lea or shift when imm is 2^k or 3, 5, 9; false otherwise. */
+static bool emit_mul_cheap(struct jit *j, bool w, int dst, int src, int32_t imm)
+{
+	static const int8_t lea_scale[10] = { [3] = 1, [5] = 2, [9] = 3 };
+
+	if (imm >= 3 && imm <= 9 && lea_scale[imm]) {
+		emit_lea(j, w, dst, src, src, lea_scale[imm], 0);
+		return true;
+	}
+	if (imm > 1 && !(imm & (imm - 1))) {
+		if (dst != src)
+			emit_mov_rr(j, w, dst, src);
+		emit_rr(j, w ? F_W : 0, 0xc1, 4, dst); /* shl dst, k (32-bit: zero-extends) */
+		emit1(j, (uint8_t)__builtin_ctz((uint32_t)imm));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Instruction patterns clang emits that x86 does in fewer instructions.
+ * Returns how many BPF instructions were compiled (0: no pattern at pc). A
+ * pattern never spans a jump target (j->tgt), so nothing can land on its
+ * second instruction; results are exactly those of the separate
+ * instructions, flags aside (no BPF instruction reads flags).
+ */
+static size_t emit_fused(struct jit *j, size_t pc)
+{
+	const struct bext_insn *a = &j->insns[pc], *b = pc + 1 < j->n ? a + 1 : NULL;
+	const struct bext_insn *c = pc + 2 < j->n ? a + 2 : NULL;
+	const int A64 = BEXT_CLS_ALU64, A32 = BEXT_CLS_ALU;
+	int ra = reg_map[a->dst];
+
+	if (b && j->tgt[pc + 1])
+		b = NULL;
+	if (!b || j->tgt[pc + 2 < j->n ? pc + 2 : pc + 1])
+		c = NULL;
+
+	/* rX <<= 32; rX >>= 32  =>  mov eX, eX */
+	if (b && is_alu(a, A64, BEXT_ALU_LSH, BEXT_SRC_K) && a->imm == 32 &&
+	    is_alu(b, A64, BEXT_ALU_RSH, BEXT_SRC_K) && b->imm == 32 && b->dst == a->dst) {
+		emit_mov_rr(j, false, ra, ra);
+		return 2;
+	}
+	if (!b || !(is_alu(a, A64, BEXT_ALU_MOV, BEXT_SRC_X) || is_alu(a, A32, BEXT_ALU_MOV, BEXT_SRC_X)) ||
+	    a->dst == a->src || b->dst != a->dst)
+		goto single;
+	/*
+	 * Pairs starting with rX = rY. A 32-bit mov only fuses with a 32-bit
+	 * operation, whose result depends on the low 32 bits of rY alone.
+	 */
+	{
+		int ry = reg_map[a->src];
+		bool w = BEXT_CLASS(b->code) == A64;
+
+		if (w && BEXT_CLASS(a->code) == A32)
+			goto single;
+
+		/* rX = rY; rX <<= 32; rX >>= 32  =>  mov eX, eY */
+		if (c && is_alu(b, A64, BEXT_ALU_LSH, BEXT_SRC_K) && b->imm == 32 &&
+		    is_alu(c, A64, BEXT_ALU_RSH, BEXT_SRC_K) && c->imm == 32 && c->dst == a->dst) {
+			emit_mov_rr(j, false, ra, ry);
+			return 3;
+		}
+		/* rX = rY; rX += imm  =>  lea rX, [rY + imm] (32-bit add: lea eX) */
+		if (!j->blind && is_alu(b, w ? A64 : A32, BEXT_ALU_ADD, BEXT_SRC_K)) {
+			emit_lea(j, w, ra, ry, -1, 0, b->imm);
+			return 2;
+		}
+		/* rX = rY; rX += rZ  =>  lea rX, [rY + rZ] */
+		if (is_alu(b, w ? A64 : A32, BEXT_ALU_ADD, BEXT_SRC_X)) {
+			int rz = b->src == a->dst ? ry : reg_map[b->src];
+
+			emit_lea(j, w, ra, ry, rz, 0, 0);
+			return 2;
+		}
+		/* rX = rY; rX *= imm  =>  lea/shl, or imul rX, rY, imm */
+		if (!j->blind && is_alu(b, w ? A64 : A32, BEXT_ALU_MUL, BEXT_SRC_K)) {
+			if (emit_mul_cheap(j, w, ra, ry, b->imm))
+				return 2;
+			if (is_imm8(b->imm)) {
+				emit_rr(j, w ? F_W : 0, 0x6b, ra, ry);
+				emit1(j, (uint8_t)b->imm);
+			} else {
+				emit_rr(j, w ? F_W : 0, 0x69, ra, ry);
+				emit4(j, (uint32_t)b->imm);
+			}
+			return 2;
+		}
+	}
+single:
+	/* rX *= 3/5/9/2^k  =>  lea/shl (imul has 3 cycles of latency) */
+	if (!j->blind && (is_alu(a, A64, BEXT_ALU_MUL, BEXT_SRC_K) ||
+			  is_alu(a, A32, BEXT_ALU_MUL, BEXT_SRC_K)) &&
+	    emit_mul_cheap(j, BEXT_CLASS(a->code) == A64, ra, ra, a->imm))
+		return 1;
+	/*
+	 * if (cond) goto +1; goto L  =>  if (!cond) goto L: a loop's backward
+	 * edge becomes one conditional branch instead of a branch over a jump.
+	 */
+	if (b && (BEXT_CLASS(a->code) == BEXT_CLS_JMP || BEXT_CLASS(a->code) == BEXT_CLS_JMP32) &&
+	    a->off == 1 && (b->code == (BEXT_CLS_JMP | BEXT_JMP_JA) ||
+			    b->code == (BEXT_CLS_JMP32 | BEXT_JMP_JA))) {
+		int op = BEXT_OP(a->code);
+		int64_t t = (int64_t)pc + 2 +
+			    (BEXT_CLASS(b->code) == BEXT_CLS_JMP32 ? b->imm : b->off);
+
+		if (op == BEXT_JMP_JA || op == BEXT_JMP_CALL || op == BEXT_JMP_EXIT ||
+		    op > BEXT_JMP_JSLE || t < 0 || (size_t)t >= j->n)
+			return 0;
+		j->invert_next = true;
+		j->jmp_override = (size_t)t;
+		emit_jmp(j, a);
+		j->invert_next = false;
+		return j->err ? 0 : 2;
+	}
+	return 0;
 }
 
 /* Resolves every fixup against this pass's layout; returns whether another pass helps. */
@@ -1365,7 +1537,8 @@ static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 	}
 	j.lab = malloc((2 * n + L_COUNT) * sizeof(*j.lab));
 	j.fstart = calloc(n, 1);
-	if (!j.lab || !j.fstart) {
+	j.tgt = calloc(n, 1);
+	if (!j.lab || !j.fstart || !j.tgt) {
 		ret = -ENOMEM;
 		snprintf(err, err_len, "out of memory");
 		goto out_free;
@@ -1387,6 +1560,21 @@ static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 		}
 		if (t > 0 && (size_t)t < n)
 			j.fstart[t] = 1;
+	}
+	/* Jump targets: the second instruction of a fused pattern must not be one. */
+	for (size_t i = 0; i < n; i++) {
+		const struct bext_insn *in = &vm->insns[i];
+		uint8_t cls = BEXT_CLASS(in->code), op = BEXT_OP(in->code);
+		int64_t t;
+
+		if (j.fstart[i])
+			j.tgt[i] = 1;
+		if ((cls != BEXT_CLS_JMP && cls != BEXT_CLS_JMP32) || op == BEXT_JMP_CALL ||
+		    op == BEXT_JMP_EXIT)
+			continue;
+		t = (int64_t)i + 1 + (cls == BEXT_CLS_JMP32 && op == BEXT_JMP_JA ? in->imm : in->off);
+		if (t >= 0 && (size_t)t < n)
+			j.tgt[t] = 1;
 	}
 	j.blind = vm->opts.blinding;
 	if (j.blind) {
@@ -1483,6 +1671,7 @@ out_free:
 	free(j.buf);
 	free(j.lab);
 	free(j.fstart);
+	free(j.tgt);
 	free(j.fix);
 	free(j.fix_disp);
 	free(j.fix_long);
