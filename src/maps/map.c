@@ -153,6 +153,11 @@ int bext_store__create_map(struct bext_store *s, const struct bext_map_create_op
 	d.flags = o->map_flags;
 	d.name = o->name;
 	d.payload_size = c.hdr.data_off + c.hdr.data_size;
+	if (o->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+		/* the slots are the outer map's references on its inner maps */
+		d.nr_slot_refs = o->max_entries;
+		d.slot_refs_off = c.hdr.data_off;
+	}
 	d.init = map_init;
 	d.ctx = &c;
 	return bext_store_create_obj(s, &d);

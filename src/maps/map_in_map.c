@@ -12,10 +12,11 @@
  * copied into the outer header, and every inner map stored must match them
  * (and max_entries for array templates without BPF_F_INNER_MAP), else EINVAL.
  *
- * Difference from the kernel: the outer map does not hold a reference on its
- * inner maps (the store keeps references in segment headers written at
- * creation; contents change later). An inner map must be kept alive by its
- * own reference; a helper lookup of a removed inner map returns NULL.
+ * References: an ARRAY_OF_MAPS slot is a store "slot reference"
+ * (bext_store_swap_slot_ref): storing an id takes a reference on that map,
+ * replacing or deleting drops the old one, and removing the outer map drops
+ * them all, so an inner map lives at least as long as it is stored, as in the
+ * kernel. HASH_OF_MAPS values do not hold references yet (docs/STORE.md).
  *
  * ARRAY_OF_MAPS data: max_entries ids (0 = empty). HASH_OF_MAPS: a hash map
  * (hashtab.c) whose 4-byte values are the ids.
@@ -71,6 +72,20 @@ static int check_inner(struct bext_map *m, uint32_t id)
 
 /* ---- per-process cache of inner handles --------------------------------------------- */
 
+static struct mim_tab *tab_new(uint32_t cap)
+{
+	struct mim_tab *t = calloc(1, sizeof(*t) + cap * sizeof(struct mim_ent));
+
+	if (t)
+		t->mask = cap - 1;
+	return t;
+}
+
+static inline uint32_t tab_pos(uint32_t id)
+{
+	return id * 0x9e3779b1u;
+}
+
 static int mim_open(struct bext_map *m, int fd)
 {
 	int err = 0;
@@ -82,65 +97,109 @@ static int mim_open(struct bext_map *m, int fd)
 	m->mim = calloc(1, sizeof(*m->mim));
 	if (!m->mim)
 		return -ENOMEM;
+	m->mim->tab = tab_new(16);
+	if (!m->mim->tab) {
+		free(m->mim);
+		m->mim = NULL;
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&m->mim->lock, NULL);
 	return 0;
 }
 
 static void mim_close(struct bext_map *m)
 {
+	struct mim_tab *t, *next;
 	uint32_t i;
 
 	if (!m->mim)
 		return;
-	for (i = 0; i < m->mim->n; i++)
-		bext_map__close(m->mim->maps[i]);
-	free(m->mim->maps);
+	t = m->mim->tab;
+	for (i = 0; i <= t->mask; i++)
+		if (t->ents[i].id)
+			bext_map__close(t->ents[i].m);
+	for (; t; t = next) {
+		next = t->retired;
+		free(t);
+	}
 	pthread_mutex_destroy(&m->mim->lock);
 	free(m->mim);
 	m->mim = NULL;
 }
 
-static struct bext_map *inner_handle(struct bext_map *m, uint32_t id)
+static struct bext_map *tab_find(const struct mim_tab *t, uint32_t id)
+{
+	uint32_t i = tab_pos(id) & t->mask, n;
+
+	for (n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
+		uint32_t e = __atomic_load_n(&t->ents[i].id, __ATOMIC_ACQUIRE);
+
+		if (e == id)
+			return t->ents[i].m;
+		if (!e)
+			return NULL;
+	}
+	return NULL;
+}
+
+static void tab_put(struct mim_tab *t, uint32_t id, struct bext_map *h)
+{
+	uint32_t i = tab_pos(id) & t->mask;
+
+	while (t->ents[i].id)
+		i = (i + 1) & t->mask;
+	t->ents[i].m = h;
+	__atomic_store_n(&t->ents[i].id, id, __ATOMIC_RELEASE);
+	t->n++;
+}
+
+/* Slow path: open the inner map and publish its handle (mutex held). */
+static struct bext_map *inner_open(struct bext_map *m, uint32_t id)
 {
 	struct mim_cache *c = m->mim;
-	struct bext_map *r = NULL;
-	uint32_t lo = 0, hi, i;
+	struct mim_tab *t;
+	struct bext_map *r;
 
-	if (!id || !c)
-		return NULL;
 	pthread_mutex_lock(&c->lock);
-	hi = c->n;
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-
-		if (c->maps[mid]->id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < c->n && c->maps[lo]->id == id) {
-		r = c->maps[lo];
+	t = c->tab;
+	r = tab_find(t, id);
+	if (r)
 		goto out;
-	}
-	if (c->n == c->cap) {
-		uint32_t cap = c->cap ? c->cap * 2 : 8;
-		struct bext_map **p = realloc(c->maps, cap * sizeof(*p));
+	if ((t->n + 1) * 2 > t->mask + 1) {
+		struct mim_tab *g = tab_new((t->mask + 1) * 2);
+		uint32_t i;
 
-		if (!p)
+		if (!g)
 			goto out;
-		c->maps = p;
-		c->cap = cap;
+		for (i = 0; i <= t->mask; i++)
+			if (t->ents[i].id)
+				tab_put(g, t->ents[i].id, t->ents[i].m);
+		g->retired = t;
+		__atomic_store_n(&c->tab, g, __ATOMIC_RELEASE);
+		t = g;
 	}
 	r = bext_store__map_by_id(m->store, id);
-	if (!r)
-		goto out;
-	for (i = c->n; i > lo; i--)
-		c->maps[i] = c->maps[i - 1];
-	c->maps[lo] = r;
-	c->n++;
+	if (r)
+		tab_put(t, id, r);
 out:
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+/*
+ * The program-side lookup: lock-free once this process has seen the inner
+ * map. The outer map holds a reference on every inner map it stores (array
+ * of maps), so a cached handle stays a live map while it is stored; a handle
+ * whose map was removed later is never returned again (ids are not reused).
+ */
+static inline struct bext_map *inner_handle(struct bext_map *m, uint32_t id)
+{
+	struct bext_map *r;
+
+	if (!id || !m->mim)
+		return NULL;
+	r = tab_find(__atomic_load_n(&m->mim->tab, __ATOMIC_ACQUIRE), id);
+	return r ? r : inner_open(m, id);
 }
 
 /* ---- array of maps ------------------------------------------------------------------- */
@@ -201,17 +260,23 @@ static long aom_update(struct bext_map *m, const void *key, const void *value, u
 	err = check_inner(m, id);
 	if (err)
 		return err;
-	__atomic_store_n(slot, id, __ATOMIC_RELEASE);
-	return 0;
+	/* the slot holds a store reference on the inner map; the replaced one is dropped */
+	return bext_store_swap_slot_ref(m->store, m->id, slot, id, BEXT_OBJ_MAP, &id);
 }
 
 static long aom_delete(struct bext_map *m, const void *key)
 {
-	uint32_t *slot = aom_slot(m, key);
+	uint32_t *slot = aom_slot(m, key), old;
+	int err;
 
 	if (!slot)
 		return -EINVAL;
-	return __atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL) ? 0 : -ENOENT;
+	if (!__atomic_load_n(slot, __ATOMIC_ACQUIRE))
+		return -ENOENT;
+	err = bext_store_swap_slot_ref(m->store, m->id, slot, 0, BEXT_OBJ_MAP, &old);
+	if (err)
+		return err;
+	return old ? 0 : -ENOENT;
 }
 
 static long aom_nr_entries(struct bext_map *m)

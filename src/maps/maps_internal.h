@@ -161,11 +161,26 @@ struct bext_map_ops {
 #define BATCH_UPDATE 4u
 #define BATCH_DELETE 8u
 
-/* Per-process cache of inner-map handles of a map-in-map. */
+/*
+ * Per-process cache of inner-map handles of a map-in-map: an open-addressing
+ * table read without a lock (an entry's handle is written before its id, with
+ * release); misses, inserts and growth take the mutex. A grown table replaces
+ * the old one, which stays allocated (readers may still probe it) until the
+ * outer handle is closed.
+ */
+struct mim_ent {
+	uint32_t id;
+	struct bext_map *m;
+};
+struct mim_tab {
+	uint32_t mask; /* capacity - 1, power of two */
+	uint32_t n;
+	struct mim_tab *retired; /* the table this one replaced */
+	struct mim_ent ents[];
+};
 struct mim_cache {
 	pthread_mutex_t lock;
-	uint32_t n, cap;
-	struct bext_map **maps; /* sorted by id */
+	struct mim_tab *tab;
 };
 
 /* Per-process handle. */

@@ -13,8 +13,15 @@
  * Kernel semantics kept: key_size = value_size = 4; updates only with
  * BPF_ANY (else -EINVAL); index >= max_entries: -E2BIG on update, -ENOENT on
  * lookup/delete; deleting an empty slot: -ENOENT; programs cannot look
- * elements up (the helper lookup returns NULL). Not kept: the kernel checks
- * the fd names a program of a compatible type; bext only rejects id 0.
+ * elements up (the helper lookup returns NULL). The id must be a live
+ * program of the store: 0 or an id that is not live gives -EBADF (the
+ * kernel's answer for a bad fd), a live object that is no program -EINVAL
+ * (the kernel's answer for an fd that is no program). Not kept: the kernel
+ * also checks the program type against the array's owner (-EINVAL), and holds
+ * a reference on each program (with "user references" breaking the cycle
+ * program -> its prog array -> program); bext holds none, so a program
+ * removed from the store leaves its id behind, which tail calls then miss
+ * (the per-process registry no longer resolves it).
  */
 #include "maps_internal.h"
 
@@ -77,7 +84,16 @@ static long prog_array_update(struct bext_map *m, const void *key, const void *v
 		return -E2BIG;
 	memcpy(&id, value, sizeof(id));
 	if (!id)
-		return -EBADF; /* the kernel's answer for an fd that is no program */
+		return -EBADF; /* the kernel's answer for an fd that is no file */
+	if (m->store) {
+		struct bext_obj_info info;
+
+		/* kernel: no such fd -> EBADF, an fd that is not a program -> EINVAL */
+		if (bext_store__obj_info(m->store, id, &info))
+			return -EBADF;
+		if (info.kind != BEXT_OBJ_PROG)
+			return -EINVAL;
+	}
 	__atomic_store_n(s, id, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -290,6 +290,62 @@ out:
 	return err;
 }
 
+/* Drops one reference on @id (lock held); the object turns DYING at zero. */
+static void drop_one_ref(struct bext_store *s, uint32_t id)
+{
+	struct bext_reg_entry *t = find_slot(s, id);
+	struct redo_batch b = { 0 };
+
+	if (!t || t->state != BEXT_OBJ_LIVE || t->refcnt == 0)
+		return;
+	batch_add(&b, &t->refcnt, t->refcnt - 1);
+	if (t->refcnt == 1) {
+		batch_add(&b, &t->refs_dropped, 0);
+		batch_add(&b, &t->state, BEXT_OBJ_DYING);
+	}
+	batch_commit(s, &b);
+}
+
+/*
+ * The slot references of a DYING object: each slot is exchanged with 0 then
+ * its reference dropped, so a repeat after a crash drops only what is left
+ * (a crash between the two steps leaks that one reference). Lock held.
+ */
+static void drop_slot_refs(struct bext_store *s, uint32_t id)
+{
+	struct bext_seg_hdr sh;
+	char name[32];
+	uint64_t off, len;
+	uint32_t *slots;
+	void *map;
+	int fd;
+
+	seg_name(name, sizeof(name), id);
+	fd = openat(s->dir_fd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (pread(fd, &sh, sizeof(sh), 0) != sizeof(sh) || sh.magic != BEXT_SEG_MAGIC ||
+	    !sh.nr_slot_refs)
+		goto out;
+	off = (uint64_t)sh.slot_refs_off8 * 8;
+	len = off + (uint64_t)sh.nr_slot_refs * 4;
+	if (len > sh.seg_size)
+		goto out;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		goto out;
+	slots = (uint32_t *)((char *)map + off);
+	for (uint32_t i = 0; i < sh.nr_slot_refs; i++) {
+		uint32_t ref = __atomic_exchange_n(&slots[i], 0, __ATOMIC_ACQ_REL);
+
+		if (ref)
+			drop_one_ref(s, ref);
+	}
+	munmap(map, len);
+out:
+	close(fd);
+}
+
 /* Removes every DYING entry, dropping the references it holds. Lock held. */
 static void reap_dying(struct bext_store *s)
 {
@@ -324,6 +380,7 @@ static void reap_dying(struct bext_store *s)
 				batch_commit(s, &b);
 			}
 			free(refs);
+			drop_slot_refs(s, e->id);
 			seg_name(name, sizeof(name), e->id);
 			unlinkat(s->dir_fd, name, 0);
 			__atomic_store_n(&e->state, BEXT_OBJ_FREE, __ATOMIC_RELEASE);
@@ -687,6 +744,51 @@ const char *bext_store__path(const struct bext_store *s)
 	return s->dir;
 }
 
+int bext_store_swap_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slot,
+			     uint32_t new_id, enum bext_obj_kind kind, uint32_t *old)
+{
+	struct bext_reg_entry *o, *t;
+	uint32_t prev;
+	int err;
+
+	*old = 0;
+	err = reg_lock(s);
+	if (err)
+		return err;
+	o = find_slot(s, owner_id);
+	if (!o || o->state != BEXT_OBJ_LIVE) {
+		/*
+		 * The owner was removed while a process still has it mapped: its
+		 * slot references are gone already, and nobody can find it again.
+		 * Slots of such an orphan hold ids without references.
+		 */
+		*old = __atomic_exchange_n(slot, new_id, __ATOMIC_ACQ_REL);
+		goto out;
+	}
+	if (new_id) {
+		t = find_slot(s, new_id);
+		if (!t || t->state != BEXT_OBJ_LIVE || t->kind != (uint32_t)kind) {
+			err = -EBADF;
+			goto out;
+		}
+		if (t->refcnt == UINT32_MAX) {
+			err = -EOVERFLOW;
+			goto out;
+		}
+		t->refcnt++; /* one word: no redo batch needed */
+	}
+	prev = __atomic_exchange_n(slot, new_id, __ATOMIC_ACQ_REL);
+	*old = prev;
+	if (prev) {
+		drop_one_ref(s, prev);
+		reap_dying(s);
+	}
+	bump_generation(s);
+out:
+	reg_unlock(s);
+	return err;
+}
+
 /* ---- object creation ------------------------------------------------------------- */
 
 int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
@@ -705,6 +807,10 @@ int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
 
 	if (d->nr_refs > 65536 || d->payload_size > (1ULL << 40))
 		return -E2BIG;
+	if (d->nr_slot_refs && ((d->slot_refs_off & 7) ||
+				d->slot_refs_off + (uint64_t)d->nr_slot_refs * 4 > d->payload_size ||
+				(payload_off + d->slot_refs_off) / 8 > UINT32_MAX))
+		return -EINVAL;
 	err = reg_lock(s);
 	if (err)
 		return err;
@@ -776,6 +882,10 @@ int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
 	sh->payload_off = payload_off;
 	sh->payload_size = d->payload_size;
 	sh->seg_size = seg_size;
+	if (d->nr_slot_refs) {
+		sh->nr_slot_refs = d->nr_slot_refs;
+		sh->slot_refs_off8 = (uint32_t)((payload_off + d->slot_refs_off) / 8);
+	}
 	if (d->nr_refs)
 		memcpy((char *)seg + sh->refs_off, d->refs, d->nr_refs * sizeof(uint32_t));
 	err = d->init ? d->init((char *)seg + payload_off, d->payload_size, d->ctx) : 0;

@@ -97,9 +97,18 @@ struct bext_seg_hdr {
 	uint64_t payload_off; /* BEXT_SEG_PAYLOAD_ALIGN aligned */
 	uint64_t payload_size;
 	uint64_t seg_size;
-	uint8_t reserved[8];
+	/*
+	 * Slot references (zero in segments written before they existed): an
+	 * array of nr_slot_refs u32 object ids inside the payload, at
+	 * slot_refs_off8 * 8 from the segment start, 0 = empty. Each non-zero
+	 * slot holds one reference, changed only by bext_store_swap_slot_ref()
+	 * and dropped when the object is removed (map-in-map contents).
+	 */
+	uint32_t nr_slot_refs;
+	uint32_t slot_refs_off8;
 };
 static_assert(sizeof(struct bext_seg_hdr) == 64, "segment header layout");
+static_assert(offsetof(struct bext_seg_hdr, nr_slot_refs) == 56, "segment header layout");
 
 /* In-process handle. */
 struct bext_store {
@@ -119,6 +128,9 @@ struct bext_obj_desc {
 	const uint32_t *refs; /* objects the new one takes a reference on (must be LIVE) */
 	uint32_t nr_refs;
 	uint64_t payload_size;
+	/* Slot references (see struct bext_seg_hdr): start empty, 8-aligned offset in the payload. */
+	uint32_t nr_slot_refs;
+	uint64_t slot_refs_off;
 	/* Fills the zeroed payload; runs with the registry lock held. */
 	int (*init)(void *payload, uint64_t size, void *ctx);
 	void *ctx;
@@ -131,6 +143,17 @@ BEXT_HIDDEN int bext_store_create_obj(struct bext_store *s, const struct bext_ob
  */
 BEXT_HIDDEN int bext_store_open_obj_fd(struct bext_store *s, uint32_t id, enum bext_obj_kind kind,
 				       struct bext_reg_entry *e);
+/*
+ * Stores @new_id (0: empties) in @slot, one of live object @owner_id's slot
+ * references, and returns the id it held in *@old (0 if none). Under the
+ * registry lock: takes a reference on @new_id first (-EBADF unless it is a
+ * live object of @kind), then exchanges the slot, then drops the old id's
+ * reference (which may remove it). When the owner is no longer live (removed
+ * while still mapped somewhere) the slot is exchanged without references.
+ * A crash between the steps can only leak a reference.
+ */
+BEXT_HIDDEN int bext_store_swap_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slot,
+					 uint32_t new_id, enum bext_obj_kind kind, uint32_t *old);
 BEXT_HIDDEN int bext_store_find_by_name(struct bext_store *s, enum bext_obj_kind kind,
 					const char *name, uint32_t *id);
 

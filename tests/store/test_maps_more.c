@@ -869,6 +869,117 @@ static void test_spin_lock(uint32_t type)
 	bext_map__close(plain);
 }
 
+/* The outer array of maps holds a store reference on each inner map it stores. */
+static uint32_t refcnt_of(int id)
+{
+	struct bext_obj_info info;
+
+	return bext_store__obj_info(S, (uint32_t)id, &info) ? 0 : info.refcnt;
+}
+
+static void test_map_in_map_refs(void)
+{
+	int a = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	int b = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	int c = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "outer_refs",
+					  .map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS, .key_size = 4,
+					  .value_size = 4, .max_entries = 4,
+					  .inner_map_id = (uint32_t)a };
+	uint32_t k1 = 1, k2 = 2, k3 = 3, id;
+	struct bext_map *outer, *in;
+	int oid;
+
+	REQUIRE(a > 0 && b > 0 && c > 0);
+	oid = bext_store__create_map(S, &o);
+	REQUIRE(oid > 0);
+	outer = bext_store__map_by_id(S, (uint32_t)oid);
+	REQUIRE(outer);
+	id = (uint32_t)b;
+	CHECK_EQ(bext_map__update_elem(outer, &k1, &id, BPF_ANY), 0);
+	CHECK_EQ(refcnt_of(b), 2);
+	/* b's creator lets go: the outer map keeps it alive */
+	CHECK_EQ(bext_store__obj_put(S, (uint32_t)b), 0);
+	CHECK_EQ(refcnt_of(b), 1);
+	in = bext_map__helper_lookup(outer, &k1);
+	REQUIRE(in);
+	CHECK_EQ(bext_map__id(in), (uint32_t)b);
+	CHECK(bext_map__helper_lookup(outer, &k1) == in); /* cached handle */
+	/* overwrite: b's last reference goes, b is removed */
+	id = (uint32_t)a;
+	CHECK_EQ(bext_map__update_elem(outer, &k1, &id, BPF_ANY), 0);
+	CHECK_EQ(refcnt_of(b), 0);
+	CHECK_EQ(refcnt_of(a), 2);
+	in = bext_map__helper_lookup(outer, &k1);
+	REQUIRE(in);
+	CHECK_EQ(bext_map__id(in), (uint32_t)a);
+	/* a removed map cannot be stored; the slot keeps its map */
+	id = (uint32_t)b;
+	CHECK_EQ(bext_map__update_elem(outer, &k2, &id, BPF_ANY), -EBADF);
+	CHECK_EQ(bext_map__lookup_elem(outer, &k2, &id), -ENOENT);
+	/* delete drops the reference */
+	CHECK_EQ(bext_map__delete_elem(outer, &k1), 0);
+	CHECK_EQ(bext_map__delete_elem(outer, &k1), -ENOENT);
+	CHECK_EQ(refcnt_of(a), 1);
+	CHECK(bext_map__helper_lookup(outer, &k1) == NULL);
+	/* the same map in two slots: two references */
+	id = (uint32_t)c;
+	CHECK_EQ(bext_map__update_elem(outer, &k2, &id, BPF_ANY), 0);
+	CHECK_EQ(bext_map__update_elem(outer, &k3, &id, BPF_ANY), 0);
+	CHECK_EQ(refcnt_of(c), 3);
+	CHECK_EQ(bext_store__obj_put(S, (uint32_t)c), 0);
+	id = (uint32_t)a;
+	CHECK_EQ(bext_map__update_elem(outer, &k3, &id, BPF_ANY), 0);
+	CHECK_EQ(refcnt_of(c), 1);
+	CHECK_EQ(refcnt_of(a), 2);
+	/* removing the outer map drops what its slots hold: c goes, a is back to 1 */
+	CHECK_EQ(bext_store__obj_put(S, (uint32_t)oid), 0);
+	CHECK_EQ(refcnt_of(oid), 0);
+	CHECK_EQ(refcnt_of(c), 0);
+	CHECK_EQ(refcnt_of(a), 1);
+	/* the orphaned handle still works, without references */
+	id = (uint32_t)a;
+	CHECK_EQ(bext_map__update_elem(outer, &k1, &id, BPF_ANY), 0);
+	CHECK_EQ(refcnt_of(a), 1);
+	bext_map__close(outer);
+	CHECK_EQ(bext_store__obj_put(S, (uint32_t)a), 0);
+	CHECK_EQ(bext_store__check(S), 0);
+}
+
+/* A program array takes only ids of live programs. */
+static void test_prog_array_ids(void)
+{
+	const uint64_t insns[2] = { 0x00000000000000b7ULL, 0x0000000000000095ULL }; /* r0 = 0; exit */
+	struct bext_prog_create_opts po = { .sz = sizeof(po), .name = "pa_target",
+					    .prog_type = BPF_PROG_TYPE_XDP, .insns = insns,
+					    .insn_cnt = 2, .license = "GPL" };
+	int pa = test_mk_map(S, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0);
+	int prog = bext_store__create_prog(S, &po);
+	int notprog = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
+	struct bext_map *m;
+	uint32_t k = 0, id;
+
+	REQUIRE(pa > 0 && prog > 0 && notprog > 0);
+	m = bext_store__map_by_id(S, (uint32_t)pa);
+	REQUIRE(m);
+	id = (uint32_t)prog;
+	CHECK_EQ(bext_map__update_elem(m, &k, &id, BPF_ANY), 0);
+	id = (uint32_t)notprog;
+	CHECK_EQ(bext_map__update_elem(m, &k, &id, BPF_ANY), -EINVAL);
+	id = 999999;
+	CHECK_EQ(bext_map__update_elem(m, &k, &id, BPF_ANY), -EBADF);
+	id = 0;
+	CHECK_EQ(bext_map__update_elem(m, &k, &id, BPF_ANY), -EBADF);
+	CHECK_EQ(bext_map__lookup_elem(m, &k, &id), 0);
+	CHECK_EQ(id, (uint32_t)prog);
+	CHECK_EQ(bext_store__obj_put(S, (uint32_t)prog), 0);
+	id = (uint32_t)prog; /* removed now */
+	CHECK_EQ(bext_map__update_elem(m, &k, &id, BPF_ANY), -EBADF);
+	bext_map__close(m);
+	CHECK_EQ(bext_store__obj_put(S, (uint32_t)pa), 0);
+	CHECK_EQ(bext_store__obj_put(S, (uint32_t)notprog), 0);
+}
+
 int main(void)
 {
 	int probe = kmap(BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
@@ -888,6 +999,8 @@ int main(void)
 	test_batch_hash(BPF_MAP_TYPE_LRU_HASH);
 	test_batch_lpm();
 	test_map_in_map();
+	test_map_in_map_refs();
+	test_prog_array_ids();
 	test_map_in_map_kernel();
 	test_perf();
 	test_spin_lock(BPF_MAP_TYPE_ARRAY);
