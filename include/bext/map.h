@@ -176,6 +176,18 @@ typedef void *(*bext_map_lookup_fn)(struct bext_map *m, const void *key);
 BEXT_API bext_map_lookup_fn bext_map__lookup_fn(const struct bext_map *m);
 BEXT_API int bext_map__array_base(const struct bext_map *m, void **base, uint32_t *stride);
 
+/*
+ * bpf_for_each_map_elem: calls @fn for each element with pointers to the key
+ * and to the value in the map (per-CPU maps: the calling CPU's slot), until
+ * @fn returns non-zero. Hash maps are walked bucket by bucket without locks
+ * (as the kernel under RCU: concurrent changes may be seen or not).
+ * Returns the number of elements passed to @fn (the one that stopped the walk
+ * included), or -EINVAL for map types the kernel does not iterate (only the
+ * array and hash families).
+ */
+typedef long (*bext_map_elem_fn)(void *ctx, struct bext_map *m, const void *key, void *value);
+BEXT_API long bext_map__for_each_elem(struct bext_map *m, bext_map_elem_fn fn, void *ctx);
+
 /* The CPU slot the calling thread uses for per-CPU maps right now. */
 BEXT_API uint32_t bext_map__current_cpu(const struct bext_map *m);
 

@@ -120,6 +120,60 @@ H(h_map_lookup_percpu_elem)
 	return (uint64_t)(uintptr_t)bext_map__helper_lookup_percpu(PTR(r1), PTR(r2), (uint32_t)r3);
 }
 
+/* ---- callbacks: bpf_loop, bpf_for_each_map_elem ------------------------------------------ */
+
+#define BEXT_MAX_LOOPS (1u << 23) /* the kernel's BPF_MAX_LOOPS */
+
+/* callback(index, ctx): 0 continues, anything else stops after this iteration */
+H(h_loop)
+{
+	uint64_t i, ret;
+	int err;
+
+	(void)r5;
+	if (r4)
+		return ERR(-EINVAL);
+	if (r1 > BEXT_MAX_LOOPS)
+		return ERR(-E2BIG);
+	for (i = 0; i < r1; i++) {
+		err = bext_vm__call_func(NULL, r2, i, r3, 0, 0, 0, &ret);
+		if (err)
+			return ERR(err);
+		if (ret)
+			return i + 1;
+	}
+	return i;
+}
+
+struct fe_ctx {
+	uint64_t fn, ctx;
+	int err;
+};
+
+static long fe_one(void *c, struct bext_map *m, const void *key, void *value)
+{
+	struct fe_ctx *f = c;
+	uint64_t ret;
+
+	f->err = bext_vm__call_func(NULL, f->fn, (uint64_t)(uintptr_t)m,
+				    (uint64_t)(uintptr_t)key, (uint64_t)(uintptr_t)value, f->ctx,
+				    0, &ret);
+	return f->err ? 1 : (long)ret;
+}
+
+/* callback(map, key, value, ctx): 0 continues, 1 stops; returns elements visited */
+H(h_for_each_map_elem)
+{
+	struct fe_ctx f = { .fn = r2, .ctx = r3 };
+	long n;
+
+	(void)r5;
+	if (r4)
+		return ERR(-EINVAL);
+	n = bext_map__for_each_elem(PTR(r1), fe_one, &f);
+	return ERR(f.err ? f.err : n);
+}
+
 /* ---- ring buffers ---------------------------------------------------------------------
  * bpf_ringbuf_submit/discard get the record only, not the map. Each thread
  * remembers the rings it reserved from (a record is submitted by the run
@@ -599,6 +653,8 @@ static const struct helper_def table[] = {
 	{ BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str", h_probe_read_user_str },
 	{ BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str", h_probe_read_kernel_str },
 	{ BPF_FUNC_ktime_get_boot_ns, "bpf_ktime_get_boot_ns", h_ktime_get_boot_ns },
+	{ BPF_FUNC_loop, "bpf_loop", h_loop },
+	{ BPF_FUNC_for_each_map_elem, "bpf_for_each_map_elem", h_for_each_map_elem },
 	{ BPF_FUNC_ringbuf_output, "bpf_ringbuf_output", h_ringbuf_output },
 	{ BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve", h_ringbuf_reserve },
 	{ BPF_FUNC_ringbuf_submit, "bpf_ringbuf_submit", h_ringbuf_submit },

@@ -147,7 +147,24 @@ static int array_get_next_key(struct bext_map *m, const void *key, void *next_ke
 	return 0;
 }
 
+/* The key handed to the callback is a u32 on this stack, as the kernel's. */
+static long array_for_each(struct bext_map *m, bext_map_elem_fn fn, void *ctx)
+{
+	uint32_t i, cpu = m->type == BPF_MAP_TYPE_PERCPU_ARRAY ? bext_cur_cpu(m) : 0;
+
+	for (i = 0; i < m->max_entries; i++) {
+		uint32_t key = i;
+		void *v = m->type == BPF_MAP_TYPE_PERCPU_ARRAY ? pcpu_array_slot(m, i, cpu)
+							      : array_lookup(m, &key);
+
+		if (fn(ctx, m, &key, v))
+			return (long)i + 1;
+	}
+	return (long)m->max_entries;
+}
+
 const struct bext_map_ops bext_array_ops = {
+	.for_each = array_for_each,
 	.batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
 	.check_attr = array_check_attr,
 	.layout = array_layout,
@@ -158,6 +175,7 @@ const struct bext_map_ops bext_array_ops = {
 };
 
 const struct bext_map_ops bext_percpu_array_ops = {
+	.for_each = array_for_each,
 	.batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
 	.check_attr = array_check_attr,
 	.layout = array_layout,

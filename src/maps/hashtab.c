@@ -1045,7 +1045,33 @@ static int htab_check(struct bext_map *m)
 	return bad ? -EUCLEAN : 0;
 }
 
+/*
+ * Bucket by bucket, without locks (the lookup walk): an element reused under
+ * us can lead into another chain, whose NULLS marker ends this bucket early.
+ */
+static long htab_for_each(struct bext_map *m, bext_map_elem_fn fn, void *ctx)
+{
+	uint32_t b, cpu = m->h.percpu ? bext_cur_cpu(m) : 0;
+	long n = 0;
+
+	for (b = 0; b <= m->h.bucket_mask; b++) {
+		uint32_t ref = __atomic_load_n(&m->h.buckets[b].head, __ATOMIC_ACQUIRE), steps = 0;
+
+		while (!(ref & NULLS_BIT) && ref_valid(m, ref) && steps++ < m->h.nr_elems) {
+			struct htab_elem *e = elem_at(m, ref);
+			void *v = m->h.percpu ? elem_cpu_value(m, e, cpu) : elem_value(m, e);
+
+			n++;
+			if (fn(ctx, m, e->key, v))
+				return n;
+			ref = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
+		}
+	}
+	return n;
+}
+
 const struct bext_map_ops bext_htab_ops = {
+	.for_each = htab_for_each,
 	.check_attr = htab_check_attr,
 	.layout = htab_layout,
 	.init = htab_init,

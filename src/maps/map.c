@@ -477,6 +477,13 @@ long bext_map__helper_update(struct bext_map *m, const void *key, const void *va
 	return m->ops->update ? m->ops->update(m, key, value, flags, false) : -EINVAL;
 }
 
+long bext_map__for_each_elem(struct bext_map *m, bext_map_elem_fn fn, void *ctx)
+{
+	if (!m->ops->for_each || !fn)
+		return -EINVAL;
+	return m->ops->for_each(m, fn, ctx);
+}
+
 long bext_map__helper_delete(struct bext_map *m, const void *key)
 {
 	return m->ops->delete ? m->ops->delete(m, key) : -EINVAL;

@@ -152,6 +152,8 @@ struct bext_map_ops {
 	int (*lookup_batch)(struct bext_map *m, const void *in_batch, void *out_batch, void *keys,
 			    void *values, uint32_t *count, uint64_t elem_flags, bool del);
 	long (*nr_entries)(struct bext_map *m);
+	/* bpf_for_each_map_elem (NULL: the kernel does not iterate this type). */
+	long (*for_each)(struct bext_map *m, bext_map_elem_fn fn, void *ctx);
 	/* Which kernel batch commands exist for the type (BATCH_* bits). */
 	uint32_t batch_ops;
 };

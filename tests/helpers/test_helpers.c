@@ -499,6 +499,75 @@ static void test_time_and_run(void)
 	CHECK_EQ(run1("stack", NULL), -EFAULT);
 }
 
+/* bpf_loop and bpf_for_each_map_elem call back into the program (both engines). */
+static void test_callbacks(void)
+{
+	struct bext_vm *loop = load("loop_sum"), *feh = load("for_each_hash"),
+		       *fea = load("for_each_array");
+	struct bext_map *h = ht_map(&env, "fe_hash"), *arr = ht_map(&env, "arr");
+	struct args a = { .key = 10, .val = 0 };
+	uint64_t k, v, ksum = 0, vsum = 0;
+	uint32_t i;
+
+	/* all 10 iterations: 0^2 + ... + 9^2 = 285 */
+	CHECK_EQ(run_vm(loop, &a), 10);
+	CHECK_EQ(a.val, 285);
+	/* stop after the 4th iteration: 0 + 1 + 4 + 9 */
+	a = (struct args){ .key = 10, .val = 4 };
+	CHECK_EQ(run_vm(loop, &a), 4);
+	CHECK_EQ(a.val, 14);
+	a = (struct args){ .key = 0 };
+	CHECK_EQ(run_vm(loop, &a), 0);
+	CHECK_EQ(a.val, 0);
+	a = (struct args){ .key = 3, .len = 1 }; /* flags must be 0 */
+	CHECK_EQ(run_vm(loop, &a), -EINVAL);
+	a = (struct args){ .key = (1u << 23) + 1 };
+	CHECK_EQ(run_vm(loop, &a), -E2BIG);
+
+	for (k = 1; k <= 20; k++) {
+		v = k * 100;
+		CHECK_EQ(bext_map__update_elem(h, &k, &v, BPF_NOEXIST), 0);
+		ksum += k;
+		vsum += v;
+	}
+	a = (struct args){ 0 };
+	CHECK_EQ(run_vm(feh, &a), 20);
+	CHECK_EQ(a.val, ksum);
+	CHECK_EQ(a.ptr, vsum);
+	/* the callback incremented every value in place */
+	for (k = 1; k <= 20; k++) {
+		CHECK_EQ(bext_map__lookup_elem(h, &k, &v), 0);
+		CHECK_EQ(v, k * 100 + 1);
+	}
+	/* stopping at key 7: 7 was visited, and the walk ended there */
+	a = (struct args){ .key = 7 };
+	{
+		int64_t n = run_vm(feh, &a);
+
+		CHECK(n >= 1 && n <= 20);
+		CHECK(a.val >= 7 && a.val < ksum);
+	}
+	a = (struct args){ .len = 2 };
+	CHECK_EQ(run_vm(feh, &a), -EINVAL);
+
+	ksum = vsum = 0;
+	for (i = 0; i < 16; i++) {
+		v = 3 * i + 1;
+		CHECK_EQ(bext_map__update_elem(arr, &i, &v, BPF_ANY), 0);
+		ksum += i;
+		vsum += v;
+	}
+	a = (struct args){ 0 };
+	CHECK_EQ(run_vm(fea, &a), 16);
+	CHECK_EQ(a.val, ksum);
+	CHECK_EQ(a.ptr, vsum);
+	/* a map type the kernel does not iterate */
+	CHECK_EQ(bext_map__for_each_elem(ht_map(&env, "q"), NULL, NULL), -EINVAL);
+	bext_vm__free(loop);
+	bext_vm__free(feh);
+	bext_vm__free(fea);
+}
+
 int main(void)
 {
 	static const struct {
@@ -523,6 +592,7 @@ int main(void)
 		test_tail_calls();
 		test_misc_maps();
 		test_time_and_run();
+		test_callbacks();
 		ht_env_close(&env);
 	}
 	if (failures) {

@@ -335,3 +335,77 @@ SEC("uprobe") int stack(void *ctx)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* ---- callbacks: bpf_loop (181), bpf_for_each_map_elem (164) ---- */
+
+struct loop_state {
+	__u64 sum;
+	__u64 stop_at;
+};
+
+static long loop_cb(__u32 i, void *ctx)
+{
+	struct loop_state *st = ctx;
+
+	st->sum += (__u64)i * i;
+	return i + 1 == st->stop_at; /* 1 stops */
+}
+
+/* a->key iterations, stop after iteration a->val - 1; a->val gets the sum */
+SEC("tc") int loop_sum(struct args *a)
+{
+	struct loop_state st = { .sum = 0, .stop_at = a->val };
+	long n = bpf_loop(a->key, loop_cb, &st, a->len);
+
+	a->val = st.sum;
+	return n;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u64);
+} fe_hash SEC(".maps");
+
+struct fe_state {
+	__u64 keys;
+	__u64 vals;
+	__u64 stop_key;
+};
+
+static long fe_cb(void *map, __u64 *key, __u64 *val, struct fe_state *st)
+{
+	st->keys += *key;
+	st->vals += *val;
+	*val += 1; /* the callback gets the element's own value */
+	return *key == st->stop_key;
+}
+
+/* a->key: key that stops the walk (0: none); a->val, a->ptr get the key and value sums */
+SEC("tc") int for_each_hash(struct args *a)
+{
+	struct fe_state st = { .stop_key = a->key };
+	long n = bpf_for_each_map_elem(&fe_hash, fe_cb, &st, a->len);
+
+	a->val = st.keys;
+	a->ptr = st.vals;
+	return n;
+}
+
+static long fe_arr_cb(void *map, __u32 *key, __u64 *val, struct fe_state *st)
+{
+	st->keys += *key;
+	st->vals += *val;
+	return 0;
+}
+
+SEC("tc") int for_each_array(struct args *a)
+{
+	struct fe_state st = {};
+	long n = bpf_for_each_map_elem(&arr, fe_arr_cb, &st, 0);
+
+	a->val = st.keys;
+	a->ptr = st.vals;
+	return n;
+}
