@@ -45,6 +45,11 @@
 static const char *const progs[] = {"count", "memscan", "collatz", "switch",
 				    "memcpy", "calls", "fnv", "sort"};
 
+#if defined(__x86_64__)
+/* Test hook of the x86-64 JIT: BENCH_NO_PEEPHOLE=1 compiles insn by insn (for comparison). */
+extern bool bext_x86_jit_no_peephole;
+#endif
+
 static int batches = 9;
 static uint64_t batch_ns = 20000000; /* 20 ms */
 static uint8_t input[INPUT_SIZE];
@@ -401,6 +406,12 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(silent_libbpf);
 	print_machine();
+#if defined(__x86_64__)
+	if (getenv("BENCH_NO_PEEPHOLE") && atoi(getenv("BENCH_NO_PEEPHOLE"))) {
+		bext_x86_jit_no_peephole = true;
+		printf("BENCH_NO_PEEPHOLE: JIT peephole fusion off\n\n");
+	}
+#endif
 	{
 		int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "probe", 4, 4, 1, NULL);
 

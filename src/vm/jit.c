@@ -67,3 +67,14 @@ size_t bext_vm__jit_size(const struct bext_vm *vm)
 {
 	return vm && vm->jit_fn ? vm->jit_size : 0;
 }
+
+/*
+ * Called from bext_vm__free(). Here rather than in vm.c: vm.c holds the weak
+ * NULL definition of bext_arch_jit_ops, which clang folds to NULL there (so
+ * JIT code was never unmapped in clang builds); this file only declares it.
+ */
+void bext_jit_release(struct bext_vm *vm)
+{
+	if (vm->jit_mem && bext_arch_jit_ops && bext_arch_jit_ops->release)
+		bext_arch_jit_ops->release(vm);
+}

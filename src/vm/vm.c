@@ -75,8 +75,8 @@ void bext_vm__free(struct bext_vm *vm)
 {
 	if (!vm)
 		return;
-	if (vm->jit_mem && bext_arch_jit_ops && bext_arch_jit_ops->release)
-		bext_arch_jit_ops->release(vm);
+	bext_jit_release(vm);
+	free(vm->jit_funcs); /* NULL once released */
 	for (size_t i = 0; i < BEXT_MAX_HELPERS; i++)
 		free(vm->helpers[i].name);
 	free(vm->regions);

@@ -159,6 +159,8 @@ struct bext_jit_ops {
 
 /* Provided by src/arch/<arch>/; NULL where no back end exists (weak default). */
 extern const struct bext_jit_ops *const bext_arch_jit_ops;
+/* Releases the JIT code of vm through the back end, if any (jit.c). */
+BEXT_HIDDEN void bext_jit_release(struct bext_vm *vm);
 
 /* Sets vm->err (and returns -err_no) in one go. */
 __attribute__((format(printf, 3, 4))) int bext_vm_error(struct bext_vm *vm, int err_no,
