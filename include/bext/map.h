@@ -199,6 +199,21 @@ BEXT_API uint32_t bext_map__current_cpu(const struct bext_map *m);
  */
 BEXT_API int bext_map__check(struct bext_map *m);
 
+/* ---- stack trace maps (BPF_MAP_TYPE_STACK_TRACE) ---------------------------------
+ * Key: a stack id (u32); value: value_size / 8 instruction pointers (u64),
+ * zero-filled after the last frame on lookup. Updates are -EINVAL (stacks
+ * come from bpf_get_stackid); delete of an id >= the bucket count is -E2BIG.
+ */
+/*
+ * bpf_get_stackid's map half: stores @ips (@nr frames, skipping already
+ * done; more than value_size / 8 are cut) under the id their hash picks and
+ * returns the id. Another stack already there: -EEXIST unless
+ * BPF_F_REUSE_STACKID (replace); BPF_F_FAST_STACK_CMP: an equal hash counts
+ * as the same stack. -EFAULT for nr == 0, -EINVAL for other flags or maps.
+ */
+BEXT_API long bext_stackmap__get_id(struct bext_map *m, const uint64_t *ips, uint32_t nr,
+				    uint64_t flags);
+
 /* ---- ring buffers (BPF_MAP_TYPE_RINGBUF) -------------------------------------
  * Kernel layout: consumer page, producer page, then the data area mapped twice
  * back to back; records carry an 8-byte header whose length word has

@@ -422,23 +422,19 @@ H(h_get_attach_cookie)
 #define PT_REGS_RIP 128
 #define MAX_STACK_DEPTH 127
 
-H(h_get_stack)
+/*
+ * Walks the user stack of the current run from its pt_regs (rip, then the
+ * return addresses of the rbp chain), skipping @skip frames, into out[max].
+ * Returns frames written, or -EFAULT when there is no probe point.
+ */
+static long user_stack(uint64_t *out, uint32_t max, uint64_t skip)
 {
 	const struct bext_run_info *ri = cur_run;
-	uint64_t *out = PTR(r2), fp, ip, skip = r4 & BPF_F_SKIP_FIELD_MASK;
-	uint32_t size = (uint32_t)r3, n = 0, max = size / 8;
+	uint64_t fp, ip;
+	uint32_t n = 0;
 
-	(void)r1, (void)r5;
-	if ((r4 & ~(uint64_t)(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID)) ||
-	    size % 8 || !out)
-		return ERR(-EINVAL);
-	memset(out, 0, size);
-	if (!(r4 & BPF_F_USER_STACK))
-		return ERR(-EPERM); /* no kernel stack in userspace */
-	if (r4 & BPF_F_USER_BUILD_ID)
-		return ERR(-EOPNOTSUPP);
 	if (!ri || !ri->user_regs)
-		return ERR(-EFAULT); /* a plain run: no probe point to walk from */
+		return -EFAULT; /* a plain run: no probe point to walk from */
 	memcpy(&ip, (const uint8_t *)ri->user_regs + PT_REGS_RIP, 8);
 	memcpy(&fp, (const uint8_t *)ri->user_regs + PT_REGS_RBP, 8);
 	for (uint32_t depth = 0; n < max && depth < MAX_STACK_DEPTH + skip && ip; depth++) {
@@ -451,13 +447,52 @@ H(h_get_stack)
 		ip = frame[1];
 		fp = frame[0] > fp ? frame[0] : 0; /* the chain must go up the stack */
 	}
-	return (uint64_t)n * 8;
+	return n;
 }
 
+H(h_get_stack)
+{
+	uint64_t *out = PTR(r2), skip = r4 & BPF_F_SKIP_FIELD_MASK;
+	uint32_t size = (uint32_t)r3;
+	long n;
+
+	(void)r1, (void)r5;
+	if ((r4 & ~(uint64_t)(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID)) ||
+	    size % 8 || !out)
+		return ERR(-EINVAL);
+	memset(out, 0, size);
+	if (!(r4 & BPF_F_USER_STACK))
+		return ERR(-EPERM); /* no kernel stack in userspace */
+	if (r4 & BPF_F_USER_BUILD_ID)
+		return ERR(-EOPNOTSUPP);
+	n = user_stack(out, size / 8, skip);
+	return n < 0 ? ERR(n) : (uint64_t)n * 8;
+}
+
+/* long bpf_get_stackid(void *ctx, struct bpf_map *map, u64 flags) */
 H(h_get_stackid)
 {
-	UNUSED5;
-	return ERR(-EOPNOTSUPP); /* no BPF_MAP_TYPE_STACK_TRACE yet */
+	uint64_t ips[MAX_STACK_DEPTH];
+	struct bext_map *m = PTR(r2);
+	uint32_t max;
+	long n;
+
+	(void)r1, (void)r4, (void)r5;
+	if (r3 & ~(uint64_t)(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_FAST_STACK_CMP |
+			     BPF_F_REUSE_STACKID))
+		return ERR(-EINVAL);
+	if (!m || bext_map__type(m) != BPF_MAP_TYPE_STACK_TRACE)
+		return ERR(-EINVAL);
+	if (!(r3 & BPF_F_USER_STACK))
+		return ERR(-EPERM); /* no kernel stack in userspace (as get_stack) */
+	max = bext_map__value_size(m) / 8;
+	if (max > MAX_STACK_DEPTH)
+		max = MAX_STACK_DEPTH;
+	n = user_stack(ips, max, r3 & BPF_F_SKIP_FIELD_MASK);
+	if (n <= 0)
+		return ERR(n < 0 ? n : -EFAULT);
+	return ERR(bext_stackmap__get_id(m, ips, (uint32_t)n,
+					 r3 & (BPF_F_REUSE_STACKID | BPF_F_FAST_STACK_CMP)));
 }
 
 /* ---- strings, locks ------------------------------------------------------------------------ */

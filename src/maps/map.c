@@ -49,6 +49,8 @@ static const struct bext_map_ops *ops_for(uint32_t type)
 		return &bext_array_of_maps_ops;
 	case BPF_MAP_TYPE_HASH_OF_MAPS:
 		return &bext_hash_of_maps_ops;
+	case BPF_MAP_TYPE_STACK_TRACE:
+		return &bext_stack_trace_ops;
 	default:
 		return NULL;
 	}

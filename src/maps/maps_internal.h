@@ -250,6 +250,7 @@ BEXT_HIDDEN void bext_copy_value(struct bext_map *m, void *dst, const void *src)
 BEXT_HIDDEN void bext_copy_value_locked(struct bext_map *m, void *dst, const void *src,
 				       bool to_user);
 extern const struct bext_map_ops bext_prog_array_ops;
+extern const struct bext_map_ops bext_stack_trace_ops;
 
 /*
  * The CPU the calling thread runs on right now. glibc >= 2.35 registers an

@@ -568,6 +568,47 @@ static void test_callbacks(void)
 	bext_vm__free(fea);
 }
 
+/* bpf_get_stackid into a one-bucket stack map: ids, -EEXIST, reuse, truncation. */
+static void test_stackid(void)
+{
+	struct bext_vm *vm = load("stackid");
+	struct bext_map *m = ht_map(&env, "stacks");
+	struct bext_run_info ri = { 0 };
+	uint64_t regs[21] = { 0 }, frames[4], v[2];
+	struct args a = { .key = BPF_F_USER_STACK };
+	uint32_t k = 0;
+
+	CHECK_EQ(run_vm(vm, &a), -EFAULT); /* plain run: no user stack */
+	frames[0] = (uintptr_t)&frames[2];
+	frames[1] = 0xaaaa;
+	frames[2] = 0;
+	frames[3] = 0xbbbb;
+	regs[16] = 0x5555;		 /* rip */
+	regs[4] = (uintptr_t)&frames[0]; /* rbp */
+	ri.user_regs = regs;
+	bext_helpers__set_run(&ri);
+	CHECK_EQ(run_vm(vm, &a), 0);
+	CHECK_EQ(run_vm(vm, &a), 0); /* the same stack: the same id */
+	CHECK_EQ(bext_map__lookup_elem(m, &k, v), 0);
+	CHECK(v[0] == 0x5555 && v[1] == 0xaaaa); /* cut to value_size / 8 frames */
+	a.key = BPF_F_USER_STACK | 1;		  /* skip one: another stack, same bucket */
+	CHECK_EQ(run_vm(vm, &a), -EEXIST);
+	a.key = BPF_F_USER_STACK | 1 | BPF_F_REUSE_STACKID;
+	CHECK_EQ(run_vm(vm, &a), 0);
+	CHECK_EQ(bext_map__lookup_elem(m, &k, v), 0);
+	CHECK(v[0] == 0xaaaa && v[1] == 0xbbbb);
+	a.key = 0; /* a kernel stack */
+	CHECK_EQ(run_vm(vm, &a), -EPERM);
+	a.key = BPF_F_USER_STACK | BPF_F_USER_BUILD_ID;
+	CHECK_EQ(run_vm(vm, &a), -EINVAL);
+	a.key = BPF_F_USER_STACK | 3; /* skips every frame */
+	CHECK_EQ(run_vm(vm, &a), -EFAULT);
+	CHECK_EQ(bext_map__delete_elem(m, &k), 0);
+	CHECK_EQ(bext_map__lookup_elem(m, &k, v), -ENOENT);
+	bext_helpers__set_run(NULL);
+	bext_vm__free(vm);
+}
+
 int main(void)
 {
 	static const struct {
@@ -593,6 +634,7 @@ int main(void)
 		test_misc_maps();
 		test_time_and_run();
 		test_callbacks();
+		test_stackid();
 		ht_env_close(&env);
 	}
 	if (failures) {

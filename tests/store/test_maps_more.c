@@ -980,6 +980,91 @@ static void test_prog_array_ids(void)
 	CHECK_EQ(bext_store__obj_put(S, (uint32_t)notprog), 0);
 }
 
+/* BPF_MAP_TYPE_STACK_TRACE: creation attributes and syscall ops on an empty map, vs the kernel. */
+static void test_stack_trace_kernel(void)
+{
+	static const struct {
+		uint32_t ks, vs, max, flags;
+	} attrs[] = {
+		{ 4, 64, 16, 0 },   { 4, 8, 1, 0 },	    { 8, 64, 16, 0 },
+		{ 4, 12, 16, 0 },   { 4, 0, 16, 0 },	    { 4, 127 * 8, 4, 0 },
+		{ 4, 128 * 8, 4, 0 }, { 4, 64, 0, 0 },	    { 4, 64, 16, BPF_F_NO_PREALLOC },
+		{ 4, 64, 16, BPF_F_RDONLY },
+	};
+	uint32_t k, nk, v32 = 0;
+	uint64_t val[8];
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		int id = test_mk_map(S, BPF_MAP_TYPE_STACK_TRACE, attrs[i].ks, attrs[i].vs,
+				     attrs[i].max, attrs[i].flags);
+
+		if (have_kernel) {
+			int kfd = kmap(BPF_MAP_TYPE_STACK_TRACE, attrs[i].ks, attrs[i].vs,
+				       attrs[i].max, attrs[i].flags);
+
+			if ((id > 0) != (kfd >= 0) || (id <= 0 && id != kfd))
+				fprintf(stderr, "stack_trace attrs #%zu: bext %d kernel %d\n", i, id,
+					kfd);
+			CHECK_EQ(id > 0, kfd >= 0);
+			if (id <= 0)
+				CHECK_EQ(id, kfd);
+			if (kfd >= 0)
+				close(kfd);
+		}
+		if (id > 0)
+			CHECK_EQ(bext_store__obj_put(S, (uint32_t)id), 0);
+	}
+	{
+		struct bext_map *m = open_put(test_mk_map(S, BPF_MAP_TYPE_STACK_TRACE, 4, 64, 16, 0));
+		int kfd = have_kernel ? kmap(BPF_MAP_TYPE_STACK_TRACE, 4, 64, 16, 0) : -1;
+
+		k = 0;
+		CHECK_EQ(bext_map__lookup_elem(m, &k, val), -ENOENT);
+		CHECK_EQ(bext_map__delete_elem(m, &k), -ENOENT);
+		CHECK_EQ(bext_map__update_elem(m, &k, val, BPF_ANY), -EINVAL);
+		CHECK_EQ(bext_map__get_next_key(m, NULL, &nk), -ENOENT);
+		k = 1000;
+		CHECK_EQ(bext_map__delete_elem(m, &k), -E2BIG);
+		CHECK_EQ(bext_map__lookup_elem(m, &k, val), -ENOENT);
+		if (kfd >= 0) {
+			memset(val, 0, sizeof(val));
+			k = 0;
+			CHECK_EQ(bpf_map_lookup_elem(kfd, &k, val) ? -errno : 0, -ENOENT);
+			CHECK_EQ(bpf_map_delete_elem(kfd, &k) ? -errno : 0, -ENOENT);
+			CHECK_EQ(bpf_map_update_elem(kfd, &k, val, BPF_ANY) ? -errno : 0, -EINVAL);
+			CHECK_EQ(bpf_map_get_next_key(kfd, NULL, &nk) ? -errno : 0, -ENOENT);
+			k = 1000;
+			CHECK_EQ(bpf_map_delete_elem(kfd, &k) ? -errno : 0, -E2BIG);
+			CHECK_EQ(bpf_map_lookup_elem(kfd, &k, val) ? -errno : 0, -ENOENT);
+			close(kfd);
+		}
+		/* the map half of bpf_get_stackid, driven directly */
+		{
+			uint64_t a[3] = { 0x1111, 0x2222, 0x3333 }, b[2] = { 0x4444, 0x5555 };
+			long ida = bext_stackmap__get_id(m, a, 3, 0), idb;
+
+			CHECK(ida >= 0 && ida < 16);
+			CHECK_EQ(bext_stackmap__get_id(m, a, 3, 0), ida);
+			CHECK_EQ(bext_stackmap__get_id(m, a, 3, BPF_F_FAST_STACK_CMP), ida);
+			k = (uint32_t)ida;
+			CHECK_EQ(bext_map__lookup_elem(m, &k, val), 0);
+			CHECK(val[0] == 0x1111 && val[1] == 0x2222 && val[2] == 0x3333 &&
+			      val[3] == 0 && val[7] == 0);
+			idb = bext_stackmap__get_id(m, b, 2, 0);
+			CHECK(idb == -EEXIST || (idb >= 0 && idb != ida)); /* -EEXIST if same id */
+			CHECK_EQ(bext_map__get_next_key(m, NULL, &nk), 0);
+			CHECK(nk == (uint32_t)ida || nk == (uint32_t)idb);
+			CHECK_EQ(bext_stackmap__get_id(m, a, 0, 0), -EFAULT);
+			CHECK_EQ(bext_stackmap__get_id(m, a, 3, BPF_F_USER_STACK), -EINVAL);
+			CHECK_EQ(bext_map__nr_entries(m), idb >= 0 ? 2 : 1);
+			CHECK_EQ(bext_map__delete_elem(m, &k), 0);
+			CHECK_EQ(bext_map__lookup_elem(m, &k, val), -ENOENT);
+		}
+		(void)v32;
+		bext_map__close(m);
+	}
+}
+
 int main(void)
 {
 	int probe = kmap(BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
@@ -1001,6 +1086,7 @@ int main(void)
 	test_map_in_map();
 	test_map_in_map_refs();
 	test_prog_array_ids();
+	test_stack_trace_kernel();
 	test_map_in_map_kernel();
 	test_perf();
 	test_spin_lock(BPF_MAP_TYPE_ARRAY);

@@ -409,3 +409,18 @@ SEC("tc") int for_each_array(struct args *a)
 	a->ptr = st.vals;
 	return n;
 }
+
+/* ---- bpf_get_stackid (27) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1); /* one bucket: every stack wants id 0 */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 2 * sizeof(__u64)); /* two frames kept */
+} stacks SEC(".maps");
+
+/* a->key: flags */
+SEC("tc") int stackid(struct args *a)
+{
+	return bpf_get_stackid(a, &stacks, a->key);
+}
