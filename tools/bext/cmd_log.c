@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bext log [--store DIR] [--agent|--trace]
+ * bext log [--store DIR] [--agent|--trace] [-f|--follow]
  *
  * Prints the store's logs: the agents' log (agent.log: links attached,
  * detached, or why one could not be installed, one line per event with time
  * and pid) and then the programs' bpf_trace_printk output (trace.log).
+ * -f keeps printing what is appended to them (like tail -f; a file that
+ * shrinks or is replaced is read again from its start) until interrupted.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <bext/helpers.h>
 #include <bext/loader.h>
@@ -19,12 +23,21 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bext log [--store DIR] [--agent|--trace]\n");
+	fprintf(f, "usage: bext log [--store DIR] [--agent|--trace] [-f|--follow]\n");
 }
 
-static void cat_file(const char *dir, const char *name, bool header)
+/* Where -f is in a file: the inode and offset printed up to. */
+struct log_pos {
+	dev_t dev;
+	ino_t ino;
+	off_t off;
+};
+
+/* Prints @name from pos->off on (from 0 if it is another file now or shrank). */
+static void cat_file(const char *dir, const char *name, bool header, struct log_pos *pos)
 {
 	char path[4200], buf[8192];
+	struct stat st;
 	size_t n;
 	FILE *f;
 
@@ -32,11 +45,27 @@ static void cat_file(const char *dir, const char *name, bool header)
 	f = fopen(path, "r");
 	if (!f)
 		return;
+	if (fstat(fileno(f), &st) == 0) {
+		if (st.st_dev != pos->dev || st.st_ino != pos->ino || st.st_size < pos->off) {
+			pos->dev = st.st_dev;
+			pos->ino = st.st_ino;
+			pos->off = 0;
+		}
+		if (st.st_size == pos->off) {
+			fclose(f);
+			return;
+		}
+	}
+	if (pos->off && fseeko(f, pos->off, SEEK_SET))
+		pos->off = 0;
 	if (header)
 		printf("== %s\n", path);
 	fflush(stdout);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
 		fwrite(buf, 1, n, stdout);
+		pos->off += (off_t)n;
+	}
+	fflush(stdout);
 	fclose(f);
 }
 
@@ -44,7 +73,8 @@ int cmd_log(int argc, char **argv)
 {
 	struct bext_store_opts so = { .sz = sizeof(so) };
 	struct bext_store *s;
-	bool agent = true, trace = true;
+	struct log_pos apos = { 0 }, tpos = { 0 };
+	bool agent = true, trace = true, follow = false;
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -59,6 +89,8 @@ int cmd_log(int argc, char **argv)
 			trace = false;
 		} else if (!strcmp(argv[i], "--trace")) {
 			agent = false;
+		} else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow")) {
+			follow = true;
 		} else {
 			usage(stderr);
 			return 2;
@@ -69,10 +101,15 @@ int cmd_log(int argc, char **argv)
 		fprintf(stderr, "bext log: cannot open the store: %s\n", strerror(errno));
 		return 1;
 	}
-	if (agent)
-		cat_file(bext_store__path(s), BEXT_AGENT_LOG_NAME, agent && trace);
-	if (trace)
-		cat_file(bext_store__path(s), BEXT_TRACE_LOG_NAME, agent && trace);
+	for (;;) {
+		if (agent)
+			cat_file(bext_store__path(s), BEXT_AGENT_LOG_NAME, agent && trace, &apos);
+		if (trace)
+			cat_file(bext_store__path(s), BEXT_TRACE_LOG_NAME, agent && trace, &tpos);
+		if (!follow)
+			break;
+		usleep(200 * 1000);
+	}
 	bext_store__close(s);
 	return 0;
 }
