@@ -133,9 +133,12 @@ static void rb_commit(struct bext_map *m, void *data, uint64_t flags, bool disca
 
 	if (discard)
 		len |= BPF_RINGBUF_DISCARD_BIT;
-	__atomic_store_n(&h->len, len, __ATOMIC_SEQ_CST);
-	if (flags & BPF_RB_NO_WAKEUP)
+	if (flags & BPF_RB_NO_WAKEUP) {
+		/* no waiter check follows: a release store publishes the record */
+		__atomic_store_n(&h->len, len, __ATOMIC_RELEASE);
 		return;
+	}
+	__atomic_store_n(&h->len, len, __ATOMIC_SEQ_CST);
 	/* seq_cst store above + this load pair with the consumer's waiters/recheck */
 	if (__atomic_load_n(&r->waiters, __ATOMIC_SEQ_CST) || (flags & BPF_RB_FORCE_WAKEUP)) {
 		__atomic_add_fetch(&r->wake_seq, 1, __ATOMIC_SEQ_CST);
