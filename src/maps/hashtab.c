@@ -174,6 +174,7 @@ static int htab_open(struct bext_map *m, int fd)
 	m->h.percpu = type_percpu(m->type);
 	m->h.inplace = !m->h.percpu && !m->hdr->has_spin_lock &&
 		       (m->value_size == 8 || m->value_size == 4);
+	m->h.refslots = NULL; /* map_in_map.c sets it for hash of maps */
 	return 0;
 }
 
@@ -227,6 +228,33 @@ static inline bool key_eq(const struct bext_map *m, const void *a, const void *b
 	default:
 		return !memcmp(a, b, m->key_size);
 	}
+}
+
+/*
+ * Hash of maps: element i's slot holds a store reference on the inner map
+ * id its value holds while linked. ref_set exchanges it (the caller owns the
+ * element or holds its bucket lock); what comes out is dropped with ref_put
+ * once no map lock is held (the registry lock never nests in a map lock).
+ */
+static inline uint32_t ref_set(struct bext_map *m, struct htab_elem *e, uint32_t id)
+{
+	if (__builtin_expect(!m->h.refslots, 1))
+		return 0;
+	return __atomic_exchange_n(&m->h.refslots[elem_ref(m, e) - 1], id, __ATOMIC_ACQ_REL);
+}
+
+static void ref_put(struct bext_map *m, uint32_t id)
+{
+	if (id)
+		bext_store_slot_ref_put(m->store, m->id, id);
+}
+
+static inline uint32_t value_u32(const void *value)
+{
+	uint32_t v;
+
+	memcpy(&v, value, 4);
+	return v;
 }
 
 /* ---- freelists ---------------------------------------------------------------------- */
@@ -699,6 +727,7 @@ static long htab_update(struct bext_map *m, const void *key, const void *value, 
 	struct htab_freelist *fl = NULL;
 	struct htab_bucket *b;
 	bool repaired = false, counted = false;
+	uint32_t drop = 0; /* hash of maps: a reference to give back after unlocking */
 	long err = 0;
 
 	if ((flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
@@ -729,6 +758,7 @@ retry:
 		 * new-element-then-unlink dance below guarantees. Under the bucket
 		 * lock so the element cannot be deleted and reused meanwhile.
 		 */
+		drop = ref_set(m, old, value_u32(value));
 		if (m->value_size == 8) {
 			uint64_t v;
 
@@ -775,6 +805,8 @@ retry:
 	fill_value(m, e, value, all_cpus, true);
 	if (m->has_lock)
 		memset((uint8_t *)elem_value(m, e) + m->lock_off, 0, 4); /* a fresh, free lock */
+	/* (hash of maps never gets here with old: its 4-byte values are replaced in place) */
+	drop = ref_set(m, e, m->h.refslots ? value_u32(value) : 0);
 	if (old) {
 		/* new element goes right before the old one, then the old one leaves */
 		e->next = elem_ref(m, old);
@@ -791,11 +823,13 @@ retry:
 		fl_push_locked(m, fl, old);
 		bext_shm_unlock(&fl->lock);
 		bext_shm_unlock(&b->lock);
+		ref_put(m, drop);
 		return 0;
 	}
 	bext_shm_unlock(&b->lock);
 	if (old)
 		fl_push(m, old);
+	ref_put(m, drop);
 	return 0;
 
 out_full:
@@ -816,6 +850,7 @@ out_full:
 	return m->h.lru ? -ENOMEM : -E2BIG;
 out_unlock:
 	bext_shm_unlock(&b->lock);
+	ref_put(m, drop);
 	return err;
 }
 
@@ -837,6 +872,7 @@ static int htab_delete_common(struct bext_map *m, const void *key, void *value)
 	__atomic_store_n(prevp, e->next, __ATOMIC_RELEASE);
 	bext_shm_unlock(&b->lock);
 	count_dec(m);
+	ref_put(m, ref_set(m, e, 0)); /* e is ours now */
 	fl_push(m, e);
 	return 0;
 }
@@ -954,6 +990,7 @@ static int htab_lookup_batch(struct bext_map *m, const void *in_batch, void *out
 
 				detached = e->next;
 				count_dec(m);
+				ref_put(m, ref_set(m, e, 0));
 				fl_push(m, e);
 			}
 			total += cnt;

@@ -159,6 +159,10 @@ int bext_store__create_map(struct bext_store *s, const struct bext_map_create_op
 		/* the slots are the outer map's references on its inner maps */
 		d.nr_slot_refs = o->max_entries;
 		d.slot_refs_off = c.hdr.data_off;
+	} else if (o->map_type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+		/* one per hash element, after the elements */
+		d.nr_slot_refs = c.hdr.h.nr_elems;
+		d.slot_refs_off = c.hdr.data_off + bext_hom_refslots_off(&c.hdr.h);
 	}
 	d.init = map_init;
 	d.ctx = &c;

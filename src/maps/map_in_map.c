@@ -16,7 +16,10 @@
  * (bext_store_swap_slot_ref): storing an id takes a reference on that map,
  * replacing or deleting drops the old one, and removing the outer map drops
  * them all, so an inner map lives at least as long as it is stored, as in the
- * kernel. HASH_OF_MAPS values do not hold references yet (docs/STORE.md).
+ * kernel. HASH_OF_MAPS keeps one slot reference per hash element (an array
+ * after the elements): the element's slot holds a reference on the id its
+ * value holds while linked; hashtab.c exchanges it under the bucket lock (or
+ * owning the element) and drops the old reference after unlocking.
  *
  * ARRAY_OF_MAPS data: max_entries ids (0 = empty). HASH_OF_MAPS: a hash map
  * (hashtab.c) whose 4-byte values are the ids.
@@ -94,6 +97,13 @@ static int mim_open(struct bext_map *m, int fd)
 		err = bext_htab_ops.open(m, fd);
 	if (err)
 		return err;
+	if (m->type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+		uint64_t off = bext_hom_refslots_off(&m->hdr->h);
+
+		/* maps created before element slot references existed have none */
+		if (off + (uint64_t)m->h.nr_elems * 4 <= m->hdr->data_size)
+			m->h.refslots = (uint32_t *)(m->data + off);
+	}
 	m->mim = calloc(1, sizeof(*m->mim));
 	if (!m->mim)
 		return -ENOMEM;
@@ -328,6 +338,8 @@ static uint64_t hom_layout(struct bext_map_hdr *h)
 	h->map_type = BPF_MAP_TYPE_HASH; /* plain hash layout */
 	r = bext_htab_ops.layout(h);
 	h->map_type = t;
+	/* then one slot reference per element (its inner map id while linked) */
+	r = bext_hom_refslots_off(&h->h) + (uint64_t)h->h.nr_elems * 4;
 	return r;
 }
 
@@ -349,13 +361,25 @@ static long hom_update(struct bext_map *m, const void *key, const void *value, u
 	uint32_t id;
 	int err;
 
+	long ret;
+	int got = 0;
+
 	if ((flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
 		return -EINVAL;
 	memcpy(&id, value, 4);
 	err = check_inner(m, id);
 	if (err)
 		return err;
-	return bext_htab_ops.update(m, key, value, flags, all_cpus);
+	if (m->h.refslots) {
+		/* the reference the element's slot will hold (none for an orphan) */
+		got = bext_store_slot_ref_get(m->store, m->id, id, BEXT_OBJ_MAP);
+		if (got < 0)
+			return got;
+	}
+	ret = bext_htab_ops.update(m, key, value, flags, all_cpus);
+	if (ret && got)
+		bext_store_slot_ref_put(m->store, m->id, id);
+	return ret;
 }
 
 static int hom_get_next_key(struct bext_map *m, const void *key, void *next_key)

@@ -213,6 +213,8 @@ struct bext_map {
 			bool lru, percpu;
 			/* values of 4 or 8 bytes without a lock: replaced by one atomic store */
 			bool inplace;
+			/* hash of maps: element i's slot reference (NULL: none kept) */
+			uint32_t *refslots;
 		} h;
 		struct {
 			uint8_t *nodes;
@@ -241,6 +243,12 @@ extern const struct bext_map_ops bext_ringbuf_ops;
 extern const struct bext_map_ops bext_lpm_ops;
 extern const struct bext_map_ops bext_perf_array_ops;
 extern const struct bext_map_ops bext_array_of_maps_ops, bext_hash_of_maps_ops;
+
+/* Hash of maps: where the element slot references start in the data (8-aligned). */
+static inline uint64_t bext_hom_refslots_off(const struct htab_shared *hs)
+{
+	return (hs->elems_off + (uint64_t)hs->nr_elems * hs->elem_size + 7) & ~7ULL;
+}
 
 /* Map-in-map: checks the template @inner_id and records it in @h (map_in_map.c). */
 BEXT_HIDDEN int bext_mim_prepare(struct bext_store *s, uint32_t inner_id, struct bext_map_hdr *h);

@@ -744,6 +744,46 @@ const char *bext_store__path(const struct bext_store *s)
 	return s->dir;
 }
 
+int bext_store_slot_ref_get(struct bext_store *s, uint32_t owner_id, uint32_t id,
+			    enum bext_obj_kind kind)
+{
+	struct bext_reg_entry *o, *t;
+	int err = reg_lock(s);
+
+	if (err)
+		return err;
+	o = find_slot(s, owner_id);
+	t = find_slot(s, id);
+	if (!o || o->state != BEXT_OBJ_LIVE) {
+		err = 0;
+	} else if (!id || !t || t->state != BEXT_OBJ_LIVE || t->kind != (uint32_t)kind) {
+		err = -EBADF;
+	} else if (t->refcnt == UINT32_MAX) {
+		err = -EOVERFLOW;
+	} else {
+		t->refcnt++;
+		bump_generation(s);
+		err = 1;
+	}
+	reg_unlock(s);
+	return err;
+}
+
+void bext_store_slot_ref_put(struct bext_store *s, uint32_t owner_id, uint32_t id)
+{
+	struct bext_reg_entry *o;
+
+	if (!id || reg_lock(s))
+		return;
+	o = find_slot(s, owner_id);
+	if (o && o->state == BEXT_OBJ_LIVE) {
+		drop_one_ref(s, id);
+		reap_dying(s);
+		bump_generation(s);
+	}
+	reg_unlock(s);
+}
+
 int bext_store_swap_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slot,
 			     uint32_t new_id, enum bext_obj_kind kind, uint32_t *old)
 {

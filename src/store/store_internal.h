@@ -154,6 +154,17 @@ BEXT_HIDDEN int bext_store_open_obj_fd(struct bext_store *s, uint32_t id, enum b
  */
 BEXT_HIDDEN int bext_store_swap_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slot,
 					 uint32_t new_id, enum bext_obj_kind kind, uint32_t *old);
+/*
+ * Slot references kept by the owner itself (hash of maps: one slot per hash
+ * element, exchanged by the map code under its own locks). get: takes a
+ * reference on live @id of @kind for a slot of @owner_id: 1, or 0 when the
+ * owner is no longer live (nothing taken: an orphan's slots hold none),
+ * -EBADF when @id is not live. put: drops one such reference, unless the
+ * owner is no longer live (its removal already dropped what its slots held).
+ */
+BEXT_HIDDEN int bext_store_slot_ref_get(struct bext_store *s, uint32_t owner_id, uint32_t id,
+					enum bext_obj_kind kind);
+BEXT_HIDDEN void bext_store_slot_ref_put(struct bext_store *s, uint32_t owner_id, uint32_t id);
 BEXT_HIDDEN int bext_store_find_by_name(struct bext_store *s, enum bext_obj_kind kind,
 					const char *name, uint32_t *id);
 

@@ -944,6 +944,70 @@ static void test_map_in_map_refs(void)
 	bext_map__close(outer);
 	CHECK_EQ(bext_store__obj_put(S, (uint32_t)a), 0);
 	CHECK_EQ(bext_store__check(S), 0);
+
+	/* hash of maps: each element's value holds a reference too */
+	{
+		int t = test_mk_map(S, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+		int x = test_mk_map(S, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+		int y = test_mk_map(S, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
+		struct bext_map_create_opts ho = { .sz = sizeof(ho), .name = "hom_refs",
+						   .map_type = BPF_MAP_TYPE_HASH_OF_MAPS,
+						   .key_size = 8, .value_size = 4, .max_entries = 4,
+						   .inner_map_id = (uint32_t)t };
+		uint64_t hk1 = 11, hk2 = 22, hk3 = 33, hk4 = 44, hk5 = 55, ks[4], tok;
+		uint32_t vs[4], cnt = 4;
+		struct bext_map *hom;
+		int hid;
+
+		REQUIRE(t > 0 && x > 0 && y > 0);
+		hid = bext_store__create_map(S, &ho);
+		REQUIRE(hid > 0);
+		hom = bext_store__map_by_id(S, (uint32_t)hid);
+		REQUIRE(hom);
+		id = (uint32_t)x;
+		CHECK_EQ(bext_map__update_elem(hom, &hk1, &id, BPF_ANY), 0);
+		CHECK_EQ(bext_map__update_elem(hom, &hk2, &id, BPF_ANY), 0);
+		CHECK_EQ(refcnt_of(x), 3);
+		CHECK_EQ(bext_map__update_elem(hom, &hk1, &id, BPF_NOEXIST), -EEXIST);
+		CHECK_EQ(refcnt_of(x), 3); /* a failed update takes nothing */
+		CHECK_EQ(bext_store__obj_put(S, (uint32_t)x), 0);
+		in = bext_map__helper_lookup(hom, &hk1);
+		REQUIRE(in);
+		CHECK_EQ(bext_map__id(in), (uint32_t)x);
+		/* overwrite in place: x loses one, y gains one */
+		id = (uint32_t)y;
+		CHECK_EQ(bext_map__update_elem(hom, &hk1, &id, BPF_ANY), 0);
+		CHECK_EQ(refcnt_of(x), 1);
+		CHECK_EQ(refcnt_of(y), 2);
+		CHECK_EQ(bext_map__delete_elem(hom, &hk2), 0); /* x's last reference */
+		CHECK_EQ(refcnt_of(x), 0);
+		id = (uint32_t)x;
+		CHECK_EQ(bext_map__update_elem(hom, &hk2, &id, BPF_ANY), -EBADF);
+		/* full map: E2BIG, nothing taken */
+		id = (uint32_t)y;
+		CHECK_EQ(bext_map__update_elem(hom, &hk2, &id, BPF_ANY), 0);
+		CHECK_EQ(bext_map__update_elem(hom, &hk3, &id, BPF_ANY), 0);
+		CHECK_EQ(bext_map__update_elem(hom, &hk4, &id, BPF_ANY), 0);
+		CHECK_EQ(refcnt_of(y), 5);
+		CHECK_EQ(bext_map__update_elem(hom, &hk5, &id, BPF_ANY), -E2BIG);
+		CHECK_EQ(refcnt_of(y), 5);
+		/* lookup_and_delete batch gives the references back */
+		CHECK_EQ(bext_map__lookup_and_delete_batch(hom, NULL, &tok, ks, vs, &cnt, NULL),
+			 -ENOENT);
+		CHECK_EQ(cnt, 4);
+		CHECK_EQ(refcnt_of(y), 1);
+		CHECK_EQ(bext_map__nr_entries(hom), 0);
+		/* removing the outer map drops the rest */
+		CHECK_EQ(bext_map__update_elem(hom, &hk1, &id, BPF_ANY), 0);
+		CHECK_EQ(bext_map__update_elem(hom, &hk2, &id, BPF_ANY), 0);
+		CHECK_EQ(refcnt_of(y), 3);
+		CHECK_EQ(bext_store__obj_put(S, (uint32_t)hid), 0);
+		CHECK_EQ(refcnt_of(y), 1);
+		bext_map__close(hom);
+		CHECK_EQ(bext_store__obj_put(S, (uint32_t)y), 0);
+		CHECK_EQ(bext_store__obj_put(S, (uint32_t)t), 0);
+		CHECK_EQ(bext_store__check(S), 0);
+	}
 }
 
 /* A program array takes only ids of live programs. */
