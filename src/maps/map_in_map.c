@@ -198,8 +198,8 @@ out:
 
 /*
  * The program-side lookup: lock-free once this process has seen the inner
- * map. The outer map holds a reference on every inner map it stores (array
- * of maps), so a cached handle stays a live map while it is stored; a handle
+ * map. The outer map holds a reference on every inner map it stores, so a
+ * cached handle stays a live map while it is stored; a handle
  * whose map was removed later is never returned again (ids are not reused).
  */
 static inline struct bext_map *inner_handle(struct bext_map *m, uint32_t id)
