@@ -352,19 +352,31 @@ static bool link_wanted(const struct bext_link_data *d, struct bext_probe_target
 	return match_target(t, path_arg) >= 0;
 }
 
+/* A link to install in this pass (see reconcile()). */
+struct pending {
+	uint32_t id;
+	struct bext_link_data d;
+	struct bext_probe_target t;
+	const char *path_arg; /* NULL (main executable) or t.path */
+	struct agent_prog *prog;
+};
+
+static void link_fail(uint32_t id, const struct bext_link_data *d, const char *err)
+{
+	mark_failed(id);
+	agent_log("link %u (prog %u) at %s not installed: %s", id, d->prog_id, d->target, err);
+}
+
 static void link_install(uint32_t id, const struct bext_link_data *d,
-			 const struct bext_probe_target *t, const char *path_arg)
+			 const struct bext_probe_target *t, const char *path_arg,
+			 struct agent_prog *p)
 {
 	struct bext_attach_opts ao = { .sz = sizeof(ao) };
 	struct agent_link *l;
-	struct agent_prog *p;
 	char err[512] = "";
 	void *addr = NULL;
 	int r;
 
-	p = prog_get(d->prog_id, err, sizeof(err));
-	if (!p)
-		goto fail;
 	if (!bext_attach || !bext_attach__resolve) {
 		snprintf(err, sizeof(err), "binary rewriting (bext_attach) is not in this build");
 		goto fail;
@@ -396,8 +408,7 @@ static void link_install(uint32_t id, const struct bext_link_data *d,
 	agent_log("attached link %u (prog %u %s) at %s (%p)", id, p->id, p->name, d->target, addr);
 	return;
 fail:
-	mark_failed(id);
-	agent_log("link %u (prog %u) at %s not installed: %s", id, d->prog_id, d->target, err);
+	link_fail(id, d, err);
 }
 
 static void link_remove(struct agent_link *l, const char *why)
@@ -426,6 +437,8 @@ static void reconcile(void)
 	struct bext_obj_info in;
 	struct bext_link_data d;
 	struct bext_probe_target t;
+	struct pending *pend = NULL;
+	size_t i, nr = 0, cap = 0;
 	const char *path_arg;
 	uint32_t id = 0;
 
@@ -438,6 +451,11 @@ static void reconcile(void)
 			 !link_wanted(&d, &t, &path_arg))
 			link_remove(l, "link does not match this process");
 	}
+	/*
+	 * New links: first every program is loaded and compiled, then the code
+	 * is patched, so a probe on a function the agent itself uses (malloc)
+	 * does not see the agent's own work for later links of the same pass.
+	 */
 	while (bext_store__next_id(agent.store, id, &id) == 0) {
 		if (bext_store__obj_info(agent.store, id, &in) || in.kind != BEXT_OBJ_LINK)
 			continue;
@@ -447,8 +465,33 @@ static void reconcile(void)
 			continue; /* removed meanwhile */
 		if (!link_wanted(&d, &t, &path_arg))
 			continue;
-		link_install(id, &d, &t, path_arg);
+		if (nr == cap) {
+			struct pending *np;
+
+			cap = cap ? cap * 2 : 8;
+			np = realloc(pend, cap * sizeof(*pend));
+			if (!np) {
+				agent_log("out of memory while scanning links");
+				break;
+			}
+			pend = np;
+		}
+		pend[nr] = (struct pending){ .id = id, .d = d, .t = t };
+		pend[nr].path_arg = path_arg ? pend[nr].t.path : NULL;
+		nr++;
 	}
+	for (i = 0; i < nr; i++) {
+		char err[512] = "";
+
+		pend[i].prog = prog_get(pend[i].d.prog_id, err, sizeof(err));
+		if (!pend[i].prog)
+			link_fail(pend[i].id, &pend[i].d, err);
+	}
+	for (i = 0; i < nr; i++)
+		if (pend[i].prog)
+			link_install(pend[i].id, &pend[i].d, &pend[i].t, pend[i].path_arg,
+				     pend[i].prog);
+	free(pend);
 }
 
 /* ---- the watcher ----------------------------------------------------------------------- */
