@@ -7,6 +7,7 @@
  *   bext load malloc_count.bpf.o
  *   bext start -- ls -R /usr/include > /dev/null
  *   bext dump counts            # key: pid, value: calls
+ *   bext dump comms             # key: pid, value: command name
  */
 /* pt_regs layout of x86-64 for PT_REGS_PARM1() (usually -D__TARGET_ARCH_x86) */
 #ifndef __TARGET_ARCH_x86
@@ -31,6 +32,13 @@ struct {
 	__type(value, __u64); /* bytes asked for */
 } bytes SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);	/* pid */
+	__type(value, char[16]); /* command name */
+} comms SEC(".maps");
+
 static void add(void *map, __u32 pid, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(map, &pid);
@@ -51,7 +59,11 @@ SEC("uprobe/libc.so.6:malloc")
 int BPF_KPROBE(count_malloc, unsigned long size)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	char comm[16];
 
+	/* every time: a forked child calls malloc before and after its exec */
+	bpf_get_current_comm(comm, sizeof(comm));
+	bpf_map_update_elem(&comms, &pid, comm, BPF_ANY);
 	add(&counts, pid, 1);
 	add(&bytes, pid, size);
 	return 0;
