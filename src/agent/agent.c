@@ -68,12 +68,16 @@
 #pragma weak bext_attach
 #pragma weak bext_detach
 #pragma weak bext_attach__resolve
+#ifdef BEXT_ATTACH_OVERRIDE_RETURN_ID
+#pragma weak bext_attach__override_return_helper
+#endif
 
 struct agent_prog {
 	uint32_t id;
 	char name[16];
 	struct bext_vm *vm;
 	bext_jit_fn fn;
+	bool calls_override; /* calls bpf_override_return (helper 58) */
 	struct bext_map **maps;
 	size_t nr_maps;
 	struct agent_prog *next;
@@ -269,6 +273,24 @@ static struct agent_prog *prog_get(uint32_t id, char *err, size_t err_len)
 		goto err;
 	}
 	ho.store = agent.store;
+#ifdef BEXT_ATTACH_OVERRIDE_RETURN_ID
+	if (bext_attach__override_return_helper) {
+		const struct bext_insn *in = d.insns;
+
+		for (i = 0; i < d.insn_cnt; i++)
+			if (in[i].code == (BPF_JMP | BPF_CALL) && in[i].src == 0 &&
+			    in[i].imm == (int32_t)BEXT_ATTACH_OVERRIDE_RETURN_ID)
+				p->calls_override = true;
+		r = bext_vm__register_helper(p->vm, BEXT_ATTACH_OVERRIDE_RETURN_ID,
+					     "bpf_override_return",
+					     bext_attach__override_return_helper);
+		if (r) {
+			snprintf(err, err_len, "program %u: cannot register bpf_override_return: %s",
+				 id, strerror(-r));
+			goto err;
+		}
+	}
+#endif
 	r = bext_helpers__register_all(p->vm, &ho);
 	if (r) {
 		snprintf(err, err_len, "program %u: cannot register helpers: %s", id,
@@ -394,6 +416,8 @@ static void link_install(uint32_t id, const struct bext_link_data *d,
 	}
 	ao.kind = t->kind == BEXT_PROBE_URETPROBE ? BEXT_ATTACH_URETPROBE : BEXT_ATTACH_UPROBE;
 	ao.cookie = d->cookie;
+	/* as the kernel: only an entry probe may override the function's result */
+	ao.allow_override = p->calls_override && t->kind == BEXT_PROBE_UPROBE && !t->offset;
 	l->att = bext_attach(addr, p->fn, &ao, err, sizeof(err));
 	if (!l->att) {
 		if (!err[0])

@@ -223,6 +223,19 @@ pid_filter)
 	eq "$(mapv per_pid "${PIDS[0]}")" 1000 "calls of pid ${PIDS[0]}"
 	mapv per_pid "${PIDS[1]}" >/dev/null && fail "pid ${PIDS[1]} was probed"
 	;;
+override)
+	load "$E2E_OBJ/override.bpf.o" >/dev/null
+	res=$(start "$LOOP" 100) || fail "target failed: $res"
+	skip_without_attach
+	if log | grep -q "not installed"; then
+		log
+		echo "SKIP: bpf_override_return is not available in this build"
+		exit 77
+	fi
+	echo "$res"
+	eq "$(echo "$res" | awk '{print $5, $7}')" "$((3 * 99 * 100 / 2)) 4200" \
+		"add untouched, mul overridden to return 42"
+	;;
 *)
 	echo "unknown case $CASE"
 	exit 2
