@@ -69,6 +69,18 @@ BEXT_API int bext_detach(struct bext_attachment *a);
 BEXT_API int bext_attach__resolve(const char *path, const char *symbol, uint64_t offset,
 				  void **addr, char *err, size_t err_len);
 
+/*
+ * bpf_override_return (kernel helper id 58) for programs run by attachments
+ * made with allow_override: register it in the program's vm as helper 58.
+ * bpf_override_return(ctx, rc) makes the probed function return rc to its
+ * caller at once, without running (after every entry program ran; the last
+ * call wins). Called from any other program it returns -EPERM and does
+ * nothing (the kernel refuses such programs at load time instead).
+ */
+#define BEXT_ATTACH_OVERRIDE_RETURN_ID 58u
+BEXT_API uint64_t bext_attach__override_return_helper(uint64_t ctx, uint64_t rc, uint64_t r3,
+						      uint64_t r4, uint64_t r5);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,831 @@
+// SPDX-License-Identifier: MIT
+/*
+ * attach: uprobes and uretprobes by rewriting code in the running process.
+ *
+ *   caller ──call──► func:  [endbr64]
+ *                           jmp tramp ──────► tramp (per site, near func, never freed):
+ *                                               build pt_regs on the stack
+ *                                               call bext_attach__entry_dispatch(site, regs)
+ *                                                 ├ runs site->entry programs in order
+ *                                                 └ uretprobes: return address <- bext_uret_tramp,
+ *                                                   original pushed on the thread's shadow stack
+ *                                               override? rax = rc; ret ──────────► caller
+ *                                               restore registers
+ *                                               relocated displaced insns
+ *                           rest of func ◄───── jmp func+skip+patch_len
+ *                           ret ──────────────► bext_uret_tramp: pt_regs (rax = return value),
+ *                                               bext_attach__ret_dispatch pops the shadow stack,
+ *                                               runs site->ret programs, ret ───► caller
+ *
+ * Sites (one per probed address) are created once and kept for the life of
+ * the process with their trampoline, so a thread may always be inside one.
+ * The program lists are immutable arrays swapped atomically; a replaced array
+ * is freed after a grace period: a barrier on every thread (membarrier or a
+ * signal) then a wait until every thread that was inside a dispatcher has
+ * left it (per-thread sequence counter, odd while inside).
+ *
+ * Live patching (attach_lock serialises attach/detach):
+ *   install:   int3 at patch[0]; move threads sitting between displaced
+ *              instructions into the trampoline's copy (signal to every
+ *              thread); patch[1..4] = rel32; sync cores; patch[0] = 0xe9.
+ *   uninstall: int3 at patch[0]; sync; original patch[1..4]; sync; patch[0].
+ * A thread meeting the int3 gets SIGTRAP; our handler sends it to the
+ * site's trampoline (as if the jmp were there).
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#include <bext/helpers.h>
+
+#include "attach/attach_internal.h"
+
+#define MAX_SITES 4096u
+#define TRAMP_PAGE 4096u
+
+struct prog_ent {
+	bext_jit_fn fn;
+	uint64_t cookie;
+	bool allow_override;
+};
+
+struct prog_arr {
+	uint32_t n;
+	struct prog_ent e[];
+};
+
+struct bext_site {
+	uint8_t *addr;	/* probed address (pt_regs.rip, bpf_get_func_ip) */
+	uint8_t *patch; /* where the jmp goes: addr, or addr + 4 past an endbr64 */
+	uint8_t *tramp;
+	uint8_t *reloc; /* relocated displaced instructions inside tramp */
+	unsigned patch_len;
+	bool at_entry; /* addr is the function's entry */
+	bool patched;
+	uint8_t orig[BEXT_X86_JMP_LEN];
+	uint8_t jmp[BEXT_X86_JMP_LEN];
+	struct bext_x86_reloc rl;
+	struct prog_arr *_Atomic entry;
+	struct prog_arr *_Atomic ret;
+	struct bext_attachment **atts; /* in attach order */
+	size_t n_atts;
+};
+
+struct bext_attachment {
+	struct bext_site *site;
+	enum bext_attach_kind kind;
+	bext_jit_fn fn;
+	uint64_t cookie;
+	bool allow_override;
+};
+
+struct shadow_ent {
+	uint64_t sp;  /* address of the return-address slot */
+	uint64_t ret; /* the original return address */
+	struct bext_site *site;
+};
+
+/* Per-thread state. Registered threads are on reg_head (reg_lock). */
+struct bext_tls {
+	_Atomic uint64_t seq; /* odd while inside a dispatcher */
+	unsigned depth;
+	bool registered, dead;
+	bool override_ok, override_set;
+	uint64_t override_rc;
+	unsigned top;
+	struct shadow_ent ss[BEXT_SHADOW_DEPTH];
+	struct bext_tls *next, **pprev;
+};
+
+static __thread struct bext_tls tls;
+
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bext_tls *reg_head;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static struct bext_site *sites[MAX_SITES];
+static _Atomic unsigned n_sites;
+static struct prog_arr empty_arr;
+
+static struct sigaction old_trap;
+static int sync_sig;
+static bool trap_installed;
+static bool mb_sync_core, mb_expedited;
+static struct bext_site *_Atomic moving_site;
+static _Atomic unsigned acks;
+static _Atomic uint64_t shadow_overflows, sync_timeouts;
+
+/* ---- per-thread registration ----------------------------------------------------------- */
+
+static void tls_dtor(void *p)
+{
+	struct bext_tls *t = p;
+
+	pthread_mutex_lock(&reg_lock);
+	if (t->registered) {
+		*t->pprev = t->next;
+		if (t->next)
+			t->next->pprev = t->pprev;
+	}
+	t->registered = false;
+	t->dead = true;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void tls_key_init(void)
+{
+	pthread_key_create(&tls_key, tls_dtor);
+}
+
+/* First hit on a thread: not lock-free (once per thread). */
+static __attribute__((noinline)) int tls_register(struct bext_tls *t)
+{
+	if (t->dead)
+		return -1;
+	pthread_once(&tls_once, tls_key_init);
+	pthread_mutex_lock(&reg_lock);
+	t->next = reg_head;
+	t->pprev = &reg_head;
+	if (reg_head)
+		reg_head->pprev = &t->next;
+	reg_head = t;
+	t->registered = true;
+	pthread_mutex_unlock(&reg_lock);
+	pthread_setspecific(tls_key, t);
+	return 0;
+}
+
+static inline void enter(struct bext_tls *t)
+{
+	if (t->depth++ == 0)
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void leave(struct bext_tls *t)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	if (--t->depth == 0)
+		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1,
+				      memory_order_release);
+}
+
+/* ---- the hit path ------------------------------------------------------------------------ */
+
+static inline void run_progs(const struct prog_arr *a, struct bext_site *s,
+			     struct bext_pt_regs *regs, struct bext_tls *t)
+{
+	struct bext_run_info ri = { .func_ip = (uint64_t)s->addr, .user_regs = regs };
+	const struct bext_run_info *prev = bext_helpers__set_run(&ri);
+
+	for (uint32_t i = 0; i < a->n; i++) {
+		ri.attach_cookie = a->e[i].cookie;
+		t->override_ok = a->e[i].allow_override;
+		a->e[i].fn(regs, sizeof(*regs));
+	}
+	bext_helpers__set_run(prev);
+}
+
+static void shadow_push(struct bext_tls *t, struct bext_site *s, uint64_t sp)
+{
+	uint64_t *slot = (uint64_t *)sp;
+
+	/* entries at or below this slot belong to frames left without a return
+	 * (longjmp, exceptions): drop them; the same slot already holding our
+	 * return trampoline is a tail call from another uretprobe'd function */
+	while (t->top && (t->ss[t->top - 1].sp < sp ||
+			  (t->ss[t->top - 1].sp == sp && *slot != (uint64_t)bext_uret_tramp)))
+		t->top--;
+	if (t->top == BEXT_SHADOW_DEPTH) {
+		atomic_fetch_add_explicit(&shadow_overflows, 1, memory_order_relaxed);
+		return;
+	}
+	t->ss[t->top].sp = sp;
+	t->ss[t->top].ret = *slot;
+	t->ss[t->top].site = s;
+	t->top++;
+	*slot = (uint64_t)bext_uret_tramp;
+}
+
+uint64_t bext_attach__entry_dispatch(void *site, struct bext_pt_regs *regs)
+{
+	struct bext_site *s = site;
+	struct bext_tls *t = &tls;
+	const struct prog_arr *a;
+	uint64_t over = 0;
+
+	if (__builtin_expect(!t->registered, 0) && tls_register(t))
+		return 0;
+	enter(t);
+	a = atomic_load_explicit(&s->entry, memory_order_acquire);
+	if (a->n) {
+		bool ook = t->override_ok, oset = t->override_set;
+
+		t->override_set = false;
+		run_progs(a, s, regs, t);
+		if (t->override_set) {
+			regs->rax = t->override_rc;
+			over = 1;
+		}
+		t->override_ok = ook;
+		t->override_set = oset;
+	}
+	a = atomic_load_explicit(&s->ret, memory_order_acquire);
+	if (a->n)
+		shadow_push(t, s, regs->rsp);
+	leave(t);
+	return over;
+}
+
+uint64_t bext_attach__ret_dispatch(struct bext_pt_regs *regs)
+{
+	struct bext_tls *t = &tls;
+	uint64_t slot = regs->rsp - 8;
+	struct shadow_ent e;
+	const struct prog_arr *a;
+
+	while (t->top && t->ss[t->top - 1].sp < slot)
+		t->top--;
+	if (!t->top || t->ss[t->top - 1].sp != slot)
+		abort(); /* no record of where to return: cannot continue */
+	e = t->ss[--t->top];
+	regs->rip = e.ret;
+	if (!t->registered)
+		return e.ret;
+	enter(t);
+	a = atomic_load_explicit(&e.site->ret, memory_order_acquire);
+	if (a->n) {
+		bool ook = t->override_ok;
+
+		run_progs(a, e.site, regs, t);
+		t->override_ok = ook;
+	}
+	leave(t);
+	return e.ret;
+}
+
+/*
+ * Personality of bext_uret_tramp's FDE: an exception (or forced unwind)
+ * leaving a uretprobe'd function finds bext_uret_tramp as its return
+ * address. Put the original return address back into the slot (the FDE says
+ * the return address is at CFA - 8) before the unwinder reads it, and forget
+ * the shadow entry (and entries of frames unwound before it).
+ */
+BEXT_HIDDEN _Unwind_Reason_Code bext_uret_personality(int version, _Unwind_Action actions,
+						       _Unwind_Exception_Class cls,
+						       struct _Unwind_Exception *exc,
+						       struct _Unwind_Context *ctx)
+{
+	struct bext_tls *t = &tls;
+	uint64_t slot = (uint64_t)_Unwind_GetCFA(ctx) - 8;
+
+	(void)version;
+	(void)actions;
+	(void)cls;
+	(void)exc;
+	for (unsigned i = t->top; i > 0; i--) {
+		if (t->ss[i - 1].sp != slot)
+			continue;
+		/* the unwinder reads the slot right after: from now on it sees the
+		 * original return address (in a later phase too), so the frame is
+		 * gone for us; without a handler further out the search phase ends
+		 * in std::terminate anyway */
+		*(uint64_t *)slot = t->ss[i - 1].ret;
+		t->top = i - 1;
+		break;
+	}
+	return _URC_CONTINUE_UNWIND;
+}
+
+uint64_t bext_attach__override_return_helper(uint64_t ctx, uint64_t rc, uint64_t r3, uint64_t r4,
+					     uint64_t r5)
+{
+	struct bext_tls *t = &tls;
+
+	(void)ctx;
+	(void)r3;
+	(void)r4;
+	(void)r5;
+	if (!t->override_ok)
+		return (uint64_t)(int64_t)-EPERM;
+	t->override_set = true;
+	t->override_rc = rc;
+	return 0;
+}
+
+/* ---- signals and thread synchronisation ---------------------------------------------------- */
+
+/*
+ * The broadcast signal (a real-time signal, so it queues and never merges
+ * with an int3's SIGTRAP): a barrier on the thread, and the moment a thread
+ * sitting between displaced instructions of moving_site moves to their copy.
+ */
+static void sync_handler(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	greg_t *rip = &uc->uc_mcontext.gregs[REG_RIP];
+	struct bext_site *s = atomic_load(&moving_site);
+
+	(void)sig;
+	(void)si;
+	if (s) {
+		uint64_t off = (uint64_t)*rip - (uint64_t)s->patch;
+
+		for (unsigned i = 0; off && off < s->patch_len && i < s->rl.nb; i++)
+			if (s->rl.b_orig[i] == off)
+				*rip = (greg_t)(s->reloc + s->rl.b_new[i]);
+	}
+	atomic_fetch_add(&acks, 1);
+}
+
+/* SIGTRAP: a thread met the int3 of a site being patched: on to its trampoline. */
+static void trap_handler(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	greg_t *rip = &uc->uc_mcontext.gregs[REG_RIP];
+	int saved_errno = errno;
+	unsigned n;
+
+	n = atomic_load(&n_sites);
+	for (unsigned i = 0; i < n; i++) {
+		if ((uint64_t)sites[i]->patch + 1 == (uint64_t)*rip) {
+			*rip = (greg_t)sites[i]->tramp;
+			errno = saved_errno;
+			return;
+		}
+	}
+	/* not ours */
+	if ((old_trap.sa_flags & SA_SIGINFO) && old_trap.sa_sigaction) {
+		old_trap.sa_sigaction(sig, si, ucv);
+	} else if (old_trap.sa_handler != SIG_DFL && old_trap.sa_handler != SIG_IGN) {
+		old_trap.sa_handler(sig);
+	} else if (old_trap.sa_handler == SIG_DFL) {
+		signal(SIGTRAP, SIG_DFL);
+		raise(SIGTRAP);
+	}
+	errno = saved_errno;
+}
+
+static int global_init(char *err, size_t err_len)
+{
+	struct sigaction sa;
+
+	if (trap_installed)
+		return 0;
+	/* the broadcast signal: the highest real-time signal nobody handles */
+	for (sync_sig = SIGRTMAX - 1; sync_sig > SIGRTMIN + 3; sync_sig--) {
+		struct sigaction cur;
+
+		if (!sigaction(sync_sig, NULL, &cur) && !(cur.sa_flags & SA_SIGINFO) &&
+		    cur.sa_handler == SIG_DFL)
+			break;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sync_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sync_sig <= SIGRTMIN + 3 || sigaction(sync_sig, &sa, NULL)) {
+		snprintf(err, err_len, "no free real-time signal for thread synchronisation");
+		return -EBUSY;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = trap_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTRAP, &sa, &old_trap)) {
+		snprintf(err, err_len, "sigaction(SIGTRAP): %s", strerror(errno));
+		return -errno;
+	}
+	mb_sync_core = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+			       0, 0) == 0;
+	mb_expedited = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	trap_installed = true;
+	return 0;
+}
+
+/*
+ * Interrupts every other thread with sync_sig and waits until each ran the
+ * handler: a full barrier and core serialisation on each, and the moment a
+ * thread between displaced instructions of moving_site moves.
+ */
+static void signal_all_threads(void)
+{
+	pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
+	struct timespec ts = { 0, 20000 };
+	unsigned sent = 0;
+	struct dirent *de;
+	DIR *d;
+
+	atomic_store(&acks, 0);
+	d = opendir("/proc/self/task");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid <= 0 || tid == self)
+			continue;
+		if (syscall(SYS_tgkill, pid, tid, sync_sig) == 0)
+			sent++;
+	}
+	closedir(d);
+	for (unsigned i = 0; atomic_load(&acks) < sent; i++) {
+		if (i > 100000) { /* ~2 s and more: a thread exited or blocks SIGTRAP */
+			atomic_fetch_add(&sync_timeouts, 1);
+			break;
+		}
+		if (i < 64)
+			sched_yield();
+		else
+			nanosleep(&ts, NULL);
+	}
+}
+
+static void sync_cores(void)
+{
+	if (mb_sync_core)
+		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0);
+	else
+		signal_all_threads();
+}
+
+/* Grace period: afterwards no thread still uses a program array replaced before. */
+static void synchronize(void)
+{
+	struct bext_tls *self = &tls;
+
+	if (mb_expedited)
+		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	else
+		signal_all_threads();
+	pthread_mutex_lock(&reg_lock);
+	for (struct bext_tls *t = reg_head; t; t = t->next) {
+		uint64_t s = atomic_load_explicit(&t->seq, memory_order_acquire);
+
+		if (t == self || !(s & 1))
+			continue;
+		while (atomic_load_explicit(&t->seq, memory_order_acquire) == s)
+			sched_yield();
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* ---- sites ------------------------------------------------------------------------------- */
+
+static struct bext_site *find_site(const void *addr)
+{
+	unsigned n = atomic_load(&n_sites);
+
+	for (unsigned i = 0; i < n; i++)
+		if (sites[i]->addr == addr)
+			return sites[i];
+	return NULL;
+}
+
+static struct bext_site *site_new(uint8_t *addr, char *err, size_t err_len)
+{
+	struct bext_x86_site_info si;
+	uint64_t fstart, fsize;
+	char fname[128];
+	struct bext_site *s;
+	int64_t rel;
+	long tl;
+	int ret;
+
+	if (atomic_load(&n_sites) >= MAX_SITES) {
+		snprintf(err, err_len, "too many probed addresses (%u)", MAX_SITES);
+		errno = ENOSPC;
+		return NULL;
+	}
+	ret = bext_attach__find_func(addr, &fstart, &fsize, fname, sizeof(fname));
+	if (ret) {
+		snprintf(err, err_len,
+			 "no function symbol (with a size) contains %p: cannot check the site",
+			 (void *)addr);
+		errno = -ret;
+		return NULL;
+	}
+	ret = bext_x86_analyze((const uint8_t *)fstart, fsize, addr, &si, err, err_len);
+	if (ret) {
+		size_t l = strlen(err);
+
+		snprintf(err + l, err_len > l ? err_len - l : 0, " (in %s)", fname);
+		errno = -ret;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	s->addr = addr;
+	s->patch = addr + si.skip;
+	s->patch_len = si.patch_len;
+	s->at_entry = (uint64_t)addr == fstart;
+	s->tramp = bext_x86_alloc_near(s->patch, TRAMP_PAGE);
+	if (!s->tramp) {
+		snprintf(err, err_len, "no free memory within +-2 GiB of %p for a trampoline",
+			 (void *)s->patch);
+		ret = -ENOMEM;
+		goto free_site;
+	}
+	tl = bext_x86_build_tramp(s->tramp, TRAMP_PAGE, (uint64_t)addr, s,
+				  (void *)bext_attach__entry_dispatch, s->patch, s->patch_len, &s->rl,
+				  err, err_len);
+	if (tl < 0) {
+		ret = (int)tl;
+		goto unmap;
+	}
+	s->reloc = s->tramp + tl;
+	if (mprotect(s->tramp, TRAMP_PAGE, PROT_READ | PROT_EXEC)) {
+		ret = -errno;
+		snprintf(err, err_len, "mprotect trampoline: %s", strerror(errno));
+		goto unmap;
+	}
+	rel = (int64_t)((uint64_t)s->tramp - ((uint64_t)s->patch + BEXT_X86_JMP_LEN));
+	if (rel < INT32_MIN || rel > INT32_MAX) {
+		snprintf(err, err_len, "trampoline out of rel32 reach");
+		ret = -ERANGE;
+		goto unmap;
+	}
+	s->jmp[0] = 0xe9;
+	{
+		int32_t r32 = (int32_t)rel;
+
+		memcpy(s->jmp + 1, &r32, 4);
+	}
+	memcpy(s->orig, s->patch, BEXT_X86_JMP_LEN);
+	atomic_store(&s->entry, &empty_arr);
+	atomic_store(&s->ret, &empty_arr);
+	sites[atomic_load(&n_sites)] = s;
+	atomic_fetch_add(&n_sites, 1); /* publish after the entry is complete */
+	return s;
+unmap:
+	munmap(s->tramp, TRAMP_PAGE);
+free_site:
+	free(s);
+	errno = -ret;
+	return NULL;
+}
+
+static int site_install(struct bext_site *s, char *err, size_t err_len)
+{
+	static const uint8_t int3 = 0xcc;
+	int ret;
+
+	ret = bext_x86_text_write(s->patch, &int3, 1);
+	if (ret) {
+		snprintf(err, err_len, "cannot write code at %p: %s", (void *)s->patch,
+			 strerror(-ret));
+		return ret;
+	}
+	atomic_store(&moving_site, s);
+	signal_all_threads();
+	atomic_store(&moving_site, NULL);
+	ret = bext_x86_text_write(s->patch + 1, s->jmp + 1, BEXT_X86_JMP_LEN - 1);
+	sync_cores();
+	ret = ret ?: bext_x86_text_write(s->patch, s->jmp, 1);
+	sync_cores();
+	if (ret) {
+		snprintf(err, err_len, "cannot write code at %p: %s", (void *)s->patch,
+			 strerror(-ret));
+		return ret;
+	}
+	s->patched = true;
+	return 0;
+}
+
+static int site_uninstall(struct bext_site *s)
+{
+	static const uint8_t int3 = 0xcc;
+	int ret;
+
+	ret = bext_x86_text_write(s->patch, &int3, 1);
+	sync_cores();
+	ret = ret ?: bext_x86_text_write(s->patch + 1, s->orig + 1, BEXT_X86_JMP_LEN - 1);
+	sync_cores();
+	ret = ret ?: bext_x86_text_write(s->patch, s->orig, 1);
+	sync_cores();
+	if (!ret)
+		s->patched = false;
+	return ret;
+}
+
+static struct prog_arr *arr_build(struct bext_site *s, enum bext_attach_kind kind)
+{
+	struct prog_arr *a;
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < s->n_atts; i++)
+		n += s->atts[i]->kind == kind;
+	if (!n)
+		return &empty_arr;
+	a = malloc(sizeof(*a) + n * sizeof(a->e[0]));
+	if (!a)
+		return NULL;
+	a->n = 0;
+	for (size_t i = 0; i < s->n_atts; i++) {
+		struct bext_attachment *at = s->atts[i];
+
+		if (at->kind != kind)
+			continue;
+		a->e[a->n].fn = at->fn;
+		a->e[a->n].cookie = at->cookie;
+		a->e[a->n].allow_override = at->allow_override;
+		a->n++;
+	}
+	return a;
+}
+
+static void arr_free(struct prog_arr *a)
+{
+	if (a != &empty_arr)
+		free(a);
+}
+
+/* Publishes s's program arrays from s->atts; old ones are freed after a grace period. */
+static int site_publish(struct bext_site *s)
+{
+	struct prog_arr *ne = arr_build(s, BEXT_ATTACH_UPROBE);
+	struct prog_arr *nr = arr_build(s, BEXT_ATTACH_URETPROBE);
+	struct prog_arr *oe, *or;
+
+	if (!ne || !nr) {
+		if (ne)
+			arr_free(ne);
+		if (nr)
+			arr_free(nr);
+		return -ENOMEM;
+	}
+	oe = atomic_exchange(&s->entry, ne);
+	or = atomic_exchange(&s->ret, nr);
+	synchronize();
+	arr_free(oe);
+	arr_free(or);
+	return 0;
+}
+
+/* ---- API --------------------------------------------------------------------------------- */
+
+struct bext_attachment *bext_attach(void *addr, bext_jit_fn prog, const struct bext_attach_opts *opts,
+				    char *err, size_t err_len)
+{
+	char dummy[1];
+	struct bext_attachment *a = NULL, **na;
+	struct bext_site *s;
+	int ret;
+
+	if (!err || !err_len) {
+		err = dummy;
+		err_len = sizeof(dummy);
+	}
+	err[0] = 0;
+	if (!addr || !prog || !opts || opts->sz < sizeof(size_t) ||
+	    (opts->kind != BEXT_ATTACH_UPROBE && opts->kind != BEXT_ATTACH_URETPROBE)) {
+		snprintf(err, err_len, "invalid arguments");
+		errno = EINVAL;
+		return NULL;
+	}
+	if (opts->allow_override && opts->kind != BEXT_ATTACH_UPROBE) {
+		snprintf(err, err_len, "override_return needs a uprobe at the function entry");
+		errno = EINVAL;
+		return NULL;
+	}
+	pthread_mutex_lock(&attach_lock);
+	ret = global_init(err, err_len);
+	if (ret)
+		goto unlock;
+	s = find_site(addr);
+	if (!s) {
+		s = site_new(addr, err, err_len);
+		if (!s) {
+			ret = -errno;
+			goto unlock;
+		}
+	}
+	if (!s->at_entry && (opts->kind == BEXT_ATTACH_URETPROBE || opts->allow_override)) {
+		snprintf(err, err_len, "%s needs the function entry; %p is inside the function",
+			 opts->kind == BEXT_ATTACH_URETPROBE ? "uretprobe" : "override_return",
+			 addr);
+		ret = -EINVAL;
+		goto unlock;
+	}
+	a = calloc(1, sizeof(*a));
+	na = realloc(s->atts, (s->n_atts + 1) * sizeof(*na));
+	if (!a || !na) {
+		if (na)
+			s->atts = na;
+		snprintf(err, err_len, "out of memory");
+		ret = -ENOMEM;
+		goto free_a;
+	}
+	s->atts = na;
+	a->site = s;
+	a->kind = opts->kind;
+	a->fn = prog;
+	a->cookie = opts->cookie;
+	a->allow_override = opts->allow_override;
+	s->atts[s->n_atts++] = a;
+	ret = site_publish(s);
+	if (!ret && !s->patched)
+		ret = site_install(s, err, err_len);
+	if (ret) {
+		s->n_atts--;
+		site_publish(s);
+		if (!err[0])
+			snprintf(err, err_len, "%s", strerror(-ret));
+		goto free_a;
+	}
+	pthread_mutex_unlock(&attach_lock);
+	return a;
+free_a:
+	free(a);
+unlock:
+	pthread_mutex_unlock(&attach_lock);
+	errno = -ret;
+	return NULL;
+}
+
+int bext_detach(struct bext_attachment *a)
+{
+	struct bext_site *s;
+	int ret = 0;
+
+	if (!a)
+		return 0;
+	pthread_mutex_lock(&attach_lock);
+	s = a->site;
+	for (size_t i = 0; i < s->n_atts; i++) {
+		if (s->atts[i] != a)
+			continue;
+		memmove(&s->atts[i], &s->atts[i + 1], (s->n_atts - i - 1) * sizeof(s->atts[0]));
+		s->n_atts--;
+		break;
+	}
+	if (s->n_atts == 0 && s->patched)
+		ret = site_uninstall(s);
+	/* a failed array allocation keeps the old arrays: retry with the empty ones */
+	if (site_publish(s)) {
+		struct prog_arr *oe = atomic_exchange(&s->entry, &empty_arr);
+		struct prog_arr *or = atomic_exchange(&s->ret, &empty_arr);
+
+		synchronize();
+		arr_free(oe);
+		arr_free(or);
+		/* other attachments of this site lose their programs: say so */
+		if (s->n_atts)
+			pr_warn("attach: out of memory on detach; %zu programs at %p disabled\n",
+				s->n_atts, (void *)s->addr);
+	}
+	pthread_mutex_unlock(&attach_lock);
+	free(a);
+	return ret;
+}
+
+/* ---- introspection -------------------------------------------------------------------------- */
+
+void bext_attach__stats(struct bext_attach_stats *st)
+{
+	st->shadow_overflows = atomic_load(&shadow_overflows);
+	st->sync_timeouts = atomic_load(&sync_timeouts);
+	st->sites = atomic_load(&n_sites);
+}
+
+unsigned bext_attach__shadow_depth(void)
+{
+	return tls.top;
+}
+
+int bext_attach__site_info(const void *addr, const uint8_t **patch, unsigned *patch_len,
+			   const uint8_t **reloc, size_t *reloc_len)
+{
+	struct bext_site *s;
+
+	pthread_mutex_lock(&attach_lock);
+	s = find_site(addr);
+	if (s) {
+		*patch = s->patch;
+		*patch_len = s->patch_len;
+		*reloc = s->reloc;
+		*reloc_len = s->rl.len;
+	}
+	pthread_mutex_unlock(&attach_lock);
+	return s ? 0 : -ENOENT;
+}

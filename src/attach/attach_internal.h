@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* attach: private declarations (sites, dispatchers, symbol lookup). */
+#ifndef BEXT_ATTACH_INTERNAL_H
+#define BEXT_ATTACH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bext/attach.h>
+
+#include "arch/x86_64/patch_x86_64.h"
+#include "common/common_internal.h"
+
+#define BEXT_SHADOW_DEPTH 256u
+
+/* Function containing addr in a loaded object: start and size from .symtab/.dynsym. */
+BEXT_HIDDEN int bext_attach__find_func(const void *addr, uint64_t *start, uint64_t *size,
+				       char *name, size_t name_len);
+
+/* Called from the trampolines (tramp_x86_64.S and copies of its template). */
+BEXT_HIDDEN uint64_t bext_attach__entry_dispatch(void *site, struct bext_pt_regs *regs);
+BEXT_HIDDEN uint64_t bext_attach__ret_dispatch(struct bext_pt_regs *regs);
+
+/* Test/introspection hooks (internal). */
+struct bext_attach_stats {
+	uint64_t shadow_overflows; /* uretprobe calls not probed: shadow stack full */
+	uint64_t sync_timeouts;	   /* thread syncs that gave up waiting */
+	unsigned sites;		   /* sites ever created */
+};
+BEXT_HIDDEN void bext_attach__stats(struct bext_attach_stats *st);
+/* Current depth of this thread's uretprobe shadow stack. */
+BEXT_HIDDEN unsigned bext_attach__shadow_depth(void);
+/* Patch bytes of the site at addr (for golden tests): patch address, length,
+ * and the trampoline's relocated code. Returns 0 or -ENOENT. */
+BEXT_HIDDEN int bext_attach__site_info(const void *addr, const uint8_t **patch,
+				       unsigned *patch_len, const uint8_t **reloc,
+				       size_t *reloc_len);
+
+#endif
