@@ -151,6 +151,10 @@ mt_live)
 	eq "$s" "$n" "per-thread counts add up to the total"
 	;;
 malloc)
+	if [ -n "${E2E_ASAN:-}" ]; then
+		echo "SKIP: under AddressSanitizer, malloc is ASan's, not libc.so.6's"
+		exit 77
+	fi
 	load "$E2E_OBJ/malloc.bpf.o"
 	res=$(start "$E2E_BIN/e2e_malloc" 100) || fail "target failed: $res"
 	skip_without_attach
