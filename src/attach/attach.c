@@ -35,6 +35,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
@@ -342,6 +343,7 @@ static void sync_handler(int sig, siginfo_t *si, void *ucv)
 	ucontext_t *uc = ucv;
 	greg_t *rip = &uc->uc_mcontext.gregs[REG_RIP];
 	struct bext_site *s = atomic_load(&moving_site);
+	int saved_errno = errno;
 
 	(void)sig;
 	(void)si;
@@ -353,6 +355,8 @@ static void sync_handler(int sig, siginfo_t *si, void *ucv)
 				*rip = (greg_t)(s->reloc + s->rl.b_new[i]);
 	}
 	atomic_fetch_add(&acks, 1);
+	syscall(SYS_futex, (unsigned *)&acks, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	errno = saved_errno;
 }
 
 /* SIGTRAP: a thread met the int3 of a site being patched: on to its trampoline. */
@@ -428,7 +432,7 @@ static int global_init(char *err, size_t err_len)
 static void signal_all_threads(void)
 {
 	pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
-	struct timespec ts = { 0, 20000 };
+	struct timespec t0, t1;
 	unsigned sent = 0;
 	struct dirent *de;
 	DIR *d;
@@ -446,15 +450,17 @@ static void signal_all_threads(void)
 			sent++;
 	}
 	closedir(d);
-	for (unsigned i = 0; atomic_load(&acks) < sent; i++) {
-		if (i > 100000) { /* ~2 s and more: a thread exited or blocks SIGTRAP */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned cur; (cur = atomic_load(&acks)) < sent;) {
+		struct timespec to = { 0, 50 * 1000 * 1000 };
+
+		/* the handlers wake us: sleeping gives the interrupted threads the CPU */
+		syscall(SYS_futex, (unsigned *)&acks, FUTEX_WAIT_PRIVATE, cur, &to, NULL, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 2) { /* a thread exited or blocks the signal */
 			atomic_fetch_add(&sync_timeouts, 1);
 			break;
 		}
-		if (i < 64)
-			sched_yield();
-		else
-			nanosleep(&ts, NULL);
 	}
 }
 
@@ -481,8 +487,11 @@ static void synchronize(void)
 
 		if (t == self || !(s & 1))
 			continue;
-		while (atomic_load_explicit(&t->seq, memory_order_acquire) == s)
-			sched_yield();
+		while (atomic_load_explicit(&t->seq, memory_order_acquire) == s) {
+			struct timespec ts = { 0, 10000 };
+
+			nanosleep(&ts, NULL); /* the thread is inside a program: let it run */
+		}
 	}
 	pthread_mutex_unlock(&reg_lock);
 }
