@@ -3,14 +3,13 @@
  * x86-64 binary rewriting pieces: site analysis, relocation of the displaced
  * instructions, memory within rel32 reach and text writes.
  *
- *   function:                          trampoline page (within +-2 GiB):
- *   addr:   [endbr64]  (kept)          tmpl: save regs -> pt_regs, call dispatcher,
- *   patch:  jmp rel32 ───────────────►       restore (or override: ret rc)
- *           (displaced bytes:                relocated displaced insns
- *            int3-filled? no: the              (RIP-relative disp rewritten,
- *            jmp's tail only)                   jcc/jmp widened to rel32 / abs,
- *   patch+len: rest of the function ◄───────    call -> push orig-next + jmp)
- *                                              jmp patch+len
+ *   function:                         trampoline page (within +-2 GiB, never freed):
+ *   addr:       [endbr64]  (kept)      template: pt_regs, dispatcher call, restore
+ *   patch:      jmp rel32 ───────────► relocated displaced instructions
+ *   patch+5..:  (tail of the displaced   (RIP-relative displacements rewritten,
+ *                bytes, never executed)   jmp/jcc widened to rel32 or absolute,
+ *   patch+len:  rest of the function ◄── call -> push original next + jmp)
+ *                                        jmp patch+len
  *
  * Relocation rules and refusals are listed in docs/ATTACH.md.
  */
