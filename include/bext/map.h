@@ -56,6 +56,17 @@ struct bext_map_create_opts {
 	uint32_t spin_lock_off;
 	/* PERF_EVENT_ARRAY: data pages of each ring (power of two; 0 means 8). */
 	uint32_t perf_ring_pages;
+	/*
+	 * BTF for `bext dump` (optional, as the kernel's btf_fd + type ids): a
+	 * raw BTF blob (copied into the map's segment) and the key and value
+	 * type ids in it. Checked as the kernel does: the blob must parse and
+	 * the types' sizes equal key_size / value_size, else -EINVAL. A type id
+	 * of 0 leaves that side without a type.
+	 */
+	const void *btf;
+	uint32_t btf_size;
+	uint32_t btf_key_type_id;
+	uint32_t btf_value_type_id;
 };
 
 /*
@@ -140,6 +151,13 @@ BEXT_API int bext_map__delete_batch(struct bext_map *m, const void *keys, uint32
 BEXT_API long bext_map__nr_entries(struct bext_map *m);
 /* The map's spin lock offset (BPF_F_LOCK), or -ENOENT if its values have none. */
 BEXT_API int bext_map__spin_lock_off(const struct bext_map *m);
+/*
+ * The map's BTF blob and key/value type ids, when it was created with them
+ * (pointers into the segment, valid while the handle is open); -ENOENT if not.
+ */
+BEXT_API int bext_map__btf(const struct bext_map *m, const void **btf, uint32_t *size,
+			   uint32_t *key_type_id, uint32_t *value_type_id);
+
 /* Inner map template id of a map-in-map, 0 for other maps. */
 BEXT_API uint32_t bext_map__inner_map_id(const struct bext_map *m);
 

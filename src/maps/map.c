@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "maps_internal.h"
@@ -75,7 +76,34 @@ static uint32_t possible_cpus(void)
 struct create_ctx {
 	const struct bext_map_ops *ops;
 	struct bext_map_hdr hdr;
+	const void *btf;
 };
+
+static uint64_t btf_off(const struct bext_map_hdr *h)
+{
+	return h->data_off + ((h->data_size + 7) & ~7ULL);
+}
+
+/* The kernel's checks: the blob parses, the types' sizes are the map's. */
+static int check_btf(const struct bext_map_create_opts *o)
+{
+	struct btf *btf;
+	int err = 0;
+
+	if (!o->btf || !o->btf_size || o->btf_size > (16u << 20))
+		return -EINVAL;
+	btf = btf__new(o->btf, o->btf_size);
+	if (!btf)
+		return -EINVAL;
+	if (o->btf_key_type_id &&
+	    btf__resolve_size(btf, o->btf_key_type_id) != (long long)o->key_size)
+		err = -EINVAL;
+	if (o->btf_value_type_id &&
+	    btf__resolve_size(btf, o->btf_value_type_id) != (long long)o->value_size)
+		err = -EINVAL;
+	btf__free(btf);
+	return err;
+}
 
 static int map_init(void *payload, uint64_t size, void *arg)
 {
@@ -87,6 +115,8 @@ static int map_init(void *payload, uint64_t size, void *arg)
 	*h = c->hdr;
 	if (c->ops->init)
 		c->ops->init(h, (uint8_t *)payload + h->data_off);
+	if (h->btf_size)
+		memcpy((uint8_t *)payload + btf_off(h), c->btf, h->btf_size);
 	return 0;
 }
 
@@ -155,6 +185,16 @@ int bext_store__create_map(struct bext_store *s, const struct bext_map_create_op
 	d.flags = o->map_flags;
 	d.name = o->name;
 	d.payload_size = c.hdr.data_off + c.hdr.data_size;
+	if (OPT_HAS(o, btf_value_type_id) && o->btf) {
+		err = check_btf(o);
+		if (err)
+			return err;
+		c.btf = o->btf;
+		c.hdr.btf_size = o->btf_size;
+		c.hdr.btf_key_type_id = o->btf_key_type_id;
+		c.hdr.btf_value_type_id = o->btf_value_type_id;
+		d.payload_size = btf_off(&c.hdr) + o->btf_size;
+	}
 	if (o->map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
 		/* the slots are the outer map's references on its inner maps */
 		d.nr_slot_refs = o->max_entries;
@@ -347,6 +387,25 @@ void bext_spin_unlock(void *lock)
 int bext_map__spin_lock_off(const struct bext_map *m)
 {
 	return m->has_lock ? (int)m->lock_off : -ENOENT;
+}
+
+int bext_map__btf(const struct bext_map *m, const void **btf, uint32_t *size,
+		  uint32_t *key_type_id, uint32_t *value_type_id)
+{
+	const struct bext_seg_hdr *sh = m->seg;
+	uint64_t off = btf_off(m->hdr);
+
+	if (!m->hdr->btf_size || off + m->hdr->btf_size > sh->payload_size)
+		return -ENOENT;
+	if (btf)
+		*btf = (const uint8_t *)m->hdr + off;
+	if (size)
+		*size = m->hdr->btf_size;
+	if (key_type_id)
+		*key_type_id = m->hdr->btf_key_type_id;
+	if (value_type_id)
+		*value_type_id = m->hdr->btf_value_type_id;
+	return 0;
 }
 
 uint32_t bext_map__inner_map_id(const struct bext_map *m)

@@ -113,8 +113,11 @@ struct bext_map_hdr {
 	uint32_t wlock;	       /* map-in-map writers (owner tid) */
 	/* map-in-map: the template's attributes, copied at creation */
 	uint32_t inner_type, inner_key_size, inner_value_size, inner_max_entries, inner_flags;
-	uint8_t reserved[12];
+	/* BTF blob at data_off + round_up(data_size, 8) (0 bytes: none) and its type ids */
+	uint32_t btf_size;
+	uint32_t btf_key_type_id, btf_value_type_id;
 };
+static_assert(offsetof(struct bext_map_hdr, btf_size) == 244, "map header layout");
 static_assert(sizeof(struct lpm_shared) <= 128, "lpm shared fits");
 static_assert(sizeof(struct perf_shared) <= 128, "perf shared fits");
 static_assert(offsetof(struct bext_map_hdr, has_spin_lock) == 208, "map header layout");

@@ -7,12 +7,18 @@
  *   4 prog "prog1" using maps 1 and 2, 5 link on it.
  * "create" exits (the store is then dead); "hold" keeps the store open,
  * writes DIR.ready and waits until stdin reaches EOF.
+ * "btf" instead builds one array "pairs" with BTF (key int, value
+ * struct pair { int a; int b; }), entries 0 -> {10, 20}, 1 -> {-1, 0}, after
+ * checking that mismatched or broken BTF is refused with EINVAL.
  */
+#include <errno.h>
 #include <linux/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <bpf/btf.h>
 
 #include <bext/map.h>
 #include <bext/store.h>
@@ -30,6 +36,52 @@ static int mk(struct bext_store *s, const char *name, uint32_t type, uint32_t ks
 		exit(1);
 	}
 	return id;
+}
+
+static int btf_store(struct bext_store *s)
+{
+	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "pairs",
+					  .map_type = BPF_MAP_TYPE_ARRAY, .key_size = 4,
+					  .value_size = 8, .max_entries = 2 };
+	struct btf *btf = btf__new_empty();
+	int32_t v[2];
+	uint32_t sz, k;
+	struct bext_map *m;
+	int int_id, pair_id, id;
+
+	if (!btf)
+		return 1;
+	int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	pair_id = btf__add_struct(btf, "pair", 8);
+	if (int_id <= 0 || pair_id <= 0 || btf__add_field(btf, "a", int_id, 0, 0) ||
+	    btf__add_field(btf, "b", int_id, 32, 0))
+		return 1;
+	o.btf = btf__raw_data(btf, &sz);
+	o.btf_size = sz;
+	/* the kernel's checks: sizes must match, the blob must parse */
+	o.btf_key_type_id = (uint32_t)int_id;
+	o.btf_value_type_id = (uint32_t)int_id;
+	if (bext_store__create_map(s, &o) != -EINVAL)
+		return 3;
+	o.btf_value_type_id = (uint32_t)pair_id;
+	o.btf_size = 8;
+	if (bext_store__create_map(s, &o) != -EINVAL)
+		return 4;
+	o.btf_size = sz;
+	id = bext_store__create_map(s, &o);
+	m = id > 0 ? bext_store__map_by_id(s, (uint32_t)id) : NULL;
+	if (!m)
+		return 5;
+	k = 0, v[0] = 10, v[1] = 20;
+	if (bext_map__update_elem(m, &k, v, BPF_ANY))
+		return 6;
+	k = 1, v[0] = -1, v[1] = 0;
+	if (bext_map__update_elem(m, &k, v, BPF_ANY))
+		return 7;
+	bext_map__close(m);
+	btf__free(btf);
+	bext_store__close(s);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -51,6 +103,8 @@ int main(int argc, char **argv)
 	s = bext_store__open(&so);
 	if (!s)
 		return 1;
+	if (!strcmp(argv[2], "btf"))
+		return btf_store(s);
 	h = mk(s, "counts", BPF_MAP_TYPE_HASH, 4, 8, 16, 0);
 	pc = mk(s, "pcpu", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 2, 0);
 	lpm = mk(s, "routes", BPF_MAP_TYPE_LPM_TRIE, 8, 4, 8, BPF_F_NO_PREALLOC);

@@ -67,5 +67,13 @@ exec 3>&-
 check "gc after kill" "^removed store $DIR: 5 object segments" "$DIR.out"
 [ ! -e "$DIR" ] || { echo "FAIL: store still there"; fail=1; }
 
+# dump through the map's BTF (the helper also checks that bad BTF is refused)
+"$HELPER" "$DIR" btf || { echo "FAIL: btf helper ($?)"; fail=1; }
+"$BEXT" dump pairs --store "$DIR" > "$DIR.out" 2>&1 || { echo "FAIL: btf dump exit"; fail=1; }
+check "btf dump 0" '^key: (int)0  value: (struct pair){.a = (int)10,.b = (int)20,}$' "$DIR.out"
+check "btf dump 1" '^key: (int)1  value: (struct pair){.a = (int)-1,.b = (int)0,}$' "$DIR.out"
+check "btf count" '^2 entries$' "$DIR.out"
+rm -rf "$DIR"
+
 [ $fail -eq 0 ] && echo "test_store_cli: all checks passed"
 exit $fail

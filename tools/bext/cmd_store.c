@@ -4,7 +4,8 @@
  *
  *   list [--store DIR]        every live object: maps with sizes and entries
  *                             in use, programs with their maps, links
- *   dump MAP [--store DIR]    a map's entries in hex (MAP = id or name)
+ *   dump MAP [--store DIR]    a map's entries (MAP = id or name): typed through
+ *                             the map's BTF when it has some, else in hex
  *   gc [--store DIR]          remove the store if no process has it open
  */
 #include <errno.h>
@@ -14,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdarg.h>
+
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
@@ -176,6 +180,29 @@ static void hex(const void *p, size_t n)
 		printf("%s%02x", i ? " " : "", b[i]);
 }
 
+static void btf_print(void *ctx, const char *fmt, va_list args)
+{
+	(void)ctx;
+	vprintf(fmt, args);
+}
+
+/* Typed through BTF (libbpf's btf_dump, one line) when the map has a type here, else hex. */
+static void show(struct btf_dump *d, uint32_t type_id, const void *p, size_t n)
+{
+	LIBBPF_OPTS(btf_dump_type_data_opts, o, .compact = true, .emit_zeroes = true);
+
+	if (d && type_id) {
+		fflush(stdout);
+		if (btf_dump__dump_type_data(d, type_id, p, n, &o) >= 0)
+			return;
+		printf(" <btf: "); /* fall back to the bytes */
+		hex(p, n);
+		printf(">");
+		return;
+	}
+	hex(p, n);
+}
+
 static bool is_percpu(uint32_t t)
 {
 	return t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH ||
@@ -188,7 +215,10 @@ int cmd_dump(int argc, char **argv)
 	struct bext_store *s;
 	struct bext_map *m;
 	uint8_t *key = NULL, *prev = NULL, *val = NULL;
-	uint32_t ks, vs, t, n = 0, cpu;
+	uint32_t ks, vs, t, n = 0, cpu, btf_size = 0, kid = 0, vid = 0;
+	struct btf_dump *bd = NULL;
+	struct btf *btf = NULL;
+	const void *blob;
 	size_t svs;
 	char *end;
 	unsigned long id;
@@ -224,6 +254,12 @@ int cmd_dump(int argc, char **argv)
 		printf(")\n");
 		goto out;
 	}
+	if (bext_map__btf(m, &blob, &btf_size, &kid, &vid) == 0) {
+		btf = btf__new(blob, btf_size);
+		bd = btf ? btf_dump__new(btf, btf_print, NULL, NULL) : NULL;
+		if (!bd)
+			fprintf(stderr, "bext dump: the map's BTF does not load: values in hex\n");
+	}
 	key = calloc(1, ks);
 	prev = calloc(1, ks);
 	val = calloc(1, svs);
@@ -238,19 +274,19 @@ int cmd_dump(int argc, char **argv)
 		if (lr == -ENOENT)
 			continue; /* deleted meanwhile, or an empty map-in-map slot */
 		printf("key: ");
-		hex(key, ks);
+		show(bd, kid, key, ks);
 		if (lr) {
 			printf("  value: <%s>\n", strerror(-lr));
 		} else if (is_percpu(t)) {
 			printf("\n");
 			for (cpu = 0; cpu < bext_map__nr_cpus(m); cpu++) {
 				printf("  cpu %u: ", cpu);
-				hex(val + (size_t)cpu * ((vs + 7) & ~7u), vs);
+				show(bd, vid, val + (size_t)cpu * ((vs + 7) & ~7u), vs);
 				printf("\n");
 			}
 		} else {
 			printf("  value: ");
-			hex(val, vs);
+			show(bd, vid, val, vs);
 			printf("\n");
 		}
 		if (++n >= 10000000)
@@ -259,6 +295,8 @@ int cmd_dump(int argc, char **argv)
 	printf("%u entr%s\n", n, n == 1 ? "y" : "ies");
 	r = 0;
 out:
+	btf_dump__free(bd);
+	btf__free(btf);
 	free(key);
 	free(prev);
 	free(val);
