@@ -203,7 +203,9 @@ out:
 
 static uint64_t run_for(bext_jit_fn fn, int cpu, double secs, uint64_t seed)
 {
-	uint64_t ctx[8] = { seed }, runs = 0, end;
+	/* an xdp_md-sized ctx; the programs read the seed from rx_queue_index (offset 16) */
+	uint32_t ctx[16] = { 0 };
+	uint64_t runs = 0, end, s = seed;
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
@@ -212,7 +214,8 @@ static uint64_t run_for(bext_jit_fn fn, int cpu, double secs, uint64_t seed)
 	end = now_ns() + (uint64_t)(secs * 1e9);
 	while (now_ns() < end) {
 		for (int i = 0; i < 64; i++) {
-			ctx[0] = ctx[0] * 6364136223846793005ull + 1442695040888963407ull;
+			s = s * 6364136223846793005ull + 1442695040888963407ull;
+			ctx[4] = (uint32_t)(s >> 32);
 			fn(ctx, sizeof(ctx));
 		}
 		runs += 64;

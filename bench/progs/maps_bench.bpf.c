@@ -153,10 +153,14 @@ SEC("xdp") int ringbuf(void *ctx)
 	return ok;
 }
 
-/* bext only (scaling run): the seed comes from the ctx, so two processes share no word */
-SEC("xdp") int hash_update_ctx(__u64 *ctx)
+/*
+ * bext only (scaling run): the seed comes from the ctx, so two processes share
+ * no word. It is read as a plain u32 field of xdp_md (rx_queue_index), so the
+ * program verifies like every other program the project builds.
+ */
+SEC("xdp") int hash_update_ctx(struct xdp_md *ctx)
 {
-	__u64 s = ctx[0], ok = 0;
+	__u64 s = ctx->rx_queue_index, ok = 0;
 
 	for (__u32 i = 0; i < OPS; i++) {
 		__u64 k = key_of(i, s), v = i;
@@ -167,9 +171,9 @@ SEC("xdp") int hash_update_ctx(__u64 *ctx)
 }
 
 /* bext only (scaling control): the same loop and key arithmetic, no map, no shared memory */
-SEC("xdp") int loop_ctx(__u64 *ctx)
+SEC("xdp") int loop_ctx(struct xdp_md *ctx)
 {
-	__u64 s = ctx[0], sum = 0;
+	__u64 s = ctx->rx_queue_index, sum = 0;
 
 	for (__u32 i = 0; i < OPS; i++)
 		sum += key_of(i, s);
