@@ -39,6 +39,14 @@ struct bext_attach_opts {
 	enum bext_attach_kind kind;
 	uint64_t cookie;      /* bpf_get_attach_cookie() */
 	bool allow_override;  /* the program may call bpf_override_return (uprobe at entry only) */
+	/*
+	 * The vm prog was JIT-compiled from (optional; must stay loaded while
+	 * attached). Its instructions tell which work a hit can skip: a program
+	 * that calls no helper runs without saving xmm0-7, and one that reads no
+	 * run info (get_func_ip, get_attach_cookie, get_stack/get_stackid, tail
+	 * calls) without setting it. NULL: prog may do anything (a C function).
+	 */
+	const struct bext_vm *vm;
 };
 
 struct bext_attachment;

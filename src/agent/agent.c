@@ -418,6 +418,7 @@ static void link_install(uint32_t id, const struct bext_link_data *d,
 	ao.cookie = d->cookie;
 	/* as the kernel: only an entry probe may override the function's result */
 	ao.allow_override = p->calls_override && t->kind == BEXT_PROBE_UPROBE && !t->offset;
+	ao.vm = p->vm; /* lets the hit path skip what the program cannot need */
 	l->att = bext_attach(addr, p->fn, &ao, err, sizeof(err));
 	if (!l->att) {
 		if (!err[0])

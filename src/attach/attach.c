@@ -41,6 +41,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,18 +59,55 @@
 #define MAX_SITES 4096u
 #define TRAMP_PAGE 4096u
 
+/*
+ * The hit path's choices live in the program set (see tramp_x86_64.S):
+ * F_XMM      save xmm0-7 around the entry work (a program may call a helper)
+ * F_DIRECT   one entry program and nothing else to do: called straight
+ * F_DISPATCH bext_attach__entry_dispatch (several programs, run info,
+ *            override, uretprobes to arm)
+ * F_RET_XMM, F_RET_DIRECT the same for the uretprobe programs
+ * F_RUNINFO, F_RET_RUNINFO set bext_run_info around the programs
+ */
+enum {
+	F_XMM = 1,
+	F_DIRECT = 2,
+	F_DISPATCH = 4,
+	F_RET_XMM = 8,
+	F_RET_DIRECT = 16,
+	F_RUNINFO = 32,
+	F_RET_RUNINFO = 64,
+};
+
+/* What a program may do, from its instructions (no vm: everything). */
+enum { PF_CALLS = 1, PF_RUNINFO = 2 };
+
 struct prog_ent {
 	bext_jit_fn fn;
 	uint64_t cookie;
 	bool allow_override;
 };
 
+/* Immutable; replaced as a whole by attach/detach. Offsets used by the trampolines. */
 struct prog_arr {
-	uint32_t n;
+	uint32_t flags;
+	uint32_t n;		/* entry programs: e[0..n) */
+	bext_jit_fn direct;	/* F_DIRECT: the one entry program */
+	bext_jit_fn direct_ret; /* F_RET_DIRECT: the one uretprobe program */
+	struct bext_site *site;
+	uint32_t n_ret;		/* uretprobe programs: e[n..n+n_ret) */
 	struct prog_ent e[];
 };
+_Static_assert(offsetof(struct prog_arr, flags) == 0, "tramp P_FLAGS");
+_Static_assert(offsetof(struct prog_arr, direct) == 8, "tramp P_DIRECT");
+_Static_assert(offsetof(struct prog_arr, direct_ret) == 16, "tramp P_DIRECT_RET");
 
 struct bext_site {
+	/* read by the trampoline: keep first, in this order */
+	struct prog_arr *_Atomic progs;
+	int (*init_fn)(void);
+	uint64_t (*dispatch_fn)(struct bext_site *, struct bext_pt_regs *, const struct prog_arr *);
+	_Atomic uint64_t nested; /* hits skipped: the thread was inside a probe already */
+
 	uint8_t *addr;	/* probed address (pt_regs.rip, bpf_get_func_ip) */
 	uint8_t *patch; /* where the jmp goes: addr, or addr + 4 past an endbr64 */
 	uint8_t *tramp;
@@ -80,11 +118,13 @@ struct bext_site {
 	uint8_t orig[BEXT_X86_JMP_LEN];
 	uint8_t jmp[BEXT_X86_JMP_LEN];
 	struct bext_x86_reloc rl;
-	struct prog_arr *_Atomic entry;
-	struct prog_arr *_Atomic ret;
 	struct bext_attachment **atts; /* in attach order */
 	size_t n_atts;
 };
+_Static_assert(offsetof(struct bext_site, progs) == 0, "tramp SITE_PROGS");
+_Static_assert(offsetof(struct bext_site, init_fn) == 8, "tramp SITE_INIT");
+_Static_assert(offsetof(struct bext_site, dispatch_fn) == 16, "tramp SITE_DISPATCH");
+_Static_assert(offsetof(struct bext_site, nested) == 24, "tramp SITE_NESTED");
 
 struct bext_attachment {
 	struct bext_site *site;
@@ -92,6 +132,7 @@ struct bext_attachment {
 	bext_jit_fn fn;
 	uint64_t cookie;
 	bool allow_override;
+	unsigned pflags; /* PF_* */
 };
 
 struct shadow_ent {
@@ -100,19 +141,42 @@ struct shadow_ent {
 	struct bext_site *site;
 };
 
-/* Per-thread state. Registered threads are on reg_head (reg_lock). */
+#define SHADOW_BYTES (BEXT_SHADOW_DEPTH * sizeof(struct shadow_ent))
+
+/*
+ * Per-thread state, initial-exec TLS: the trampolines reach it at a fixed
+ * offset from %fs. Registered threads are on reg_head (reg_lock).
+ */
 struct bext_tls {
-	_Atomic uint64_t seq; /* odd while inside a dispatcher */
-	unsigned depth;
-	bool registered, dead;
+	_Atomic uint64_t seq; /* odd while inside a probe (the recursion guard too) */
+	uint8_t registered;
+	bool dead;
 	bool override_ok, override_set;
-	uint64_t override_rc;
 	unsigned top;
-	struct shadow_ent ss[BEXT_SHADOW_DEPTH];
+	uint64_t override_rc;
+	struct shadow_ent *ss; /* mmap'd at the first uretprobe'd call on the thread */
 	struct bext_tls *next, **pprev;
 };
+_Static_assert(offsetof(struct bext_tls, seq) == 0, "tramp TLS_SEQ");
+_Static_assert(offsetof(struct bext_tls, registered) == 8, "tramp TLS_REG");
 
-static __thread struct bext_tls tls;
+BEXT_HIDDEN __thread struct bext_tls bext_attach_tls __attribute__((tls_model("initial-exec")));
+#define tls bext_attach_tls
+
+/*
+ * The C parts of the hit path run with xmm0-7 unsaved when no program
+ * there needs them: they must not touch SSE registers. gcc can promise that
+ * (general-regs-only); with another compiler, or sanitizer runtime calls
+ * in them, the trampolines always save (prog_flags()).
+ */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+	!defined(BEXT_ATTACH_ALWAYS_XMM)
+#define HIT_PATH __attribute__((target("general-regs-only")))
+#define HIT_PATH_NO_SSE 1
+#else
+#define HIT_PATH
+#define HIT_PATH_NO_SSE 0
+#endif
 
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -147,6 +211,13 @@ static void tls_dtor(void *p)
 	t->registered = false;
 	t->dead = true;
 	pthread_mutex_unlock(&reg_lock);
+	/* no uretprobe'd frame of this thread is live any more (the thread
+	 * function returned or was unwound); later hits run nothing */
+	if (t->ss) {
+		munmap(t->ss, SHADOW_BYTES);
+		t->ss = NULL;
+		t->top = 0;
+	}
 }
 
 static void tls_key_init(void)
@@ -154,9 +225,14 @@ static void tls_key_init(void)
 	pthread_key_create(&tls_key, tls_dtor);
 }
 
-/* First hit on a thread: not lock-free (once per thread). */
-static __attribute__((noinline)) int tls_register(struct bext_tls *t)
+/* First hit on a thread (the trampoline saved xmm0-7): not lock-free, once per
+ * thread. Returns 0, or -1 for a thread past its TLS destructors. */
+static int tls_register(void)
 {
+	struct bext_tls *t = &tls;
+
+	if (t->registered)
+		return 0;
 	if (t->dead)
 		return -1;
 	pthread_once(&tls_once, tls_key_init);
@@ -172,42 +248,47 @@ static __attribute__((noinline)) int tls_register(struct bext_tls *t)
 	return 0;
 }
 
-static inline void enter(struct bext_tls *t)
-{
-	if (t->depth++ == 0)
-		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
-	atomic_signal_fence(memory_order_seq_cst);
-}
-
-static inline void leave(struct bext_tls *t)
-{
-	atomic_signal_fence(memory_order_seq_cst);
-	if (--t->depth == 0)
-		atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1,
-				      memory_order_release);
-}
-
 /* ---- the hit path ------------------------------------------------------------------------ */
 
-static inline void run_progs(const struct prog_arr *a, struct bext_site *s,
-			     struct bext_pt_regs *regs, struct bext_tls *t)
+/* Called with tls.seq odd (the trampoline entered). */
+static inline HIT_PATH void run_progs(const struct prog_ent *e, uint32_t n, bool runinfo,
+				      struct bext_site *s, struct bext_pt_regs *regs,
+				      struct bext_tls *t)
 {
-	struct bext_run_info ri = { .func_ip = (uint64_t)s->addr, .user_regs = regs };
-	const struct bext_run_info *prev = bext_helpers__set_run(&ri);
+	struct bext_run_info ri;
+	const struct bext_run_info *prev = NULL;
 
-	for (uint32_t i = 0; i < a->n; i++) {
-		ri.attach_cookie = a->e[i].cookie;
-		t->override_ok = a->e[i].allow_override;
-		a->e[i].fn(regs, sizeof(*regs));
+	if (runinfo) {
+		ri.func_ip = (uint64_t)s->addr;
+		ri.attach_cookie = 0;
+		ri.user_regs = regs;
+		prev = bext_helpers__set_run(&ri);
 	}
-	bext_helpers__set_run(prev);
+	for (uint32_t i = 0; i < n; i++) {
+		ri.attach_cookie = e[i].cookie;
+		t->override_ok = e[i].allow_override;
+		e[i].fn(regs, sizeof(*regs));
+	}
+	t->override_ok = false;
+	if (runinfo)
+		bext_helpers__set_run(prev);
 }
 
-static void shadow_push(struct bext_tls *t, struct bext_site *s, uint64_t sp)
+static HIT_PATH void shadow_push(struct bext_tls *t, struct bext_site *s, uint64_t sp)
 {
 	uint64_t *slot = (uint64_t *)sp;
 
+	if (__builtin_expect(!t->ss, 0)) {
+		/* once per thread; mmap, not malloc: malloc itself may be probed */
+		void *m = mmap(NULL, SHADOW_BYTES, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED) {
+			atomic_fetch_add_explicit(&shadow_overflows, 1, memory_order_relaxed);
+			return;
+		}
+		t->ss = m;
+	}
 	/* entries at or below this slot belong to frames left without a return
 	 * (longjmp, exceptions): drop them; the same slot already holding our
 	 * return trampoline is a tail call from another uretprobe'd function */
@@ -225,61 +306,69 @@ static void shadow_push(struct bext_tls *t, struct bext_site *s, uint64_t sp)
 	*slot = (uint64_t)bext_uret_tramp;
 }
 
-uint64_t bext_attach__entry_dispatch(void *site, struct bext_pt_regs *regs)
+/* From the trampoline (tls.seq odd) when p has F_DISPATCH. Returns 1 to override. */
+static HIT_PATH uint64_t entry_dispatch(struct bext_site *s, struct bext_pt_regs *regs,
+					const struct prog_arr *p)
 {
-	struct bext_site *s = site;
 	struct bext_tls *t = &tls;
-	const struct prog_arr *a;
 	uint64_t over = 0;
 
-	if (__builtin_expect(!t->registered, 0) && tls_register(t))
-		return 0;
-	enter(t);
-	a = atomic_load_explicit(&s->entry, memory_order_acquire);
-	if (a->n) {
-		bool ook = t->override_ok, oset = t->override_set;
-
+	if (p->n) {
 		t->override_set = false;
-		run_progs(a, s, regs, t);
+		run_progs(p->e, p->n, p->flags & F_RUNINFO, s, regs, t);
 		if (t->override_set) {
 			regs->rax = t->override_rc;
 			over = 1;
+			t->override_set = false;
 		}
-		t->override_ok = ook;
-		t->override_set = oset;
 	}
-	a = atomic_load_explicit(&s->ret, memory_order_acquire);
-	if (a->n)
+	if (p->n_ret)
 		shadow_push(t, s, regs->rsp);
-	leave(t);
 	return over;
 }
 
-uint64_t bext_attach__ret_dispatch(struct bext_pt_regs *regs)
+/*
+ * From bext_uret_tramp: pops this return's shadow entry, sets pt_regs.rip to
+ * the real return address, and returns the program set to run with tls.seq
+ * odd, or NULL (nothing to run: no uretprobe programs any more, a nested
+ * return, a thread past its TLS destructors).
+ */
+HIT_PATH const void *bext_attach__ret_pop(struct bext_pt_regs *regs)
 {
 	struct bext_tls *t = &tls;
 	uint64_t slot = regs->rsp - 8;
-	struct shadow_ent e;
-	const struct prog_arr *a;
+	const struct prog_arr *p;
+	struct bext_site *s;
 
 	while (t->top && t->ss[t->top - 1].sp < slot)
 		t->top--;
 	if (!t->top || t->ss[t->top - 1].sp != slot)
 		abort(); /* no record of where to return: cannot continue */
-	e = t->ss[--t->top];
-	regs->rip = e.ret;
-	if (!t->registered)
-		return e.ret;
-	enter(t);
-	a = atomic_load_explicit(&e.site->ret, memory_order_acquire);
-	if (a->n) {
-		bool ook = t->override_ok;
-
-		run_progs(a, e.site, regs, t);
-		t->override_ok = ook;
+	t->top--;
+	regs->rip = t->ss[t->top].ret;
+	s = t->ss[t->top].site;
+	if (!t->registered || (atomic_load_explicit(&t->seq, memory_order_relaxed) & 1))
+		return NULL;
+	atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	p = atomic_load_explicit(&s->progs, memory_order_acquire);
+	if (!p->n_ret) {
+		atomic_signal_fence(memory_order_seq_cst);
+		atomic_store_explicit(&t->seq,
+				      atomic_load_explicit(&t->seq, memory_order_relaxed) + 1,
+				      memory_order_release);
+		return NULL;
 	}
-	leave(t);
-	return e.ret;
+	return p;
+}
+
+/* From bext_uret_tramp when the set has no F_RET_DIRECT. */
+HIT_PATH void bext_attach__ret_dispatch(struct bext_pt_regs *regs, const void *progs)
+{
+	const struct prog_arr *p = progs;
+
+	run_progs(p->e + p->n, p->n_ret, p->flags & F_RET_RUNINFO, p->site, regs, &tls);
 }
 
 /*
@@ -301,7 +390,7 @@ BEXT_HIDDEN _Unwind_Reason_Code bext_uret_personality(int version, _Unwind_Actio
 	(void)actions;
 	(void)cls;
 	(void)exc;
-	for (unsigned i = t->top; i > 0; i--) {
+	for (unsigned i = t->ss ? t->top : 0; i > 0; i--) {
 		if (t->ss[i - 1].sp != slot)
 			continue;
 		/* the unwinder reads the slot right after: from now on it sees the
@@ -508,6 +597,16 @@ static struct bext_site *find_site(const void *addr)
 	return NULL;
 }
 
+/* Offset of this thread's bext_attach_tls from the thread pointer: the same in
+ * every thread (initial-exec TLS). */
+static int64_t tls_offset(void)
+{
+	uint64_t tp;
+
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	return (int64_t)((uint64_t)&tls - tp);
+}
+
 static struct bext_site *site_new(uint8_t *addr, char *err, size_t err_len)
 {
 	struct bext_x86_site_info si;
@@ -555,9 +654,10 @@ static struct bext_site *site_new(uint8_t *addr, char *err, size_t err_len)
 		ret = -ENOMEM;
 		goto free_site;
 	}
-	tl = bext_x86_build_tramp(s->tramp, TRAMP_PAGE, (uint64_t)addr, s,
-				  (void *)bext_attach__entry_dispatch, s->patch, s->patch_len, &s->rl,
-				  err, err_len);
+	s->init_fn = tls_register;
+	s->dispatch_fn = entry_dispatch;
+	tl = bext_x86_build_tramp(s->tramp, TRAMP_PAGE, s->at_entry, (uint64_t)addr, s, tls_offset(),
+				  s->patch, s->patch_len, &s->rl, err, err_len);
 	if (tl < 0) {
 		ret = (int)tl;
 		goto unmap;
@@ -581,8 +681,7 @@ static struct bext_site *site_new(uint8_t *addr, char *err, size_t err_len)
 		memcpy(s->jmp + 1, &r32, 4);
 	}
 	memcpy(s->orig, s->patch, BEXT_X86_JMP_LEN);
-	atomic_store(&s->entry, &empty_arr);
-	atomic_store(&s->ret, &empty_arr);
+	atomic_store(&s->progs, &empty_arr);
 	sites[atomic_load(&n_sites)] = s;
 	atomic_fetch_add(&n_sites, 1); /* publish after the entry is complete */
 	return s;
@@ -637,28 +736,108 @@ static int site_uninstall(struct bext_site *s)
 	return ret;
 }
 
-static struct prog_arr *arr_build(struct bext_site *s, enum bext_attach_kind kind)
+/* What a program may do, from its instructions: PF_* (no vm: everything). */
+static unsigned prog_flags(const struct bext_vm *vm)
 {
-	struct prog_arr *a;
-	uint32_t n = 0;
+	const struct bext_insn *in;
+	unsigned f = 0;
+	size_t n = 0;
 
-	for (size_t i = 0; i < s->n_atts; i++)
-		n += s->atts[i]->kind == kind;
-	if (!n)
-		return &empty_arr;
-	a = malloc(sizeof(*a) + n * sizeof(a->e[0]));
-	if (!a)
-		return NULL;
-	a->n = 0;
+	if (!vm || !HIT_PATH_NO_SSE)
+		return PF_CALLS | PF_RUNINFO;
+	in = bext_vm__insns(vm, &n);
+	if (!in)
+		return PF_CALLS | PF_RUNINFO;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t cls = BEXT_CLASS(in[i].code);
+
+		if (cls == BEXT_CLS_LD && (BEXT_MODE(in[i].code) == BEXT_MODE_ABS ||
+					   BEXT_MODE(in[i].code) == BEXT_MODE_IND))
+			return PF_CALLS | PF_RUNINFO; /* legacy packet loads: not ours to judge */
+		if ((cls != BEXT_CLS_JMP && cls != BEXT_CLS_JMP32) ||
+		    BEXT_OP(in[i].code) != BEXT_JMP_CALL)
+			continue;
+		/* any call may reach C code (helpers; the JIT's error path for
+		 * bpf-to-bpf calls) and so clobber xmm0-7 */
+		f |= PF_CALLS;
+		if (BEXT_SRC(in[i].code) == BEXT_SRC_X || in[i].src == 2) {
+			f |= PF_RUNINFO; /* callx, kfunc: unknown */
+		} else if (in[i].src == 0) {
+			switch (in[i].imm) {
+			case 12:  /* tail_call: the target may read anything */
+			case 27:  /* get_stackid */
+			case 67:  /* get_stack */
+			case 173: /* get_func_ip */
+			case 174: /* get_attach_cookie */
+				f |= PF_RUNINFO;
+				break;
+			default:
+				break;
+			}
+		}
+	}
+	return f;
+}
+
+/* The program set of s from s->atts (attach order), or NULL (out of memory). */
+static struct prog_arr *arr_build(struct bext_site *s)
+{
+	unsigned ef = 0, rf = 0, n_ent = 0, n_ret = 0;
+	bool any_override = false;
+	struct prog_arr *a;
+
 	for (size_t i = 0; i < s->n_atts; i++) {
 		struct bext_attachment *at = s->atts[i];
 
-		if (at->kind != kind)
-			continue;
-		a->e[a->n].fn = at->fn;
-		a->e[a->n].cookie = at->cookie;
-		a->e[a->n].allow_override = at->allow_override;
-		a->n++;
+		if (at->kind == BEXT_ATTACH_UPROBE) {
+			n_ent++;
+			ef |= at->pflags;
+			any_override |= at->allow_override;
+		} else {
+			n_ret++;
+			rf |= at->pflags;
+		}
+	}
+	if (!n_ent && !n_ret)
+		return &empty_arr;
+	a = calloc(1, sizeof(*a) + (n_ent + n_ret) * sizeof(a->e[0]));
+	if (!a)
+		return NULL;
+	a->site = s;
+	for (int k = 0; k < 2; k++) {
+		enum bext_attach_kind kind = k ? BEXT_ATTACH_URETPROBE : BEXT_ATTACH_UPROBE;
+		uint32_t at_i = k ? n_ent : 0;
+
+		for (size_t i = 0; i < s->n_atts; i++) {
+			struct bext_attachment *at = s->atts[i];
+
+			if (at->kind != kind)
+				continue;
+			a->e[at_i].fn = at->fn;
+			a->e[at_i].cookie = at->cookie;
+			a->e[at_i].allow_override = at->allow_override;
+			at_i++;
+		}
+	}
+	a->n = n_ent;
+	a->n_ret = n_ret;
+	if (ef & PF_CALLS)
+		a->flags |= F_XMM;
+	if (ef & PF_RUNINFO)
+		a->flags |= F_RUNINFO;
+	if (n_ent == 1 && !n_ret && !(ef & PF_RUNINFO) && !any_override) {
+		a->flags |= F_DIRECT;
+		a->direct = a->e[0].fn;
+	} else {
+		a->flags |= F_DISPATCH;
+	}
+	if (rf & PF_CALLS)
+		a->flags |= F_RET_XMM;
+	if (rf & PF_RUNINFO)
+		a->flags |= F_RET_RUNINFO;
+	if (n_ret == 1 && !(rf & PF_RUNINFO)) {
+		a->flags |= F_RET_DIRECT;
+		a->direct_ret = a->e[n_ent].fn;
 	}
 	return a;
 }
@@ -669,25 +848,16 @@ static void arr_free(struct prog_arr *a)
 		free(a);
 }
 
-/* Publishes s's program arrays from s->atts; old ones are freed after a grace period. */
+/* Publishes s's program set from s->atts; the old one is freed after a grace period. */
 static int site_publish(struct bext_site *s)
 {
-	struct prog_arr *ne = arr_build(s, BEXT_ATTACH_UPROBE);
-	struct prog_arr *nr = arr_build(s, BEXT_ATTACH_URETPROBE);
-	struct prog_arr *oe, *or;
+	struct prog_arr *na = arr_build(s), *old;
 
-	if (!ne || !nr) {
-		if (ne)
-			arr_free(ne);
-		if (nr)
-			arr_free(nr);
+	if (!na)
 		return -ENOMEM;
-	}
-	oe = atomic_exchange(&s->entry, ne);
-	or = atomic_exchange(&s->ret, nr);
+	old = atomic_exchange(&s->progs, na);
 	synchronize();
-	arr_free(oe);
-	arr_free(or);
+	arr_free(old);
 	return 0;
 }
 
@@ -751,6 +921,9 @@ struct bext_attachment *bext_attach(void *addr, bext_jit_fn prog, const struct b
 	a->fn = prog;
 	a->cookie = opts->cookie;
 	a->allow_override = opts->allow_override;
+	a->pflags = opts->sz >= offsetof(struct bext_attach_opts, vm) + sizeof(opts->vm)
+			    ? prog_flags(opts->vm)
+			    : PF_CALLS | PF_RUNINFO;
 	s->atts[s->n_atts++] = a;
 	ret = site_publish(s);
 	if (!ret && !s->patched)
@@ -792,12 +965,10 @@ int bext_detach(struct bext_attachment *a)
 		ret = site_uninstall(s);
 	/* a failed array allocation keeps the old arrays: retry with the empty ones */
 	if (site_publish(s)) {
-		struct prog_arr *oe = atomic_exchange(&s->entry, &empty_arr);
-		struct prog_arr *or = atomic_exchange(&s->ret, &empty_arr);
+		struct prog_arr *old = atomic_exchange(&s->progs, &empty_arr);
 
 		synchronize();
-		arr_free(oe);
-		arr_free(or);
+		arr_free(old);
 		/* other attachments of this site lose their programs: say so */
 		if (s->n_atts)
 			pr_warn("attach: out of memory on detach; %zu programs at %p disabled\n",
@@ -815,6 +986,22 @@ void bext_attach__stats(struct bext_attach_stats *st)
 	st->shadow_overflows = atomic_load(&shadow_overflows);
 	st->sync_timeouts = atomic_load(&sync_timeouts);
 	st->sites = atomic_load(&n_sites);
+	st->nested = 0;
+	for (unsigned i = 0; i < st->sites; i++)
+		st->nested += atomic_load(&sites[i]->nested);
+}
+
+int bext_attach__site_flags(const void *addr)
+{
+	struct bext_site *s;
+	int f = -ENOENT;
+
+	pthread_mutex_lock(&attach_lock);
+	s = find_site(addr);
+	if (s)
+		f = (int)atomic_load(&s->progs)->flags;
+	pthread_mutex_unlock(&attach_lock);
+	return f;
 }
 
 unsigned bext_attach__shadow_depth(void)

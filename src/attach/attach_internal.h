@@ -14,21 +14,27 @@
 
 #define BEXT_SHADOW_DEPTH 256u
 
+/* Per-thread hit-path state (attach.c), initial-exec TLS. */
+struct bext_tls;
+
 /* Function containing addr in a loaded object: start and size from .symtab/.dynsym. */
 BEXT_HIDDEN int bext_attach__find_func(const void *addr, uint64_t *start, uint64_t *size,
 				       char *name, size_t name_len);
 
-/* Called from the trampolines (tramp_x86_64.S and copies of its template). */
-BEXT_HIDDEN uint64_t bext_attach__entry_dispatch(void *site, struct bext_pt_regs *regs);
-BEXT_HIDDEN uint64_t bext_attach__ret_dispatch(struct bext_pt_regs *regs);
+/* Called from bext_uret_tramp (tramp_x86_64.S). */
+BEXT_HIDDEN const void *bext_attach__ret_pop(struct bext_pt_regs *regs);
+BEXT_HIDDEN void bext_attach__ret_dispatch(struct bext_pt_regs *regs, const void *progs);
 
 /* Test/introspection hooks (internal). */
 struct bext_attach_stats {
 	uint64_t shadow_overflows; /* uretprobe calls not probed: shadow stack full */
 	uint64_t sync_timeouts;	   /* thread syncs that gave up waiting */
+	uint64_t nested;	   /* hits skipped: the thread was inside a probe already */
 	unsigned sites;		   /* sites ever created */
 };
 BEXT_HIDDEN void bext_attach__stats(struct bext_attach_stats *st);
+/* Hit-path flags of the program set attached at addr (F_* in attach.c), -ENOENT. */
+BEXT_HIDDEN int bext_attach__site_flags(const void *addr);
 /* Current depth of this thread's uretprobe shadow stack. */
 BEXT_HIDDEN unsigned bext_attach__shadow_depth(void);
 /* Patch bytes of the site at addr (for golden tests): patch address, length,

@@ -303,12 +303,16 @@ int bext_x86_relocate(const uint8_t *src, unsigned patch_len, uint64_t dst_addr,
 	return 0;
 }
 
-long bext_x86_build_tramp(uint8_t *tramp, size_t size, uint64_t ip, void *site, void *dispatch,
-			  const uint8_t *patch, unsigned patch_len, struct bext_x86_reloc *r,
-			  char *err, size_t err_len)
+long bext_x86_build_tramp(uint8_t *tramp, size_t size, bool at_entry, uint64_t ip, void *site,
+			  int64_t tls_off, const uint8_t *patch, unsigned patch_len,
+			  struct bext_x86_reloc *r, char *err, size_t err_len)
 {
-	uintptr_t st = (uintptr_t)bext_tramp_tmpl_start;
-	size_t tl = (size_t)((uintptr_t)bext_tramp_tmpl_end - st);
+	const uint8_t *start = at_entry ? bext_tramp_entry_start : bext_tramp_mid_start;
+	const uint8_t *end = at_entry ? bext_tramp_entry_end : bext_tramp_mid_end;
+	const uint8_t *p_ip = at_entry ? bext_tramp_entry_ip : bext_tramp_mid_ip;
+	const uint8_t *p_site = at_entry ? bext_tramp_entry_site : bext_tramp_mid_site;
+	const uint8_t *p_tls = at_entry ? bext_tramp_entry_tls : bext_tramp_mid_tls;
+	size_t tl = (size_t)(end - start);
 	uint64_t v;
 	int ret;
 
@@ -319,13 +323,14 @@ long bext_x86_build_tramp(uint8_t *tramp, size_t size, uint64_t ip, void *site, 
 		snprintf(err, err_len, "trampoline too large");
 		return -E2BIG;
 	}
-	memcpy(tramp, bext_tramp_tmpl_start, tl);
+	/* each patch point is the label right after a movabs: its imm64 ends there */
+	memcpy(tramp, start, tl);
 	v = ip;
-	memcpy(tramp + ((uintptr_t)bext_tramp_tmpl_ip - 8 - st), &v, 8);
+	memcpy(tramp + (p_ip - 8 - start), &v, 8);
 	v = (uint64_t)site;
-	memcpy(tramp + ((uintptr_t)bext_tramp_tmpl_site - 8 - st), &v, 8);
-	v = (uint64_t)dispatch;
-	memcpy(tramp + ((uintptr_t)bext_tramp_tmpl_fn - 8 - st), &v, 8);
+	memcpy(tramp + (p_site - 8 - start), &v, 8);
+	v = (uint64_t)tls_off;
+	memcpy(tramp + (p_tls - 8 - start), &v, 8);
 	memcpy(tramp + tl, r->code, r->len);
 	return (long)tl;
 }

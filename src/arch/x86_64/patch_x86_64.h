@@ -7,6 +7,7 @@
 #ifndef BEXT_PATCH_X86_64_H
 #define BEXT_PATCH_X86_64_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,16 +71,20 @@ BEXT_HIDDEN void *bext_x86_alloc_near(const void *near, size_t size);
  * keeping them executable, then back to their /proc/self/maps protection). */
 BEXT_HIDDEN int bext_x86_text_write(void *dst, const void *src, size_t n);
 
-/* The trampoline template (tramp_x86_64.S). */
-extern const uint8_t bext_tramp_tmpl_start[], bext_tramp_tmpl_end[];
-extern const uint8_t bext_tramp_tmpl_ip[], bext_tramp_tmpl_site[], bext_tramp_tmpl_fn[];
+/* The trampoline templates (tramp_x86_64.S): at a function's entry, inside a function. */
+extern const uint8_t bext_tramp_entry_start[], bext_tramp_entry_end[];
+extern const uint8_t bext_tramp_entry_ip[], bext_tramp_entry_site[], bext_tramp_entry_tls[];
+extern const uint8_t bext_tramp_mid_start[], bext_tramp_mid_end[];
+extern const uint8_t bext_tramp_mid_ip[], bext_tramp_mid_site[], bext_tramp_mid_tls[];
 extern const uint8_t bext_uret_tramp[];
 
 /* Builds the whole trampoline for a site at `tramp` (writable, size bytes):
- * template with ip/site/fn, then the relocated code. Returns the offset of
- * the relocated code or a negative errno. */
-BEXT_HIDDEN long bext_x86_build_tramp(uint8_t *tramp, size_t size, uint64_t ip, void *site,
-				      void *dispatch, const uint8_t *patch, unsigned patch_len,
-				      struct bext_x86_reloc *r, char *err, size_t err_len);
+ * the entry or mid template with ip/site/tls_off (offset of the hit path's
+ * per-thread state from the thread pointer), then the relocated code.
+ * Returns the offset of the relocated code or a negative errno. */
+BEXT_HIDDEN long bext_x86_build_tramp(uint8_t *tramp, size_t size, bool at_entry, uint64_t ip,
+				      void *site, int64_t tls_off, const uint8_t *patch,
+				      unsigned patch_len, struct bext_x86_reloc *r, char *err,
+				      size_t err_len);
 
 #endif

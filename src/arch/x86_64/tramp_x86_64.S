@@ -1,11 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Trampoline code for bext's uprobes (see docs/ATTACH.md).
+ * Trampoline code for bext's uprobes (see docs/ATTACH.md, "The hit path").
  *
- * bext_tramp_tmpl_start .. bext_tramp_tmpl_end is a position-independent
- * template copied into every site's trampoline page (near the probed code);
- * three movabs immediates are patched per copy (probe ip, site, dispatcher).
- * The relocated original instructions and a jmp back follow the copy.
+ * Two position-independent templates are copied into a site's trampoline
+ * page (near the probed code): bext_tramp_entry_* for a probe at a
+ * function's first instruction, bext_tramp_mid_* for a probe inside a
+ * function. Three movabs immediates are patched per copy (probe ip, site,
+ * TLS offset of bext_attach_tls); the relocated original instructions and a
+ * jmp back follow the copy.
+ *
+ * The hit path, all in the template (C is called only when needed):
+ *   build struct pt_regs on the stack (GPRs only)
+ *   thread not registered yet?  -> site->init_fn (once per thread)
+ *   already inside a probe?     -> skip, site->nested++ (recursion guard)
+ *   tls.seq++ (odd: inside; the detach grace period waits for it)
+ *   p = site->progs (immutable, replaced by attach/detach)
+ *   p->flags & XMM:    save xmm0-7 (some program here calls a helper)
+ *   p->flags & DIRECT: p->direct(&pt_regs, 168)   (one program, nothing else)
+ *   p->flags & DISPATCH: site->dispatch_fn(site, &pt_regs, p)  (the rest, in C)
+ *   tls.seq++ (even)
+ *   restore (xmm0-7 when saved), relocated instructions, jmp back
+ *
+ * Flags: at a function's first instruction nothing live is in rflags (the
+ * SysV ABI preserves no flag across a call and requires DF = 0 at entry and
+ * return; nothing here sets DF), so the entry template records rflags in
+ * pt_regs but does not restore them; the mid template saves and restores
+ * them (pushfq/popfq) and skips the leaf red zone.
  *
  * bext_uret_tramp is the one return trampoline every uretprobe'd call
  * returns into. Its unwind info (FDE starting one byte before the label,
@@ -17,9 +37,26 @@
  *   0..167   struct pt_regs (r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx
  *            rdx rsi rdi orig_rax rip cs eflags rsp ss)
  *   168      entry: pointer to {saved rax, saved rflags}
- *   176..303 xmm0..xmm7
+ *   176..303 xmm0..xmm7 (only when saved)
+ *
+ * The offsets below are checked against the C structs in attach.c.
  */
 #define FRAME 304
+
+#define TLS_SEQ 0		/* struct bext_tls */
+#define TLS_REG 8
+#define SITE_PROGS 0		/* struct bext_site */
+#define SITE_INIT 8
+#define SITE_DISPATCH 16
+#define SITE_NESTED 24
+#define P_FLAGS 0		/* struct prog_arr */
+#define P_DIRECT 8
+#define P_DIRECT_RET 16
+#define F_XMM 1			/* prog_arr flags */
+#define F_DIRECT 2
+#define F_DISPATCH 4
+#define F_RET_XMM 8
+#define F_RET_DIRECT 16
 
 	.macro SAVE_GPRS_BUT_RAX
 	mov %r15, 0(%rsp)
@@ -82,14 +119,19 @@
 	movaps 288(%rsp), %xmm7
 	.endm
 
-	.text
-	.globl bext_tramp_tmpl_start, bext_tramp_tmpl_end
-	.globl bext_tramp_tmpl_ip, bext_tramp_tmpl_site, bext_tramp_tmpl_fn
-	.hidden bext_tramp_tmpl_start, bext_tramp_tmpl_end
-	.hidden bext_tramp_tmpl_ip, bext_tramp_tmpl_site, bext_tramp_tmpl_fn
+	/*
+	 * One template. Registers while inside: rbx = site, r12 = TLS offset,
+	 * r13 = program set, r14d = its flags (all callee-saved, all restored
+	 * from pt_regs at the end).
+	 */
+	.macro TRAMP p, mid
+	.globl \p\()_start, \p\()_end, \p\()_ip, \p\()_site, \p\()_tls
+	.hidden \p\()_start, \p\()_end, \p\()_ip, \p\()_site, \p\()_tls
 	.p2align 4
-bext_tramp_tmpl_start:
+\p\()_start:
+	.if \mid
 	lea -128(%rsp), %rsp		/* skip the red zone of a leaf function */
+	.endif
 	pushfq
 	push %rax
 	mov %rsp, %rax
@@ -101,33 +143,91 @@ bext_tramp_tmpl_start:
 	mov %rcx, 80(%rsp)		/* rax */
 	mov 8(%rax), %rcx
 	mov %rcx, 144(%rsp)		/* eflags */
+	.if \mid
 	lea 144(%rax), %rcx
+	.else
+	lea 16(%rax), %rcx
+	.endif
 	mov %rcx, 152(%rsp)		/* rsp at the probe */
 	movabs $0x1111111111111111, %rcx
-bext_tramp_tmpl_ip:
+\p\()_ip:
 	mov %rcx, 128(%rsp)		/* rip = probed address */
-	SAVE_XMM
-	movabs $0x2222222222222222, %rdi
-bext_tramp_tmpl_site:
-	mov %rsp, %rsi
-	movabs $0x3333333333333333, %rax
-bext_tramp_tmpl_fn:
-	call *%rax
-	test %eax, %eax
-	jz 1f
-	/* override: return pt_regs.rax to the caller without running the function */
-	mov 80(%rsp), %rax
-	mov 168(%rsp), %rsp
-	lea 144(%rsp), %rsp
-	ret
+	movabs $0x2222222222222222, %rbx
+\p\()_site:
+	movabs $0x4444444444444444, %r12
+\p\()_tls:
+	cmpb $0, %fs:TLS_REG(%r12)
+	je 7f				/* first hit on this thread */
 1:
+	testb $1, %fs:TLS_SEQ(%r12)
+	jnz 8f				/* inside a probe already: skip */
+	incq %fs:TLS_SEQ(%r12)		/* odd: inside */
+	mov SITE_PROGS(%rbx), %r13	/* after the seq store: see synchronize() */
+	mov P_FLAGS(%r13), %r14d
+	xor %eax, %eax
+	test $F_XMM, %r14d
+	jz 2f
+	SAVE_XMM
+2:
+	test $F_DIRECT, %r14d
+	jz 3f
+	mov %rsp, %rdi
+	mov $168, %esi
+	call *P_DIRECT(%r13)
+	xor %eax, %eax
+	jmp 4f
+3:
+	test $F_DISPATCH, %r14d
+	jz 4f
+	mov %rbx, %rdi
+	mov %rsp, %rsi
+	mov %r13, %rdx
+	call *SITE_DISPATCH(%rbx)	/* returns 1: override */
+4:
+	incq %fs:TLS_SEQ(%r12)		/* even: left */
+	test $F_XMM, %r14d
+	jz 5f
 	RESTORE_XMM
+5:
+	test %eax, %eax
+	jnz 9f
+6:
 	RESTORE_GPRS_BUT_RAX
 	mov 168(%rsp), %rsp
 	pop %rax
+	.if \mid
 	popfq
 	lea 128(%rsp), %rsp
-bext_tramp_tmpl_end:
+	.else
+	lea 8(%rsp), %rsp		/* rflags: not restored (see above) */
+	.endif
+	jmp \p\()_end
+7:	/* first hit on this thread: register it (C, may lock and allocate) */
+	SAVE_XMM
+	call *SITE_INIT(%rbx)
+	RESTORE_XMM
+	test %eax, %eax
+	jz 1b
+	jmp 6b				/* thread exiting: no programs */
+8:
+	lock incq SITE_NESTED(%rbx)
+	jmp 6b
+9:	/* override: return pt_regs.rax to the caller without running the function */
+	RESTORE_GPRS_BUT_RAX
+	mov 80(%rsp), %rax
+	mov 168(%rsp), %rsp
+	.if \mid
+	lea 144(%rsp), %rsp
+	.else
+	lea 16(%rsp), %rsp
+	.endif
+	ret
+\p\()_end:
+	.endm
+
+	.text
+	TRAMP bext_tramp_entry, 0
+	TRAMP bext_tramp_mid, 1
 
 /* ---- return trampoline ------------------------------------------------------------ */
 	.globl bext_uret_tramp
@@ -144,11 +244,9 @@ bext_tramp_tmpl_end:
 bext_uret_tramp:
 	lea -8(%rsp), %rsp		/* rsp = the return-address slot again */
 	.cfi_def_cfa_offset 8
-	pushfq
-	.cfi_def_cfa_offset 16
 	push %rbp
-	.cfi_def_cfa_offset 24
-	.cfi_offset %rbp, -24
+	.cfi_def_cfa_offset 16
+	.cfi_offset %rbp, -16
 	mov %rsp, %rbp
 	.cfi_def_cfa_register %rbp
 	and $-16, %rsp
@@ -157,23 +255,45 @@ bext_uret_tramp:
 	mov %rax, 80(%rsp)
 	mov 0(%rbp), %rax
 	mov %rax, 32(%rsp)		/* rbp */
-	mov 8(%rbp), %rax
+	pushfq				/* recorded; flags are dead after a return */
+	pop %rax
 	mov %rax, 144(%rsp)		/* eflags */
-	lea 24(%rbp), %rax
+	lea 16(%rbp), %rax
 	mov %rax, 152(%rsp)		/* rsp after the return */
-	SAVE_XMM
 	mov %rsp, %rdi
-	call bext_attach__ret_dispatch	/* returns the original return address */
-	mov %rax, 16(%rbp)
+	call bext_attach__ret_pop	/* pt_regs.rip = real return; seq odd + set, or NULL */
+	test %rax, %rax
+	jz 4f
+	mov %rax, %r13
+	mov P_FLAGS(%r13), %r14d
+	test $F_RET_XMM, %r14d
+	jz 1f
+	SAVE_XMM
+1:
+	mov %rsp, %rdi
+	test $F_RET_DIRECT, %r14d
+	jz 2f
+	mov $168, %esi
+	call *P_DIRECT_RET(%r13)
+	jmp 3f
+2:
+	mov %r13, %rsi
+	call bext_attach__ret_dispatch
+3:
+	mov bext_attach_tls@gottpoff(%rip), %rax
+	incq %fs:TLS_SEQ(%rax)		/* even: left */
+	test $F_RET_XMM, %r14d
+	jz 4f
 	RESTORE_XMM
+4:
+	mov 128(%rsp), %rax
+	mov %rax, 8(%rbp)		/* the real return address back in its slot */
 	RESTORE_GPRS_BUT_RAX 0		/* rbp: popped below */
 	mov 80(%rsp), %rax
 	mov %rbp, %rsp
 	.cfi_def_cfa_register %rsp
 	pop %rbp
 	.cfi_restore %rbp
-	.cfi_def_cfa_offset 16
-	popfq
 	.cfi_def_cfa_offset 8
 	ret
 	.cfi_endproc
