@@ -43,6 +43,8 @@
 #define NULLS_BIT 0x80000000u
 #define ELEM_FREE 0u
 #define ELEM_LINKED 0xffffffffu
+/* ELEM_PIN | tid: linked, held by a lock-free in-place writer (tids < 2^22) */
+#define ELEM_PIN 0x80000000u
 #define FL_END 0u
 #define HTAB_ELEM_HDR 24u
 
@@ -227,6 +229,55 @@ static inline bool key_eq(const struct bext_map *m, const void *a, const void *b
 		return !memcmp(a, b, 8);
 	default:
 		return !memcmp(a, b, m->key_size);
+	}
+}
+
+/* ---- pins: lock-free in-place updates --------------------------------------------
+ * An in-place writer (4/8-byte values, existing key) does not take the bucket
+ * lock, so it never waits for a holder that was preempted (or descheduled by
+ * other load): it pins the element (state LINKED -> PIN|tid with a CAS),
+ * checks that the element still holds its key, stores the value atomically
+ * and unpins (state LINKED again). Everyone who takes a linked element out of
+ * its chain (delete, replace, eviction, batch delete, duplicate repair) first
+ * claims it with elem_claim(), which waits while a pin is held, so a pinned
+ * element is never unlinked or reused under its writer. A pin of a dead task
+ * is taken over by elem_claim() and turned back into LINKED by
+ * reclaim_dead(); repair_bucket() leaves pins alone.
+ */
+static inline bool st_pinned(uint32_t st)
+{
+	return st != ELEM_LINKED && (st & ELEM_PIN);
+}
+
+/* The task an in-flight state names (the pinner for a pin). */
+static inline uint32_t st_owner(uint32_t st)
+{
+	return st_pinned(st) ? st & ~ELEM_PIN : st;
+}
+
+/* Takes a linked element (its bucket locked by the caller) for unlinking: state = @me. */
+static void elem_claim(struct htab_elem *e, uint32_t me)
+{
+	unsigned int spins = 0;
+
+	for (;;) {
+		uint32_t st = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+
+		if (!st_pinned(st)) {
+			if (__atomic_compare_exchange_n(&e->state, &st, me, false, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED))
+				return;
+			continue;
+		}
+		if (++spins < 128) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		sched_yield();
+		if ((spins & 255) == 0 && bext_task_dead(st_owner(st)) &&
+		    __atomic_compare_exchange_n(&e->state, &st, me, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return;
 	}
 }
 
@@ -416,12 +467,13 @@ static void repair_bucket(struct bext_map *m, struct htab_bucket *b, uint32_t bi
 			}
 		}
 		if (dup) {
-			e->state = me;
+			elem_claim(e, me);
 			__atomic_store_n(prevp, e->next, __ATOMIC_RELEASE);
 			fl_push(m, e);
 			continue;
 		}
-		e->state = ELEM_LINKED;
+		if (!st_pinned(__atomic_load_n(&e->state, __ATOMIC_ACQUIRE)))
+			e->state = ELEM_LINKED;
 		prevp = &e->next;
 	}
 	if ((ref & ~NULLS_BIT) != bidx)
@@ -473,9 +525,9 @@ static uint32_t *bucket_prev_of(struct bext_map *m, struct htab_bucket *b, struc
 
 /* ---- lookup ---------------------------------------------------------------------------- */
 
-static struct htab_elem *htab_find_lockless(struct bext_map *m, const void *key)
+static struct htab_elem *htab_find_hashed(struct bext_map *m, const void *key, uint32_t hash)
 {
-	uint32_t hash = htab_hash(m, key), bidx = hash & m->h.bucket_mask, ref, steps;
+	uint32_t bidx = hash & m->h.bucket_mask, ref, steps;
 	int restarts = 0;
 
 again:
@@ -498,6 +550,11 @@ restart:
 	if (++restarts < 1000)
 		goto again;
 	return NULL;
+}
+
+static struct htab_elem *htab_find_lockless(struct bext_map *m, const void *key)
+{
+	return htab_find_hashed(m, key, htab_hash(m, key));
 }
 
 static void *htab_lookup(struct bext_map *m, const void *key)
@@ -608,9 +665,18 @@ static struct htab_elem *lru_evict(struct bext_map *m, struct htab_bucket *own,
 		vb = &m->h.buckets[e->hash & m->h.bucket_mask];
 		if (vb != own && !bext_shm_trylock(&vb->lock))
 			continue;
-		prevp = e->state == ELEM_LINKED ? bucket_prev_of(m, vb, e) : NULL;
+		prevp = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) == ELEM_LINKED
+				? bucket_prev_of(m, vb, e)
+				: NULL;
 		if (prevp) {
-			e->state = me;
+			uint32_t exp = ELEM_LINKED;
+
+			/* a pinned element is being written: not a victim now */
+			if (!__atomic_compare_exchange_n(&e->state, &exp, me, false,
+							 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				prevp = NULL;
+		}
+		if (prevp) {
 			__atomic_store_n(prevp, e->next, __ATOMIC_RELEASE);
 			count_dec(m);
 		}
@@ -636,7 +702,7 @@ static uint32_t reclaim_dead(struct bext_map *m)
 		uint32_t st = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
 		struct htab_bucket *b;
 
-		if (st == ELEM_FREE || st == ELEM_LINKED || !bext_task_dead(st))
+		if (st == ELEM_FREE || st == ELEM_LINKED || !bext_task_dead(st_owner(st)))
 			continue;
 		b = bucket_lock(m, e->hash);
 		if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != st) {
@@ -644,7 +710,9 @@ static uint32_t reclaim_dead(struct bext_map *m)
 			continue;
 		}
 		if (bucket_prev_of(m, b, e)) {
-			e->state = ELEM_LINKED;
+			/* linked (a dead pinner's element, or a dead inserter's) */
+			__atomic_compare_exchange_n(&e->state, &st, ELEM_LINKED, false,
+						    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 			bext_shm_unlock(&b->lock);
 			continue;
 		}
@@ -694,9 +762,15 @@ static void fill_value(struct bext_map *m, struct htab_elem *e, const void *valu
 }
 
 /*
- * Recounts linked keys bucket by bucket. A crash can leave the count one too
- * high (taken before linking, or unlinked before giving it back); this runs
- * when the map looks full, so such drift never costs capacity for long.
+ * Recounts linked keys. A crash can leave the count one too high (taken
+ * before linking, or unlinked before giving it back); this runs when the map
+ * looks full, so such drift never costs capacity for long. Every count change
+ * happens under the bucket lock of the key it is for (taken before linking,
+ * given back after unlinking, both before unlocking), so with all bucket
+ * locks held (in index order; others only ever trylock a second bucket) no
+ * thread is between a count change and its chain change, and the recount is
+ * exact. Without that, a concurrent insert could be missed and the count end
+ * up low, letting the map hold more than max_entries keys.
  */
 static void recount(struct bext_map *m)
 {
@@ -706,17 +780,45 @@ static void recount(struct bext_map *m)
 		struct htab_bucket *b = &m->h.buckets[i];
 		uint32_t ref, steps = 0;
 
-		if (__atomic_load_n(&b->head, __ATOMIC_ACQUIRE) & NULLS_BIT)
-			continue;
 		if (bext_shm_lock(&b->lock))
 			repair_bucket(m, b, i);
 		for (ref = b->head; !(ref & NULLS_BIT) && steps <= m->h.nr_elems;
 		     ref = elem_at(m, ref)->next)
 			steps++;
 		n += steps;
-		bext_shm_unlock(&b->lock);
 	}
 	__atomic_store_n(&m->hdr->h.count, n, __ATOMIC_RELAXED);
+	for (i = 0; i <= m->h.bucket_mask; i++)
+		bext_shm_unlock(&m->h.buckets[i].lock);
+}
+
+/* The lock-free in-place update (see "pins" above); false: do it under the lock. */
+static bool update_pinned(struct bext_map *m, const void *key, const void *value, uint32_t hash)
+{
+	struct htab_elem *e = htab_find_hashed(m, key, hash);
+	uint32_t exp = ELEM_LINKED;
+	bool done = false;
+
+	if (!e || !__atomic_compare_exchange_n(&e->state, &exp, ELEM_PIN | bext_tid(), false,
+					       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return false;
+	/* pinned: nobody unlinks or reuses e now; does it still hold our key? */
+	if (e->hash == hash && key_eq(m, e->key, key)) {
+		if (m->value_size == 8) {
+			uint64_t v;
+
+			memcpy(&v, value, 8);
+			__atomic_store_n((uint64_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
+		} else {
+			uint32_t v;
+
+			memcpy(&v, value, 4);
+			__atomic_store_n((uint32_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
+		}
+		done = true;
+	}
+	__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
+	return done;
 }
 
 static long htab_update(struct bext_map *m, const void *key, const void *value, uint64_t flags,
@@ -735,6 +837,9 @@ static long htab_update(struct bext_map *m, const void *key, const void *value, 
 	if ((flags & BPF_F_LOCK) && !m->has_lock)
 		return -EINVAL;
 	hash = htab_hash(m, key);
+	if (m->h.inplace && !m->h.refslots && !(flags & (BPF_NOEXIST | BPF_F_LOCK)) &&
+	    update_pinned(m, key, value, hash))
+		return 0;
 retry:
 	b = bucket_lock(m, hash);
 	old = bucket_find(m, b, hash, key, &old_prevp);
@@ -811,7 +916,7 @@ retry:
 		/* new element goes right before the old one, then the old one leaves */
 		e->next = elem_ref(m, old);
 		__atomic_store_n(old_prevp, elem_ref(m, e), __ATOMIC_RELEASE);
-		old->state = bext_tid();
+		elem_claim(old, bext_tid());
 		__atomic_store_n(&e->next, old->next, __ATOMIC_RELEASE);
 	} else {
 		e->next = b->head;
@@ -833,11 +938,11 @@ retry:
 	return 0;
 
 out_full:
+	if (counted)
+		count_dec(m); /* under the bucket lock, as every count change (recount) */
 	bext_shm_unlock(&b->lock);
 	if (e)
 		fl_push(m, e);
-	if (counted)
-		count_dec(m);
 	if (!repaired) {
 		/* maybe dead processes left elements in flight or the count high */
 		repaired = true;
@@ -866,12 +971,12 @@ static int htab_delete_common(struct bext_map *m, const void *key, void *value)
 		bext_shm_unlock(&b->lock);
 		return -ENOENT;
 	}
+	elem_claim(e, bext_tid()); /* no in-place writer may still hold it */
 	if (value)
 		copy_out(m, e, value);
-	e->state = bext_tid();
 	__atomic_store_n(prevp, e->next, __ATOMIC_RELEASE);
+	count_dec(m); /* after unlinking, before unlocking (recount) */
 	bext_shm_unlock(&b->lock);
-	count_dec(m);
 	ref_put(m, ref_set(m, e, 0)); /* e is ours now */
 	fl_push(m, e);
 	return 0;
@@ -977,19 +1082,20 @@ static int htab_lookup_batch(struct bext_map *m, const void *in_batch, void *out
 				if (m->has_lock)
 					memset(v + m->lock_off, 0, 4);
 				if (del)
-					e->state = bext_tid();
+					elem_claim(e, bext_tid());
 			}
 			if (del && cnt) {
 				/* the whole chain leaves with one store; freed after unlock */
 				detached = b->head;
 				__atomic_store_n(&b->head, NULLS_BIT | batch, __ATOMIC_RELEASE);
+				for (uint32_t i = 0; i < cnt; i++)
+					count_dec(m); /* before unlocking (recount) */
 			}
 			bext_shm_unlock(&b->lock);
 			while (detached && !(detached & NULLS_BIT)) {
 				struct htab_elem *e = elem_at(m, detached);
 
 				detached = e->next;
-				count_dec(m);
 				ref_put(m, ref_set(m, e, 0));
 				fl_push(m, e);
 			}

@@ -1129,6 +1129,80 @@ static void test_stack_trace_kernel(void)
 	}
 }
 
+/*
+ * Lock-free in-place updates (8-byte values) racing deletes, re-inserts and
+ * LRU evictions of the same keys: a value must never land in another key's
+ * element. Values carry their key in the high half.
+ */
+struct pin_ctx {
+	struct bext_map *m;
+	volatile int stop;
+	int bad;
+};
+
+static void *pin_writer(void *arg)
+{
+	struct pin_ctx *c = arg;
+	uint64_t n = 0;
+
+	while (!c->stop) {
+		uint64_t k = n * 7 % 64, v = k << 32 | (uint32_t)n;
+
+		bext_map__helper_update(c->m, &k, &v, BPF_ANY);
+		n++;
+	}
+	return NULL;
+}
+
+static void *pin_churn(void *arg)
+{
+	struct pin_ctx *c = arg;
+	uint64_t n = 0;
+
+	while (!c->stop) {
+		uint64_t k = n * 13 % 64, v = k << 32, *p;
+
+		if (n & 1)
+			bext_map__delete_elem(c->m, &k);
+		else
+			bext_map__update_elem(c->m, &k, &v, BPF_NOEXIST);
+		p = bext_map__helper_lookup(c->m, &k);
+		if (p && (*(volatile uint64_t *)p >> 32) != k && bext_map__helper_lookup(c->m, &k) == p &&
+		    (*(volatile uint64_t *)p >> 32) != k)
+			c->bad++;
+		n++;
+	}
+	return NULL;
+}
+
+static void test_pinned_updates(uint32_t type, uint32_t max)
+{
+	struct pin_ctx c = { .m = open_put(test_mk_map(S, type, 8, 8, max, 0)) };
+	pthread_t th[3];
+	uint64_t k, nk, v;
+	int n = 0;
+
+	REQUIRE(pthread_create(&th[0], NULL, pin_writer, &c) == 0);
+	REQUIRE(pthread_create(&th[1], NULL, pin_writer, &c) == 0);
+	REQUIRE(pthread_create(&th[2], NULL, pin_churn, &c) == 0);
+	usleep(400 * 1000);
+	c.stop = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ(c.bad, 0);
+	for (int r = bext_map__get_next_key(c.m, NULL, &nk); r == 0;
+	     k = nk, r = bext_map__get_next_key(c.m, &k, &nk)) {
+		CHECK_EQ(bext_map__lookup_elem(c.m, &nk, &v), 0);
+		CHECK_EQ(v >> 32, nk);
+		n++;
+	}
+	if (!(n > 0 && n <= (int)max))
+		fprintf(stderr, "type %u: %d keys walked\n", type, n);
+	CHECK(n > 0 && n <= (int)max);
+	CHECK_EQ(bext_map__check(c.m), 0);
+	bext_map__close(c.m);
+}
+
 int main(void)
 {
 	int probe = kmap(BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
@@ -1151,6 +1225,8 @@ int main(void)
 	test_map_in_map_refs();
 	test_prog_array_ids();
 	test_stack_trace_kernel();
+	test_pinned_updates(BPF_MAP_TYPE_HASH, 64);
+	test_pinned_updates(BPF_MAP_TYPE_LRU_HASH, 32);
 	test_map_in_map_kernel();
 	test_perf();
 	test_spin_lock(BPF_MAP_TYPE_ARRAY);
