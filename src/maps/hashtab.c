@@ -19,11 +19,14 @@
  * concurrent delete.
  *
  * Updates of an existing key in a (non-per-CPU) map link a fully written new
- * element before unlinking the old one, so readers never see a torn value.
+ * element before unlinking the old one, so readers never see a torn value;
+ * 4- and 8-byte values (no spin lock) are instead stored in place with one
+ * atomic store under an element pin, without the bucket lock ("pins" below).
  * Per-CPU maps update their slots in place (as the kernel).
  *
- * Crash safety. Element state: FREE (in a freelist), LINKED, or the tid of
- * the thread moving it. Every list change is a single store, and state
+ * Crash safety. Element state: FREE (in a freelist), LINKED, PIN | tid
+ * (linked, an in-place writer is storing into it), or the tid of the thread
+ * moving it. Every list change is a single store, and state
  * changes are ordered so that:
  *  - a freelist lock taken over from a dead owner is repaired by marking every
  *    element on the list FREE (the dead pop had not unlinked it yet);
