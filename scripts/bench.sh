@@ -11,7 +11,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 	echo "bench: $BUILD is not a configured build directory (run make build first)" >&2
 	exit 2
 fi
-cmake --build "$BUILD" --target bench_vm bench_maps >/dev/null
+cmake --build "$BUILD" --target bench_vm bench_maps bench_uprobe bext bext-agent >/dev/null
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: not root: the kernel column will be skipped"
 fi
@@ -28,5 +28,7 @@ else
 	echo "bench: taskset not found: bench_vm not pinned"
 fi
 $PIN "$BUILD/bench/bench_vm" "$BUILD/bench" "$@"
+echo
+$PIN "$BUILD/bench/bench_uprobe" "$BUILD/bench" "$@"
 echo
 exec "$BUILD/bench/bench_maps" "$BUILD/bench" "$@"
