@@ -737,6 +737,197 @@ static void test_hit_cost(void **state)
 	       base, up, up - base, upret, upret - base);
 }
 
+/* ---- hit-path modes: what the trampoline skips for JIT'd programs ----------------------------- */
+
+/* the trampoline's choices (F_* in attach.c) */
+#define HF_XMM 1
+#define HF_DIRECT 2
+#define HF_DISPATCH 4
+#define HF_RET_DIRECT 16
+#define HF_RUNINFO 32
+
+NOINL int64_t mode_fn(int64_t x)
+{
+	__asm__ volatile("" ::: "memory");
+	return x * 3 + 1;
+}
+static int64_t (*volatile p_mode_fn)(int64_t) = mode_fn;
+
+NOINL double fsum(double a, double b, double c, double d, double e, double f, double g, double h)
+{
+	return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h;
+}
+static double (*volatile p_fsum)(double, double, double, double, double, double, double,
+				 double) = fsum;
+
+static uint64_t mode_count, mode_ip;
+
+static struct bext_vm *jit_vm(const struct bext_insn *insns, size_t n, bool helpers,
+			      uint32_t hid, bext_helper_fn hfn, bext_jit_fn *fn)
+{
+	struct bext_vm *vm = bext_vm__new(NULL);
+	char err[256];
+
+	assert_non_null(vm);
+	if (hfn)
+		assert_int_equal(bext_vm__register_helper(vm, hid, "clobber", hfn), 0);
+	if (helpers)
+		assert_int_equal(bext_helpers__register_all(vm, NULL), 0);
+	assert_int_equal(bext_vm__load(vm, insns, n, err, sizeof(err)), 0);
+	*fn = bext_vm__jit(vm, err, sizeof(err));
+	assert_non_null(*fn);
+	return vm;
+}
+
+static struct bext_attachment *att_vm(void *addr, bext_jit_fn fn, enum bext_attach_kind kind,
+				      const struct bext_vm *vm)
+{
+	struct bext_attach_opts o = { .sz = sizeof(o), .kind = kind, .vm = vm };
+	char err[256];
+	struct bext_attachment *a = bext_attach(addr, fn, &o, err, sizeof(err));
+
+	if (!a)
+		fail_msg("attach %p: %s", addr, err);
+	return a;
+}
+
+static uint64_t h_clobber(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)a, (void)b, (void)c, (void)d, (void)e;
+	__asm__ volatile("pcmpeqd %%xmm0, %%xmm0\n\tpcmpeqd %%xmm1, %%xmm1\n\t"
+			 "pcmpeqd %%xmm2, %%xmm2\n\tpcmpeqd %%xmm3, %%xmm3\n\t"
+			 "pcmpeqd %%xmm4, %%xmm4\n\tpcmpeqd %%xmm5, %%xmm5\n\t"
+			 "pcmpeqd %%xmm6, %%xmm6\n\tpcmpeqd %%xmm7, %%xmm7" ::
+				 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7");
+	return 0;
+}
+
+static void test_hit_path_modes(void **state)
+{
+	/* no call: counts hits, called straight from the trampoline, no xmm save */
+	struct bext_insn count[] = {
+		BEXT_LD_IMM64_LO(3, 0, (uint64_t)&mode_count),
+		BEXT_LD_IMM64_HI((uint64_t)&mode_count),
+		BEXT_MOV64_IMM(2, 1),
+		BEXT_ATOMIC(BEXT_SZ_DW, 3, 2, 0, BEXT_ALU_ADD),
+		BEXT_MOV64_IMM(0, 0),
+		BEXT_EXIT_INSN(),
+	};
+	/* bpf_get_func_ip: needs the run info, so the dispatcher */
+	struct bext_insn ip[] = {
+		BEXT_CALL_HELPER_INSN(173),
+		BEXT_LD_IMM64_LO(1, 0, (uint64_t)&mode_ip),
+		BEXT_LD_IMM64_HI((uint64_t)&mode_ip),
+		BEXT_STX_MEM(BEXT_SZ_DW, 1, 0, 0),
+		BEXT_MOV64_IMM(0, 0),
+		BEXT_EXIT_INSN(),
+	};
+	/* a helper that clobbers xmm0-7: direct call, xmm saved around it */
+	struct bext_insn clob[] = {
+		BEXT_CALL_HELPER_INSN(1),
+		BEXT_MOV64_IMM(0, 0),
+		BEXT_EXIT_INSN(),
+	};
+	struct bext_attachment *a, *r;
+	struct bext_vm *v1, *v2, *v3;
+	bext_jit_fn f1, f2, f3;
+	double want;
+
+	(void)state;
+	v1 = jit_vm(count, BEXT_ARRAY_SIZE(count), false, 0, NULL, &f1);
+	v2 = jit_vm(ip, BEXT_ARRAY_SIZE(ip), true, 0, NULL, &f2);
+	v3 = jit_vm(clob, BEXT_ARRAY_SIZE(clob), false, 1, h_clobber, &f3);
+
+	a = att_vm((void *)mode_fn, f1, BEXT_ATTACH_UPROBE, v1);
+	assert_int_equal(bext_attach__site_flags((void *)mode_fn), HF_DIRECT);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(p_mode_fn(i), i * 3 + 1);
+	assert_int_equal(mode_count, 100);
+	/* a second program: the dispatcher, still no xmm save */
+	r = att_vm((void *)mode_fn, f1, BEXT_ATTACH_URETPROBE, v1);
+	assert_int_equal(bext_attach__site_flags((void *)mode_fn), HF_DISPATCH | HF_RET_DIRECT);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(p_mode_fn(i), i * 3 + 1);
+	assert_int_equal(mode_count, 300);
+	assert_int_equal(bext_attach__shadow_depth(), 0);
+	bext_detach(r);
+	bext_detach(a);
+	assert_int_equal(bext_attach__site_flags((void *)mode_fn), 0);
+	p_mode_fn(1);
+	assert_int_equal(mode_count, 300);
+
+	a = att_vm((void *)mode_fn, f2, BEXT_ATTACH_UPROBE, v2);
+	assert_int_equal(bext_attach__site_flags((void *)mode_fn),
+			 HF_XMM | HF_DISPATCH | HF_RUNINFO);
+	p_mode_fn(7);
+	assert_int_equal(mode_ip, (uint64_t)mode_fn);
+	bext_detach(a);
+
+	want = fsum(1.5, 2.25, -3, 4.125, 5, 6.5, -7.75, 8);
+	a = att_vm((void *)fsum, f3, BEXT_ATTACH_UPROBE, v3);
+	assert_int_equal(bext_attach__site_flags((void *)fsum), HF_XMM | HF_DIRECT);
+	for (int i = 0; i < 10; i++)
+		assert_true(p_fsum(1.5, 2.25, -3, 4.125, 5, 6.5, -7.75, 8) == want);
+	bext_detach(a);
+	/* the same clobbering program as a uretprobe: the double result survives */
+	r = att_vm((void *)fsum, f3, BEXT_ATTACH_URETPROBE, v3);
+	for (int i = 0; i < 10; i++)
+		assert_true(p_fsum(1.5, 2.25, -3, 4.125, 5, 6.5, -7.75, 8) == want);
+	bext_detach(r);
+	bext_vm__free(v1);
+	bext_vm__free(v2);
+	bext_vm__free(v3);
+}
+
+/* ---- recursion guard: a hit inside a program is skipped and counted -------------------------- */
+
+NOINL int64_t inner_fn(int64_t x)
+{
+	__asm__ volatile("" ::: "memory");
+	return x * 5 + 2;
+}
+static int64_t (*volatile p_inner_fn)(int64_t) = inner_fn;
+static uint64_t inner_hits, outer_hits;
+
+static uint64_t prog_inner(void *ctx, uint64_t len)
+{
+	(void)ctx, (void)len;
+	inner_hits++;
+	return 0;
+}
+
+static uint64_t prog_outer_calls_inner(void *ctx, uint64_t len)
+{
+	(void)ctx, (void)len;
+	outer_hits++;
+	assert_int_equal(p_inner_fn(1), 7); /* probed, but we are inside a probe */
+	return 0;
+}
+
+static void test_nested_skipped(void **state)
+{
+	struct bext_attachment *i, *o, *ir;
+	struct bext_attach_stats s0, s1;
+
+	(void)state;
+	i = att((void *)inner_fn, prog_inner, BEXT_ATTACH_UPROBE, 0, false);
+	ir = att((void *)inner_fn, prog_inner, BEXT_ATTACH_URETPROBE, 0, false);
+	o = att((void *)mode_fn, prog_outer_calls_inner, BEXT_ATTACH_UPROBE, 0, false);
+	bext_attach__stats(&s0);
+	for (int k = 0; k < 10; k++)
+		assert_int_equal(p_mode_fn(k), k * 3 + 1);
+	bext_attach__stats(&s1);
+	assert_int_equal(outer_hits, 10);
+	assert_int_equal(inner_hits, 0);
+	assert_int_equal(s1.nested - s0.nested, 10);
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(p_inner_fn(k), k * 5 + 2);
+	assert_int_equal(inner_hits, 10); /* entry + return, 5 calls */
+	bext_detach(o);
+	bext_detach(ir);
+	bext_detach(i);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +947,8 @@ int main(void)
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_malloc_uprobe),
 		cmocka_unit_test(test_stress_attach_detach),
+		cmocka_unit_test(test_hit_path_modes),
+		cmocka_unit_test(test_nested_skipped),
 		cmocka_unit_test(test_hit_cost),
 	};
 
