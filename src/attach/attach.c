@@ -5,24 +5,29 @@
  *   caller ──call──► func:  [endbr64]
  *                           jmp tramp ──────► tramp (per site, near func, never freed):
  *                                               build pt_regs on the stack
- *                                               call bext_attach__entry_dispatch(site, regs)
- *                                                 ├ runs site->entry programs in order
+ *                                               tls.seq odd (skip if it already was)
+ *                                               p = site->progs; its flags say:
+ *                                                 save xmm0-7? call the one program
+ *                                                 directly, or entry_dispatch():
+ *                                                 ├ runs the entry programs in order
  *                                                 └ uretprobes: return address <- bext_uret_tramp,
  *                                                   original pushed on the thread's shadow stack
+ *                                               tls.seq even
  *                                               override? rax = rc; ret ──────────► caller
  *                                               restore registers
  *                                               relocated displaced insns
  *                           rest of func ◄───── jmp func+skip+patch_len
  *                           ret ──────────────► bext_uret_tramp: pt_regs (rax = return value),
- *                                               bext_attach__ret_dispatch pops the shadow stack,
- *                                               runs site->ret programs, ret ───► caller
+ *                                               bext_attach__ret_pop pops the shadow stack,
+ *                                               runs the uretprobe programs, ret ──► caller
  *
  * Sites (one per probed address) are created once and kept for the life of
  * the process with their trampoline, so a thread may always be inside one.
- * The program lists are immutable arrays swapped atomically; a replaced array
- * is freed after a grace period: a barrier on every thread (membarrier or a
- * signal) then a wait until every thread that was inside a dispatcher has
- * left it (per-thread sequence counter, odd while inside).
+ * The program set of a site is immutable and swapped atomically; a replaced
+ * one is freed after a grace period: a barrier on every thread (membarrier
+ * or a signal) then a wait until every thread that was inside a probe has
+ * left it (per-thread sequence counter, odd while inside). See
+ * docs/ATTACH.md "The hit path" for what the trampoline skips and when.
  *
  * Live patching (attach_lock serialises attach/detach):
  *   install:   int3 at patch[0]; move threads sitting between displaced

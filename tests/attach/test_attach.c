@@ -745,6 +745,12 @@ static void test_hit_cost(void **state)
 #define HF_DISPATCH 4
 #define HF_RET_DIRECT 16
 #define HF_RUNINFO 32
+/* with clang or ASan every program is treated as calling C code (attach.c HIT_PATH) */
+#if defined(__clang__) || defined(__SANITIZE_ADDRESS__)
+#define assert_flags(addr, f) ((void)0)
+#else
+#define assert_flags(addr, f) assert_int_equal(bext_attach__site_flags(addr), (f))
+#endif
 
 NOINL int64_t mode_fn(int64_t x)
 {
@@ -839,13 +845,13 @@ static void test_hit_path_modes(void **state)
 	v3 = jit_vm(clob, BEXT_ARRAY_SIZE(clob), false, 1, h_clobber, &f3);
 
 	a = att_vm((void *)mode_fn, f1, BEXT_ATTACH_UPROBE, v1);
-	assert_int_equal(bext_attach__site_flags((void *)mode_fn), HF_DIRECT);
+	assert_flags((void *)mode_fn, HF_DIRECT);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(p_mode_fn(i), i * 3 + 1);
 	assert_int_equal(mode_count, 100);
 	/* a second program: the dispatcher, still no xmm save */
 	r = att_vm((void *)mode_fn, f1, BEXT_ATTACH_URETPROBE, v1);
-	assert_int_equal(bext_attach__site_flags((void *)mode_fn), HF_DISPATCH | HF_RET_DIRECT);
+	assert_flags((void *)mode_fn, HF_DISPATCH | HF_RET_DIRECT);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(p_mode_fn(i), i * 3 + 1);
 	assert_int_equal(mode_count, 300);
@@ -857,15 +863,14 @@ static void test_hit_path_modes(void **state)
 	assert_int_equal(mode_count, 300);
 
 	a = att_vm((void *)mode_fn, f2, BEXT_ATTACH_UPROBE, v2);
-	assert_int_equal(bext_attach__site_flags((void *)mode_fn),
-			 HF_XMM | HF_DISPATCH | HF_RUNINFO);
+	assert_flags((void *)mode_fn, HF_XMM | HF_DISPATCH | HF_RUNINFO);
 	p_mode_fn(7);
 	assert_int_equal(mode_ip, (uint64_t)mode_fn);
 	bext_detach(a);
 
 	want = fsum(1.5, 2.25, -3, 4.125, 5, 6.5, -7.75, 8);
 	a = att_vm((void *)fsum, f3, BEXT_ATTACH_UPROBE, v3);
-	assert_int_equal(bext_attach__site_flags((void *)fsum), HF_XMM | HF_DIRECT);
+	assert_flags((void *)fsum, HF_XMM | HF_DIRECT);
 	for (int i = 0; i < 10; i++)
 		assert_true(p_fsum(1.5, 2.25, -3, 4.125, 5, 6.5, -7.75, 8) == want);
 	bext_detach(a);
