@@ -70,7 +70,9 @@
  * F_DIRECT   one entry program and nothing else to do: called straight
  * F_DISPATCH bext_attach__entry_dispatch (several programs, run info,
  *            override, uretprobes to arm)
- * F_RET_XMM, F_RET_DIRECT the same for the uretprobe programs
+ * F_RET_XMM  informational: bext_uret_tramp always saves xmm0/xmm1 (the only
+ *            live SSE registers at a return) before any C code
+ * F_RET_DIRECT the one uretprobe program called straight
  * F_RUNINFO, F_RET_RUNINFO set bext_run_info around the programs
  */
 enum {

@@ -55,7 +55,6 @@
 #define F_XMM 1			/* prog_arr flags */
 #define F_DIRECT 2
 #define F_DISPATCH 4
-#define F_RET_XMM 8
 #define F_RET_DIRECT 16
 
 	.macro SAVE_GPRS_BUT_RAX
@@ -260,16 +259,16 @@ bext_uret_tramp:
 	mov %rax, 144(%rsp)		/* eflags */
 	lea 16(%rbp), %rax
 	mov %rax, 152(%rsp)		/* rsp after the return */
+	/* xmm0/xmm1 may hold the return value; xmm2-7 are dead at a return
+	 * (caller-saved, not return registers): two saves, always */
+	movaps %xmm0, 176(%rsp)
+	movaps %xmm1, 192(%rsp)
 	mov %rsp, %rdi
 	call bext_attach__ret_pop	/* pt_regs.rip = real return; seq odd + set, or NULL */
 	test %rax, %rax
 	jz 4f
 	mov %rax, %r13
 	mov P_FLAGS(%r13), %r14d
-	test $F_RET_XMM, %r14d
-	jz 1f
-	SAVE_XMM
-1:
 	mov %rsp, %rdi
 	test $F_RET_DIRECT, %r14d
 	jz 2f
@@ -282,10 +281,9 @@ bext_uret_tramp:
 3:
 	mov bext_attach_tls@gottpoff(%rip), %rax
 	incq %fs:TLS_SEQ(%rax)		/* even: left */
-	test $F_RET_XMM, %r14d
-	jz 4f
-	RESTORE_XMM
 4:
+	movaps 176(%rsp), %xmm0
+	movaps 192(%rsp), %xmm1
 	mov 128(%rsp), %rax
 	mov %rax, 8(%rbp)		/* the real return address back in its slot */
 	RESTORE_GPRS_BUT_RAX 0		/* rbp: popped below */
