@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,8 +89,6 @@ int cmd_log(int argc, char **argv)
 			trace = false;
 		} else if (!strcmp(argv[i], "--trace")) {
 			agent = false;
-		} else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow")) {
-			follow = true;
 		} else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow")) {
 			follow = true;
 		} else {
