@@ -76,6 +76,57 @@ typedef int (*bext_pseudo_fn)(void *user, int src, int32_t imm, int32_t next_imm
  */
 typedef struct bext_vm *(*bext_tail_call_fn)(void *user, uint64_t map, uint32_t index);
 
+/*
+ * Inlined map lookups (added by "inline"). The JIT may replace a call to
+ * helper 1 (bpf_map_lookup_elem) by native code computing the value address
+ * itself, as the kernel's JIT does for arrays, when r1 at the call is a map
+ * pointer the program loaded with a map lddw pseudo form (BPF_PSEUDO_MAP_FD
+ * or BPF_PSEUDO_MAP_IDX) earlier in the same basic block. The owner of the
+ * helper table describes such a map through a bext_inline_lookup_fn; the
+ * inlined code must return exactly what the registered helper 1 would:
+ *
+ *   key = *(u32 *)r2
+ *   key >= max_entries             -> r0 = 0
+ *   ARRAY                          -> r0 = base + key * elem_stride
+ *   PERCPU_ARRAY, cpu = the s32 at thread pointer + cpu_tp_off (rseq cpu_id):
+ *     (u32)cpu < nr_cpus           -> r0 = base + key * elem_stride + cpu * cpu_stride
+ *     otherwise                    -> r0 = helper 1 (r1, r2), called as usual
+ */
+enum bext_inline_kind {
+	BEXT_INLINE_NONE = 0,	/* do not inline: call the helper */
+	BEXT_INLINE_ARRAY = 1,
+	BEXT_INLINE_PERCPU_ARRAY = 2,
+};
+
+struct bext_inline_lookup {
+	uint32_t kind;		/* enum bext_inline_kind */
+	uint32_t max_entries;
+	uint64_t base;		/* address of key 0's value (per-CPU: of CPU 0's slot) */
+	uint64_t elem_stride;	/* bytes from key i to key i + 1 */
+	uint64_t cpu_stride;	/* per-CPU: bytes from CPU c's slot to CPU c + 1's */
+	uint32_t nr_cpus;	/* per-CPU: slots per key */
+	uint32_t reserved;
+	int64_t cpu_tp_off;	/* per-CPU: where the s32 CPU id is, from the thread pointer */
+};
+
+/*
+ * Fills *out for the map pointer `map` (the value the program's map lddw
+ * loaded). Returns 0 with out->kind set (BEXT_INLINE_NONE: call the helper),
+ * or a negative errno (also: call the helper). Called at JIT compile time;
+ * what it describes must stay valid while the JIT code may run.
+ */
+typedef int (*bext_inline_lookup_fn)(void *user, uint64_t map, struct bext_inline_lookup *out);
+
+/*
+ * Sets the describer of inlinable lookups (NULL: never inline). Only consulted
+ * by the JIT, without constant blinding, for helper 1 when it is not the
+ * unwinding helper. bext_helpers__register_all() installs one for the maps
+ * of <bext/map.h> when it registers bpf_map_lookup_elem itself.
+ */
+BEXT_API int bext_vm__set_inline_lookup(struct bext_vm *vm, bext_inline_lookup_fn fn, void *user);
+/* How many helper calls the last JIT compilation inlined (0 before compiling). */
+BEXT_API size_t bext_vm__jit_inlined(const struct bext_vm *vm);
+
 /* Creates an empty vm. opts may be NULL. Returns NULL and sets errno on failure. */
 BEXT_API struct bext_vm *bext_vm__new(const struct bext_vm_opts *opts);
 /* Frees the vm, its instructions and its JIT code. Accepts NULL. */

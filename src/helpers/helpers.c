@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +119,78 @@ H(h_map_lookup_percpu_elem)
 {
 	(void)r4, (void)r5;
 	return (uint64_t)(uintptr_t)bext_map__helper_lookup_percpu(PTR(r1), PTR(r2), (uint32_t)r3);
+}
+
+/*
+ * Inlined lookups: describes array and per-CPU array maps to the JIT (see
+ * bext_inline_lookup_fn in <bext/vm.h>) so it can compute the value address
+ * itself instead of calling h_map_lookup_elem. The map is a struct bext_map *
+ * (the contract of every map helper here). Per-CPU arrays pick the slot of
+ * the CPU in the thread's rseq cpu_id, as the maps do (bext_cur_cpu(),
+ * docs/STORE.md); ids the map would reduce modulo its slot count, and the
+ * negative ids of a thread without rseq, make the inlined code call the
+ * helper. Without rseq in this process (__rseq_size 0) per-CPU lookups are
+ * not inlined at all. The layout is read back through the public helper
+ * lookups and checked at both ends, so the description cannot disagree with
+ * what the helper returns.
+ */
+static int inline_lookup(void *user, uint64_t map, struct bext_inline_lookup *out)
+{
+	struct bext_map *m = PTR(map);
+	uint32_t max, nr, k0 = 0, k1 = 1, last;
+	uint8_t *base, *p;
+	uint32_t stride;
+	void *b;
+
+	(void)user;
+	memset(out, 0, sizeof(*out));
+	if (!m)
+		return 0;
+	max = bext_map__max_entries(m);
+	switch (bext_map__type(m)) {
+	case BPF_MAP_TYPE_ARRAY:
+		if (bext_map__array_base(m, &b, &stride))
+			return 0;
+		if (bext_map__helper_lookup(m, &k0) != b)
+			return 0;
+		out->kind = BEXT_INLINE_ARRAY;
+		out->max_entries = max;
+		out->base = (uint64_t)(uintptr_t)b;
+		out->elem_stride = stride;
+		return 0;
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+		if (!__rseq_size)
+			return 0;
+		nr = bext_map__nr_cpus(m);
+		base = bext_map__helper_lookup_percpu(m, &k0, 0);
+		if (!base || !nr || !max)
+			return 0;
+		out->elem_stride = (uint64_t)bext_map__syscall_value_size(m); /* nr x stride */
+		if (max > 1) {
+			p = bext_map__helper_lookup_percpu(m, &k1, 0);
+			if (!p || p <= base)
+				return 0;
+			out->elem_stride = (uint64_t)(p - base);
+		}
+		if (nr > 1) {
+			p = bext_map__helper_lookup_percpu(m, &k0, 1);
+			if (!p || p <= base)
+				return 0;
+			out->cpu_stride = (uint64_t)(p - base);
+		}
+		last = max - 1;
+		p = bext_map__helper_lookup_percpu(m, &last, nr - 1);
+		if (p != base + (uint64_t)last * out->elem_stride + (uint64_t)(nr - 1) * out->cpu_stride)
+			return 0;
+		out->kind = BEXT_INLINE_PERCPU_ARRAY;
+		out->max_entries = max;
+		out->base = (uint64_t)(uintptr_t)base;
+		out->nr_cpus = nr;
+		out->cpu_tp_off = (int64_t)__rseq_offset + (int64_t)offsetof(struct rseq, cpu_id);
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 /* ---- callbacks: bpf_loop, bpf_for_each_map_elem ------------------------------------------ */
@@ -731,6 +804,9 @@ int bext_helpers__register_all(struct bext_vm *vm, const struct bext_helpers_opt
 		err = bext_vm__register_helper(vm, table[i].id, table[i].name, table[i].fn);
 		if (err)
 			return err;
+		/* our bpf_map_lookup_elem: the JIT may inline it for arrays */
+		if (table[i].id == BPF_FUNC_map_lookup_elem)
+			bext_vm__set_inline_lookup(vm, inline_lookup, NULL);
 	}
 	if (!opts || !opts->no_tail_call)
 		return bext_vm__set_tail_call_resolver(vm, bext_helpers__tail_call_resolver, NULL);

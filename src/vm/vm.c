@@ -82,6 +82,7 @@ void bext_vm__free(struct bext_vm *vm)
 	free(vm->regions);
 	free(vm->insns);
 	free(vm->func_entry);
+	free(vm->map_lddw);
 	free(vm);
 }
 
@@ -131,6 +132,20 @@ int bext_vm__add_region(struct bext_vm *vm, void *base, size_t len, bool writabl
 	return 0;
 }
 
+int bext_vm__set_inline_lookup(struct bext_vm *vm, bext_inline_lookup_fn fn, void *user)
+{
+	if (!vm)
+		return -EINVAL;
+	vm->inline_lookup = fn;
+	vm->inline_lookup_user = user;
+	return 0;
+}
+
+size_t bext_vm__jit_inlined(const struct bext_vm *vm)
+{
+	return vm && vm->jit_fn ? vm->jit_inlined : 0;
+}
+
 int bext_vm__set_pseudo_resolver(struct bext_vm *vm, bext_pseudo_fn fn, void *user)
 {
 	if (!vm)
@@ -173,6 +188,7 @@ struct load_ctx {
 	struct bext_insn *insns;
 	size_t n;
 	uint8_t *second; /* second[i]: insn i is the second slot of an lddw */
+	uint8_t *map_lddw; /* map_lddw[i]: insn i was a map pointer lddw (MAP_FD/MAP_IDX) */
 };
 
 static bool is_alu_op_known(uint8_t op)
@@ -302,6 +318,8 @@ static int resolve_lddw(struct load_ctx *lc, size_t pc)
 					     "insn %zu: cannot resolve lddw pseudo form %u (imm %d): "
 					     "%s", pc, (unsigned)in->src, in->imm,
 					     strerror(err < 0 ? -err : EINVAL));
+		if (in->src == BEXT_PSEUDO_MAP_FD || in->src == BEXT_PSEUDO_MAP_IDX)
+			lc->map_lddw[pc] = 1;
 		in->src = BEXT_PSEUDO_NONE;
 		in->imm = (int32_t)(uint32_t)value;
 		next->imm = (int32_t)(uint32_t)(value >> 32);
@@ -438,7 +456,8 @@ int bext_vm__load(struct bext_vm *vm, const struct bext_insn *insns, size_t n_in
 	}
 	lc.insns = malloc(n_insns * sizeof(*insns));
 	lc.second = calloc(n_insns, 1);
-	if (!lc.insns || !lc.second) {
+	lc.map_lddw = calloc(n_insns, 1);
+	if (!lc.insns || !lc.second || !lc.map_lddw) {
 		ret = bext_vm_error(vm, ENOMEM, "out of memory");
 		goto free_all;
 	}
@@ -484,6 +503,7 @@ int bext_vm__load(struct bext_vm *vm, const struct bext_insn *insns, size_t n_in
 	vm->insns = lc.insns;
 	vm->n_insns = n_insns;
 	vm->func_entry = lc.second;
+	vm->map_lddw = lc.map_lddw;
 	vm->loaded = true;
 	ret = 0;
 	goto out;
@@ -491,6 +511,7 @@ int bext_vm__load(struct bext_vm *vm, const struct bext_insn *insns, size_t n_in
 free_all:
 	free(lc.insns);
 	free(lc.second);
+	free(lc.map_lddw);
 out:
 	if (ret && err && err_len)
 		snprintf(err, err_len, "%s", vm->err);

@@ -76,6 +76,18 @@ struct bext_vm {
 	 */
 	uint8_t *func_entry;
 
+	/*
+	 * Inlined lookups (added by "inline"): the describer set by
+	 * bext_vm__set_inline_lookup(); map_lddw[i] != 0 when insn i is an lddw
+	 * the loader resolved from BPF_PSEUDO_MAP_FD or BPF_PSEUDO_MAP_IDX
+	 * (n_insns bytes, set by bext_vm__load()); jit_inlined counts the calls
+	 * the back end inlined (set by compile()).
+	 */
+	bext_inline_lookup_fn inline_lookup;
+	void *inline_lookup_user;
+	uint8_t *map_lddw;
+	size_t jit_inlined;
+
 	char err[256];
 };
 

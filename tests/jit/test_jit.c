@@ -5,9 +5,12 @@
  * and without blinding), W^X of the code mapping, constant blinding, call
  * depth limit, callx checks, tail-call chains and limit, stack alignment at
  * helper calls, register preservation across helper and local calls,
- * compile-time measurement and compile errors.
+ * compile-time measurement and compile errors, inlined map lookups (exact
+ * pointers at and past the bounds, per-CPU slow path, which calls qualify).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/rseq.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -1495,6 +1499,313 @@ static void test_compile_time(void **state)
 	free(pr.p);
 }
 
+/* ---- inlined map lookups -------------------------------------------------------- */
+
+/*
+ * A fake map the describer knows: values of `stride` bytes, `nr_cpus` slots
+ * per key for the per-CPU kind. The fake helper 1 has the semantics the
+ * inlined code must reproduce, except that when the rseq CPU id is >=
+ * nr_cpus it returns a marker (FALLBACK + key): seeing the marker proves the
+ * inlined per-CPU code called the helper on its slow path.
+ */
+#define FALLBACK 0x7e57000000000000ull
+
+static struct bext_inline_lookup fake;
+static uint8_t fake_mem[64 * 4096] __attribute__((aligned(64)));
+static int describe_calls;
+
+static int32_t rseq_cpu(void)
+{
+	return *(volatile int32_t *)((char *)__builtin_thread_pointer() + __rseq_offset +
+				     offsetof(struct rseq, cpu_id));
+}
+
+static uint64_t fake_lookup(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	uint32_t key = *(const uint32_t *)(uintptr_t)r2;
+	uint32_t cpu = (uint32_t)rseq_cpu();
+
+	(void)r3, (void)r4, (void)r5;
+	if (r1 != (uintptr_t)&fake)
+		return 0x5eed; /* the other map */
+	if (key >= fake.max_entries)
+		return 0;
+	if (fake.kind == BEXT_INLINE_ARRAY)
+		return fake.base + key * fake.elem_stride;
+	if (cpu >= fake.nr_cpus)
+		return FALLBACK + key;
+	return fake.base + key * fake.elem_stride + cpu * fake.cpu_stride;
+}
+
+static int fake_describe(void *user, uint64_t map, struct bext_inline_lookup *out)
+{
+	describe_calls++;
+	assert_ptr_equal(user, &describe_calls);
+	if (map != (uintptr_t)&fake) {
+		memset(out, 0, sizeof(*out));
+		return -ENOENT;
+	}
+	*out = fake;
+	return 0;
+}
+
+static int fake_pseudo(void *user, int src, int32_t imm, int32_t next_imm, uint64_t *value)
+{
+	(void)user, (void)next_imm;
+	if (src != BEXT_PSEUDO_MAP_IDX && src != BEXT_PSEUDO_MAP_FD)
+		return -EINVAL;
+	/* imm 0: the fake map; 1: a map the describer does not know */
+	*value = imm == 1 ? (uintptr_t)&fake_mem : (uintptr_t)&fake;
+	return 0;
+}
+
+static struct bext_vm *load_inl(struct prog *pr, bool blinding, bool describer)
+{
+	struct bext_vm_opts o = { .sz = sizeof(o), .blinding = blinding };
+	struct bext_vm *vm = bext_vm__new(&o);
+	char err[256];
+
+	assert_non_null(vm);
+	assert_int_equal(bext_vm__register_helper(vm, 1, "lookup", fake_lookup), 0);
+	assert_int_equal(bext_vm__set_pseudo_resolver(vm, fake_pseudo, NULL), 0);
+	if (describer)
+		assert_int_equal(bext_vm__set_inline_lookup(vm, fake_describe, &describe_calls), 0);
+	if (bext_vm__load(vm, pr->p, pr->n, err, sizeof(err)))
+		fail_msg("load: %s", err);
+	jit(vm);
+	return vm;
+}
+
+static void put_map_lddw(struct prog *pr, int reg, int src)
+{
+	put(pr, BEXT_LD_IMM64_LO(reg, src, 0));
+	put(pr, BEXT_LD_IMM64_HI(0));
+}
+
+/* out[i] = lookup(fake, keys[i]) for each key, each call right after its map lddw. */
+static void build_lookups(struct prog *pr, const uint32_t *keys, size_t n)
+{
+	put(pr, BEXT_MOV64_REG(6, 1));
+	for (size_t i = 0; i < n; i++) {
+		put(pr, BEXT_ST_MEM(BEXT_SZ_W, 10, -4, (int32_t)keys[i]));
+		/* alternate: lddw straight into r1, or into r3 then r1 = r3 */
+		if (i & 1) {
+			put_map_lddw(pr, 3, BEXT_PSEUDO_MAP_FD);
+			put(pr, BEXT_MOV64_REG(1, 3));
+		} else {
+			put_map_lddw(pr, 1, BEXT_PSEUDO_MAP_IDX);
+		}
+		put(pr, BEXT_MOV64_REG(2, 10));
+		put(pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -4));
+		put(pr, BEXT_CALL_HELPER_INSN(1));
+		put(pr, BEXT_STX_MEM(BEXT_SZ_DW, 6, 0, (int16_t)(8 * i)));
+	}
+	put(pr, BEXT_MOV64_IMM(0, 0));
+	put(pr, BEXT_EXIT_INSN());
+}
+
+/*
+ * Runs vm on the JIT and the interpreter; both must give the helper's
+ * pointers. Returns how many JIT results were the fallback marker.
+ */
+static int check_lookups(struct bext_vm *vm, const uint32_t *keys, size_t n)
+{
+	uint64_t out[16], ref[16], r0;
+	int fallbacks = 0;
+
+	assert_true(n <= 16);
+	for (int engine = 0; engine < 2; engine++) {
+		memset(out, 0xa5, sizeof(out));
+		assert_int_equal(bext_vm__run(vm, engine ? BEXT_ENGINE_JIT : BEXT_ENGINE_INTERP, out,
+					      sizeof(out), &r0), 0);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t k = (uintptr_t)&keys[i];
+
+			ref[i] = fake_lookup((uintptr_t)&fake, k, 0, 0, 0);
+			if (out[i] != ref[i])
+				fail_msg("%s, kind %u stride %llu cpus %u, key %u: got %#llx, helper %#llx",
+					 engine ? "jit" : "interp", fake.kind,
+					 (unsigned long long)fake.elem_stride, fake.nr_cpus, keys[i],
+					 (unsigned long long)out[i], (unsigned long long)ref[i]);
+			fallbacks += engine && (out[i] & ~0xffffffffull) == FALLBACK;
+		}
+	}
+	return fallbacks;
+}
+
+static void pin_to_current_cpu(void)
+{
+	cpu_set_t set;
+	int c = sched_getcpu();
+
+	CPU_ZERO(&set);
+	CPU_SET(c < 0 ? 0 : c, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void test_inline_lookup(void **state)
+{
+	static const uint64_t strides[] = { 8, 16, 24, 200, 4096 };
+	static const uint32_t maxes[] = { 1, 7 };
+	uint32_t keys[9], nk = 0;
+	cpu_set_t saved;
+	int fallbacks;
+
+	(void)state;
+	if (!__rseq_size || rseq_cpu() < 0)
+		skip(); /* needs glibc's rseq registration (glibc >= 2.35) */
+	sched_getaffinity(0, sizeof(saved), &saved);
+	pin_to_current_cpu();
+	for (size_t kind = BEXT_INLINE_ARRAY; kind <= BEXT_INLINE_PERCPU_ARRAY; kind++) {
+		for (size_t s = 0; s < sizeof(strides) / sizeof(strides[0]); s++) {
+			for (size_t m = 0; m < 2; m++) {
+				/* per-CPU: enough slots (fast path), then too few (slow path) */
+				for (int slots = 0; slots < (kind == BEXT_INLINE_ARRAY ? 1 : 2); slots++) {
+					struct prog pr = { 0 };
+					struct bext_vm *vm, *plain;
+					uint32_t cpu = (uint32_t)rseq_cpu();
+
+					fake = (struct bext_inline_lookup){
+						.kind = (uint32_t)kind,
+						.max_entries = maxes[m],
+						.base = (uintptr_t)fake_mem,
+						.elem_stride = strides[s],
+					};
+					if (kind == BEXT_INLINE_PERCPU_ARRAY) {
+						fake.nr_cpus = slots ? cpu : cpu + 3;
+						fake.cpu_stride = strides[s];
+						fake.elem_stride = strides[s] * (cpu + 3);
+						fake.cpu_tp_off = __rseq_offset +
+								  (int64_t)offsetof(struct rseq, cpu_id);
+						if (!fake.nr_cpus)
+							continue; /* cpu 0: no slot count below it */
+					}
+					nk = 0;
+					keys[nk++] = 0;
+					keys[nk++] = maxes[m] - 1;
+					keys[nk++] = maxes[m];
+					keys[nk++] = maxes[m] + 1;
+					keys[nk++] = 0xffffffffu; /* -1 as u32 */
+					keys[nk++] = 0x80000000u;
+					keys[nk++] = maxes[m] / 2;
+					build_lookups(&pr, keys, nk);
+					vm = load_inl(&pr, false, true);
+					assert_int_equal(bext_vm__jit_inlined(vm), nk);
+					fallbacks = check_lookups(vm, keys, nk);
+					/* per-CPU with too few slots: the helper answered in range */
+					assert_int_equal(fallbacks, slots ? 3 : 0);
+					/* without the describer: same results, helper calls, other code */
+					plain = load_inl(&pr, false, false);
+					assert_int_equal(bext_vm__jit_inlined(plain), 0);
+					assert_true(bext_vm__jit_size(plain) != bext_vm__jit_size(vm));
+					check_lookups(plain, keys, nk);
+					bext_vm__free(plain);
+					/* blinding: never inlined */
+					plain = load_inl(&pr, true, true);
+					assert_int_equal(bext_vm__jit_inlined(plain), 0);
+					check_lookups(plain, keys, nk);
+					bext_vm__free(plain);
+					bext_vm__free(vm);
+					free(pr.p);
+				}
+			}
+		}
+	}
+	sched_setaffinity(0, sizeof(saved), &saved);
+}
+
+/*
+ * Only calls whose r1 is a map lddw of the same basic block are inlined;
+ * everything else keeps the helper call and gives the same results.
+ */
+static void test_inline_dataflow(void **state)
+{
+	uint64_t out[4], r0;
+	struct bext_vm *vm;
+	struct prog pr = { 0 };
+
+	(void)state;
+	fake = (struct bext_inline_lookup){ .kind = BEXT_INLINE_ARRAY, .max_entries = 5,
+					    .base = (uintptr_t)fake_mem, .elem_stride = 24 };
+
+	/* The map pointer kept in callee-saved r7 across a loop: not inlined. */
+	put(&pr, BEXT_MOV64_REG(6, 1));
+	put_map_lddw(&pr, 7, BEXT_PSEUDO_MAP_IDX);
+	put(&pr, BEXT_MOV64_IMM(8, 0));
+	/* loop: */
+	put(&pr, BEXT_STX_MEM(BEXT_SZ_W, 10, 8, -4));
+	put(&pr, BEXT_MOV64_REG(1, 7));
+	put(&pr, BEXT_MOV64_REG(2, 10));
+	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -4));
+	put(&pr, BEXT_CALL_HELPER_INSN(1));
+	put(&pr, BEXT_MOV64_REG(9, 8));
+	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_LSH, 9, 2)); /* out[key / 2] */
+	put(&pr, BEXT_ALU64_REG(BEXT_ALU_ADD, 9, 6));
+	put(&pr, BEXT_STX_MEM(BEXT_SZ_DW, 9, 0, 0));
+	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 8, 2)); /* keys 0, 2, 4, 6 */
+	put(&pr, BEXT_JMP_IMM(BEXT_JMP_JLT, 8, 8, -11));
+	put(&pr, BEXT_MOV64_IMM(0, 0));
+	put(&pr, BEXT_EXIT_INSN());
+	for (int engine = 0; engine < 2; engine++) {
+		vm = load_inl(&pr, false, true);
+		assert_int_equal(bext_vm__jit_inlined(vm), 0);
+		memset(out, 0xa5, sizeof(out));
+		assert_int_equal(bext_vm__run(vm, engine, out, sizeof(out), &r0), 0);
+		assert_true(out[0] == (uintptr_t)fake_mem);
+		assert_true(out[1] == (uintptr_t)fake_mem + 2 * 24);
+		assert_true(out[2] == (uintptr_t)fake_mem + 4 * 24);
+		assert_true(out[3] == 0);
+		bext_vm__free(vm);
+	}
+	free(pr.p);
+
+	/* Two paths join between the lddw and the call: not inlined. */
+	memset(&pr, 0, sizeof(pr));
+	put(&pr, BEXT_MOV64_REG(6, 1));
+	put(&pr, BEXT_LDX_MEM(BEXT_SZ_DW, 3, 6, 0));
+	put(&pr, BEXT_ST_MEM(BEXT_SZ_W, 10, -4, 1));
+	put_map_lddw(&pr, 1, BEXT_PSEUDO_MAP_IDX); /* the fake map */
+	put(&pr, BEXT_JMP_IMM(BEXT_JMP_JEQ, 3, 0, 2));
+	put_map_lddw(&pr, 1, BEXT_PSEUDO_MAP_IDX);
+	pr.p[pr.n - 2].imm = 1; /* the unknown map */
+	put(&pr, BEXT_MOV64_REG(2, 10)); /* join */
+	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -4));
+	put(&pr, BEXT_CALL_HELPER_INSN(1));
+	put(&pr, BEXT_STX_MEM(BEXT_SZ_DW, 6, 0, 8));
+	/* r1 redefined after its lddw (even to itself): not inlined either */
+	put_map_lddw(&pr, 1, BEXT_PSEUDO_MAP_IDX);
+	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 1, 0));
+	put(&pr, BEXT_MOV64_REG(2, 10));
+	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -4));
+	put(&pr, BEXT_CALL_HELPER_INSN(1));
+	put(&pr, BEXT_STX_MEM(BEXT_SZ_DW, 6, 0, 16));
+	/* the unknown map in its own block: the describer says no */
+	put_map_lddw(&pr, 1, BEXT_PSEUDO_MAP_IDX);
+	pr.p[pr.n - 2].imm = 1;
+	put(&pr, BEXT_MOV64_REG(2, 10));
+	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -4));
+	put(&pr, BEXT_CALL_HELPER_INSN(1));
+	put(&pr, BEXT_STX_MEM(BEXT_SZ_DW, 6, 0, 24));
+	put(&pr, BEXT_MOV64_IMM(0, 0));
+	put(&pr, BEXT_EXIT_INSN());
+	for (int engine = 0; engine < 2; engine++) {
+		for (uint64_t path = 0; path < 2; path++) {
+			describe_calls = 0;
+			vm = load_inl(&pr, false, true);
+			assert_int_equal(bext_vm__jit_inlined(vm), 0);
+			assert_int_equal(describe_calls, 1); /* asked about the unknown map only */
+			memset(out, 0xa5, sizeof(out));
+			out[0] = path;
+			assert_int_equal(bext_vm__run(vm, engine, out, sizeof(out), &r0), 0);
+			assert_true(out[1] == (path ? 0x5eed : (uintptr_t)fake_mem + 24));
+			assert_true(out[2] == (uintptr_t)fake_mem + 24);
+			assert_true(out[3] == 0x5eed);
+			bext_vm__free(vm);
+		}
+	}
+	free(pr.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1521,6 +1832,8 @@ int main(void)
 		cmocka_unit_test(test_callback_jit),
 		cmocka_unit_test(test_callback_after_tail_call),
 		cmocka_unit_test(test_compile_time),
+		cmocka_unit_test(test_inline_lookup),
+		cmocka_unit_test(test_inline_dataflow),
 	};
 
 #if !defined(__x86_64__)

@@ -74,6 +74,7 @@ const char bext_arch_x86_64_anchor;
 BEXT_HIDDEN bool bext_x86_jit_no_bmi2;                 /* force the CL shift path */
 BEXT_HIDDEN size_t bext_x86_jit_max_image = 64u << 20; /* bytes of code */
 BEXT_HIDDEN bool bext_x86_jit_no_peephole;             /* compile instructions one by one */
+BEXT_HIDDEN bool bext_x86_jit_no_inline;               /* never inline map lookups */
 
 enum {
 	RAX = 0, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
@@ -98,6 +99,8 @@ static const uint8_t reg_map[11] = {
 #define RC_RUN 24 /* struct bext_run * of bext_vm__run() or a callback, or NULL */
 #define RC_SIZE 40 /* 8 mod 16: keeps rsp 16-byte aligned below the 6 pushes */
 #define MAIN_FRAME (BEXT_STACK_SIZE + RC_SIZE) /* rsp below the pushes */
+
+#define HELPER_MAP_LOOKUP 1 /* bpf_map_lookup_elem, the one helper inlined */
 
 /* x86 condition codes. */
 enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_BE = 6, CC_A = 7,
@@ -146,6 +149,11 @@ struct jit {
 	bool in_main;
 	bool invert_next;   /* emit_jmp: invert the condition, jump to jmp_override */
 	size_t jmp_override;
+
+	/* Inlined map lookups: inl_at[i] = k + 1 when the call at insn i uses inl[k]. */
+	uint32_t *inl_at;
+	struct bext_inline_lookup *inl;
+	size_t n_inl;
 };
 
 enum { L_EXIT0 = 0, L_ERR, L_RUN, L_CB, L_COUNT };
@@ -904,6 +912,84 @@ static void emit_helper_call_addr(struct jit *j, bext_helper_fn fn, bool unwind)
 	}
 }
 
+/* reg *= stride (64-bit), stride > 0 and < 2^31. */
+static void emit_scale(struct jit *j, int reg, uint64_t stride)
+{
+	if (stride == 1)
+		return;
+	if (!(stride & (stride - 1))) {
+		emit_rr(j, F_W, 0xc1, 4, reg); /* shl reg, k */
+		emit1(j, (uint8_t)__builtin_ctzll(stride));
+	} else if (is_imm8((int64_t)stride)) {
+		emit_rr(j, F_W, 0x6b, reg, reg);
+		emit1(j, (uint8_t)stride);
+	} else {
+		emit_rr(j, F_W, 0x69, reg, reg);
+		emit4(j, (uint32_t)stride);
+	}
+}
+
+/*
+ * bpf_map_lookup_elem(map, key) for an array or per-CPU array known at
+ * compile time (struct bext_inline_lookup in <bext/vm.h>), r1-r5 clobbered
+ * as by the call:
+ *
+ *       mov eax, [rsi]                  key
+ *       cmp eax, max_entries ; jae null
+ *   per-CPU only:
+ *       mov ecx, fs:[cpu_tp_off]        rseq cpu_id (s32)
+ *       cmp ecx, nr_cpus ; jae slow     negative or too large: the helper decides
+ *       imul/shl rcx, cpu_stride
+ *       imul/shl rax, elem_stride
+ *       add rax, rcx
+ *   both:
+ *       mov r10, base ; add rax, r10 ; jmp done
+ *   null: xor eax, eax ; jmp done
+ *   slow: call helper                   rdi, rsi untouched
+ *   done:
+ */
+static void emit_inline_lookup(struct jit *j, const struct bext_inline_lookup *d,
+			       bext_helper_fn helper)
+{
+	bool pcpu = d->kind == BEXT_INLINE_PERCPU_ARRAY;
+	size_t to_null, to_slow = 0, done1, done2 = 0;
+
+	emit_mem(j, 0, 0x8b, RAX, RSI, 0);
+	emit_alu_ri(j, false, 7, RAX, (int32_t)d->max_entries);
+	to_null = emit_fwd8(j, CC_AE);
+	if (pcpu) {
+		emit1(j, 0x64); /* fs: */
+		emit1(j, 0x8b); /* mov ecx, [disp32] (SIB, no base, no index) */
+		emit1(j, 0x0c);
+		emit1(j, 0x25);
+		emit4(j, (uint32_t)(int32_t)d->cpu_tp_off);
+		emit_alu_ri(j, false, 7, RCX, (int32_t)d->nr_cpus);
+		to_slow = emit_fwd8(j, CC_AE);
+		if (d->cpu_stride) {
+			emit_scale(j, RCX, d->cpu_stride);
+			emit_scale(j, RAX, d->elem_stride);
+			emit_rr(j, F_W, 0x01, RCX, RAX);
+		} else {
+			emit_scale(j, RAX, d->elem_stride);
+		}
+	} else {
+		emit_scale(j, RAX, d->elem_stride);
+	}
+	emit_mov_imm64(j, TMP, d->base);
+	emit_rr(j, F_W, 0x01, TMP, RAX);
+	done1 = emit_fwd8(j, CC_JMP);
+	patch8(j, to_null);
+	emit_rr(j, 0, 0x31, RAX, RAX);
+	if (pcpu) {
+		done2 = emit_fwd8(j, CC_JMP);
+		patch8(j, to_slow);
+		emit_helper_call_addr(j, helper, false);
+	}
+	patch8(j, done1);
+	if (done2)
+		patch8(j, done2);
+}
+
 static void emit_call(struct jit *j, const struct bext_insn *in)
 {
 	struct bext_vm *vm = j->vm;
@@ -929,6 +1015,10 @@ static void emit_call(struct jit *j, const struct bext_insn *in)
 	}
 	if (in->imm < 0 || (uint32_t)in->imm >= BEXT_MAX_HELPERS || !vm->helpers[in->imm].fn) {
 		jit_fail(j, "insn %zu: helper %d is not registered", j->pc, in->imm);
+		return;
+	}
+	if (j->inl_at && j->inl_at[j->pc]) {
+		emit_inline_lookup(j, &j->inl[j->inl_at[j->pc] - 1], vm->helpers[in->imm].fn);
 		return;
 	}
 	emit_helper_call_addr(j, vm->helpers[in->imm].fn, in->imm == vm->unwind_helper);
@@ -1499,6 +1589,103 @@ static bool resolve(struct jit *j, bool *again)
 	return true;
 }
 
+/*
+ * Which bpf_map_lookup_elem calls to inline: those whose r1 is certainly a
+ * map pointer loaded by a map lddw (vm->map_lddw) earlier in the same basic
+ * block, directly or through 64-bit register moves. One forward walk
+ * tracking, per register, "holds map lddw value v"; every jump target and
+ * function start forgets everything (another path may arrive there), every
+ * write to a register forgets that register, calls forget r0-r5, exit and ja
+ * forget everything. A map the describer does not know (or cannot describe
+ * within the limits of the emitted code) keeps its helper call.
+ */
+static int find_inline_lookups(struct jit *j)
+{
+	struct bext_vm *vm = j->vm;
+	uint64_t val[11] = { 0 };
+	unsigned known = 0; /* bit r: val[r] is a map lddw value */
+	size_t cap = 0;
+
+	if (bext_x86_jit_no_inline || j->blind || !vm->inline_lookup || !vm->map_lddw ||
+	    !vm->helpers[HELPER_MAP_LOOKUP].fn || vm->unwind_helper == HELPER_MAP_LOOKUP)
+		return 0;
+	for (size_t i = 0; i < j->n; i++) {
+		const struct bext_insn *in = &j->insns[i];
+		uint8_t cls = BEXT_CLASS(in->code), op = BEXT_OP(in->code);
+		struct bext_inline_lookup d;
+
+		if (j->tgt[i])
+			known = 0;
+		switch (cls) {
+		case BEXT_CLS_LD:
+			if (in->code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM) || i + 1 >= j->n) {
+				known = 0;
+				break;
+			}
+			known &= ~(1u << in->dst);
+			if (vm->map_lddw[i] && in->src == BEXT_PSEUDO_NONE) {
+				known |= 1u << in->dst;
+				val[in->dst] = (uint64_t)(uint32_t)in->imm |
+					       (uint64_t)(uint32_t)in[1].imm << 32;
+			}
+			i++;
+			break;
+		case BEXT_CLS_ALU64:
+			if (in->code == (BEXT_CLS_ALU64 | BEXT_ALU_MOV | BEXT_SRC_X) && !in->off &&
+			    in->src < 11 && (known & 1u << in->src)) {
+				known |= 1u << in->dst;
+				val[in->dst] = val[in->src];
+				break;
+			}
+			known &= ~(1u << in->dst);
+			break;
+		case BEXT_CLS_ALU:
+		case BEXT_CLS_LDX:
+			known &= ~(1u << in->dst);
+			break;
+		case BEXT_CLS_ST:
+			break;
+		case BEXT_CLS_STX:
+			if (BEXT_MODE(in->code) == BEXT_MODE_ATOMIC)
+				known &= ~(1u << in->src | 1u << 0);
+			break;
+		case BEXT_CLS_JMP:
+		case BEXT_CLS_JMP32:
+			if (op == BEXT_JMP_EXIT || op == BEXT_JMP_JA) {
+				known = 0;
+				break;
+			}
+			if (op != BEXT_JMP_CALL)
+				break;
+			if (in->code == (BEXT_CLS_JMP | BEXT_JMP_CALL) && in->src == BEXT_CALL_HELPER &&
+			    in->imm == HELPER_MAP_LOOKUP && (known & 1u << 1) &&
+			    !vm->inline_lookup(vm->inline_lookup_user, val[1], &d) &&
+			    (d.kind == BEXT_INLINE_ARRAY || d.kind == BEXT_INLINE_PERCPU_ARRAY) &&
+			    d.base && d.elem_stride && d.elem_stride <= INT32_MAX &&
+			    (d.kind == BEXT_INLINE_ARRAY ||
+			     (d.nr_cpus && d.cpu_stride <= INT32_MAX &&
+			      d.cpu_tp_off == (int32_t)d.cpu_tp_off))) {
+				if (j->n_inl == cap) {
+					struct bext_inline_lookup *p;
+
+					cap = cap ? 2 * cap : 8;
+					p = realloc(j->inl, cap * sizeof(*p));
+					if (!p)
+						return -ENOMEM;
+					j->inl = p;
+				}
+				if (!j->inl_at && !(j->inl_at = calloc(j->n, sizeof(*j->inl_at))))
+					return -ENOMEM;
+				j->inl[j->n_inl++] = d;
+				j->inl_at[i] = (uint32_t)j->n_inl;
+			}
+			known &= ~0x3fu; /* r0-r5 */
+			break;
+		}
+	}
+	return 0;
+}
+
 static void x86_release(struct bext_vm *vm)
 {
 	if (vm->jit_mem)
@@ -1588,6 +1775,11 @@ static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 		} while (!j.key32 || (uint32_t)j.key64 == 0);
 	}
 	j.bmi2 = !bext_x86_jit_no_bmi2 && __builtin_cpu_supports("bmi2");
+	if (find_inline_lookups(&j)) {
+		ret = -ENOMEM;
+		snprintf(err, err_len, "out of memory");
+		goto out_free;
+	}
 
 	for (j.pass = 0;; j.pass++) {
 		bool again;
@@ -1660,6 +1852,7 @@ static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 	*(void **)&vm->jit_cb_entry = (uint8_t *)mem + j.lab[lab_special(&j, L_CB)];
 	vm->jit_funcs = funcs;
 	vm->n_jit_funcs = 0;
+	vm->jit_inlined = j.n_inl;
 	for (size_t t = 1; t < n; t++) {
 		if (vm->func_entry && vm->func_entry[t] && j.fstart[t])
 			funcs[vm->n_jit_funcs++] = (uintptr_t)mem + j.lab[lab_entry(&j, t)];
@@ -1675,6 +1868,8 @@ out_free:
 	free(j.fix);
 	free(j.fix_disp);
 	free(j.fix_long);
+	free(j.inl_at);
+	free(j.inl);
 	return ret;
 }
 
