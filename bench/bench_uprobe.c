@@ -19,7 +19,8 @@
  * with the link already in the store, and the time from `bext load` to the
  * first hit in a target already running under the agent.
  *
- * Usage: bench_uprobe BENCH_BUILD_DIR [--quick]   (scripts/bench.sh runs it)
+ * Usage: bench_uprobe BENCH_BUILD_DIR [--quick] [--bext-only]   (scripts/bench.sh runs it)
+ *   --bext-only: only the bext hit costs (no kernel probes, no start-up runs)
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -55,7 +56,7 @@ static uint64_t (*volatile p_target)(uint64_t) = bench_target;
 static int (*volatile p_startup)(void) = bench_startup_probe;
 static volatile uint64_t sink;
 static uint64_t calls; /* calls of bench_target since the last reset */
-static bool quick;
+static bool quick, bext_only;
 
 static int64_t now_ns(void)
 {
@@ -432,17 +433,23 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--startup-target"))
 		return startup_target();
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s BENCH_BUILD_DIR [--quick]\n", argv[0]);
+		fprintf(stderr, "usage: %s BENCH_BUILD_DIR [--quick] [--bext-only]\n", argv[0]);
 		return 2;
 	}
-	quick = argc > 2 && !strcmp(argv[2], "--quick");
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else if (!strcmp(argv[i], "--bext-only"))
+			bext_only = true;
+	}
 	snprintf(obj, sizeof(obj), "%s/uprobe_bench.bpf.o", argv[1]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("bench_uprobe: ns per call of a noinline function, median of %d rounds of ~30 ms\n",
 	       quick ? 3 : ROUNDS);
 	measure_none();
 	run_bext(obj);
-	run_kernel(obj);
+	if (!bext_only)
+		run_kernel(obj);
 	measure_none();
 	none = none_median();
 	printf("\n%-30s %12s %12s %12s %12s %10s\n", "", "bext ns", "bext +ns", "kernel ns",
@@ -459,6 +466,7 @@ int main(int argc, char **argv)
 			snprintf(r, sizeof(r), "%.0fx", (kern_ns[c] - none) / (bext_ns[c] - none));
 		printf("%-30s %12s %12s %12s %12s %10s\n", cfg_name[c], b[0], b[1], k[0], k[1], r);
 	}
-	run_startup(argv[1]);
+	if (!bext_only)
+		run_startup(argv[1]);
 	return 0;
 }

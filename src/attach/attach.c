@@ -18,8 +18,8 @@
  *                                               relocated displaced insns
  *                           rest of func ◄───── jmp func+skip+patch_len
  *                           ret ──────────────► bext_uret_tramp: pt_regs (rax = return value),
- *                                               bext_attach__ret_pop pops the shadow stack,
- *                                               runs the uretprobe programs, ret ──► caller
+ *                                               pops the shadow stack (C only for stale entries),
+ *                                               runs the uretprobe programs, jmp ──► caller
  *
  * Sites (one per probed address) are created once and kept for the life of
  * the process with their trampoline, so a thread may always be inside one.
@@ -68,10 +68,12 @@
  * The hit path's choices live in the program set (see tramp_x86_64.S):
  * F_XMM      save xmm0-7 around the entry work (a program may call a helper)
  * F_DIRECT   one entry program and nothing else to do: called straight
- * F_DISPATCH bext_attach__entry_dispatch (several programs, run info,
- *            override, uretprobes to arm)
- * F_RET_XMM  informational: bext_uret_tramp always saves xmm0/xmm1 (the only
- *            live SSE registers at a return) before any C code
+ * F_DISPATCH entry_dispatch (several entry programs, run info, override)
+ * F_ARM      uretprobe programs: the trampoline pushes the return address on
+ *            the thread's shadow stack and points the slot at bext_uret_tramp
+ * F_RET_X87  a uretprobe program may call C code: bext_uret_tramp saves the
+ *            x87 return registers (st0, st1) around it (xmm0/xmm1, the only
+ *            live SSE registers at a return, are always saved)
  * F_RET_DIRECT the one uretprobe program called straight
  * F_RUNINFO, F_RET_RUNINFO set bext_run_info around the programs
  */
@@ -79,10 +81,11 @@ enum {
 	F_XMM = 1,
 	F_DIRECT = 2,
 	F_DISPATCH = 4,
-	F_RET_XMM = 8,
+	F_RET_X87 = 8,
 	F_RET_DIRECT = 16,
 	F_RUNINFO = 32,
 	F_RET_RUNINFO = 64,
+	F_ARM = 128,
 };
 
 /* What a program may do, from its instructions (no vm: everything). */
@@ -114,6 +117,8 @@ struct bext_site {
 	int (*init_fn)(void);
 	uint64_t (*dispatch_fn)(struct bext_site *, struct bext_pt_regs *, const struct prog_arr *);
 	_Atomic uint64_t nested; /* hits skipped: the thread was inside a probe already */
+	const void *uret_tramp;	 /* bext_uret_tramp (not in rel32 reach of the copy) */
+	void (*push_fn)(struct bext_site *, uint64_t); /* shadow push, the slow cases */
 
 	uint8_t *addr;	/* probed address (pt_regs.rip, bpf_get_func_ip) */
 	uint8_t *patch; /* where the jmp goes: addr, or addr + 4 past an endbr64 */
@@ -132,6 +137,8 @@ _Static_assert(offsetof(struct bext_site, progs) == 0, "tramp SITE_PROGS");
 _Static_assert(offsetof(struct bext_site, init_fn) == 8, "tramp SITE_INIT");
 _Static_assert(offsetof(struct bext_site, dispatch_fn) == 16, "tramp SITE_DISPATCH");
 _Static_assert(offsetof(struct bext_site, nested) == 24, "tramp SITE_NESTED");
+_Static_assert(offsetof(struct bext_site, uret_tramp) == 32, "tramp SITE_URET");
+_Static_assert(offsetof(struct bext_site, push_fn) == 40, "tramp SITE_PUSH");
 
 struct bext_attachment {
 	struct bext_site *site;
@@ -147,6 +154,7 @@ struct shadow_ent {
 	uint64_t ret; /* the original return address */
 	struct bext_site *site;
 };
+_Static_assert(sizeof(struct shadow_ent) == 24, "tramp: entries are 24 bytes");
 
 #define SHADOW_BYTES (BEXT_SHADOW_DEPTH * sizeof(struct shadow_ent))
 
@@ -166,6 +174,9 @@ struct bext_tls {
 };
 _Static_assert(offsetof(struct bext_tls, seq) == 0, "tramp TLS_SEQ");
 _Static_assert(offsetof(struct bext_tls, registered) == 8, "tramp TLS_REG");
+_Static_assert(offsetof(struct bext_tls, top) == 12, "tramp TLS_TOP");
+_Static_assert(offsetof(struct bext_tls, ss) == 24, "tramp TLS_SS");
+_Static_assert(BEXT_SHADOW_DEPTH == 256, "tramp SHADOW_DEPTH");
 
 BEXT_HIDDEN __thread struct bext_tls bext_attach_tls __attribute__((tls_model("initial-exec")));
 #define tls bext_attach_tls
@@ -281,8 +292,15 @@ static inline HIT_PATH void run_progs(const struct prog_ent *e, uint32_t n, bool
 		bext_helpers__set_run(prev);
 }
 
-static HIT_PATH void shadow_push(struct bext_tls *t, struct bext_site *s, uint64_t sp)
+/*
+ * The cases of the shadow push the trampoline leaves to C (tls.seq odd): no
+ * stack mapped yet on this thread, a full stack, and a top entry at or below
+ * this slot (stale entries to drop, or a tail call). The common push is in
+ * the trampoline (tramp_x86_64.S) and does the same stores.
+ */
+static HIT_PATH void shadow_push(struct bext_site *s, uint64_t sp)
 {
+	struct bext_tls *t = &tls;
 	uint64_t *slot = (uint64_t *)sp;
 
 	if (__builtin_expect(!t->ss, 0)) {
@@ -313,39 +331,34 @@ static HIT_PATH void shadow_push(struct bext_tls *t, struct bext_site *s, uint64
 	*slot = (uint64_t)bext_uret_tramp;
 }
 
-/* From the trampoline (tls.seq odd) when p has F_DISPATCH. Returns 1 to override. */
+/* From the trampoline (tls.seq odd) when p has F_DISPATCH. Returns 1 to override.
+ * Uretprobes are armed by the trampoline afterwards (F_ARM). */
 static HIT_PATH uint64_t entry_dispatch(struct bext_site *s, struct bext_pt_regs *regs,
 					const struct prog_arr *p)
 {
 	struct bext_tls *t = &tls;
 	uint64_t over = 0;
 
-	if (p->n) {
+	t->override_set = false;
+	run_progs(p->e, p->n, p->flags & F_RUNINFO, s, regs, t);
+	if (t->override_set) {
+		regs->rax = t->override_rc;
+		over = 1;
 		t->override_set = false;
-		run_progs(p->e, p->n, p->flags & F_RUNINFO, s, regs, t);
-		if (t->override_set) {
-			regs->rax = t->override_rc;
-			over = 1;
-			t->override_set = false;
-		}
 	}
-	if (p->n_ret)
-		shadow_push(t, s, regs->rsp);
 	return over;
 }
 
 /*
- * From bext_uret_tramp: pops this return's shadow entry, sets pt_regs.rip to
- * the real return address, and returns the program set to run with tls.seq
- * odd, or NULL (nothing to run: no uretprobe programs any more, a nested
- * return, a thread past its TLS destructors).
+ * From bext_uret_tramp when the top shadow entry is not this return's (tls.seq
+ * even, the common pop is in the trampoline): drops the entries of frames
+ * left without a return (longjmp), pops this return's entry, sets pt_regs.rip
+ * to the real return address and returns the entry's site.
  */
-HIT_PATH const void *bext_attach__ret_pop(struct bext_pt_regs *regs)
+HIT_PATH void *bext_attach__ret_pop_slow(struct bext_pt_regs *regs)
 {
 	struct bext_tls *t = &tls;
 	uint64_t slot = regs->rsp - 8;
-	const struct prog_arr *p;
-	struct bext_site *s;
 
 	while (t->top && t->ss[t->top - 1].sp < slot)
 		t->top--;
@@ -353,21 +366,7 @@ HIT_PATH const void *bext_attach__ret_pop(struct bext_pt_regs *regs)
 		abort(); /* no record of where to return: cannot continue */
 	t->top--;
 	regs->rip = t->ss[t->top].ret;
-	s = t->ss[t->top].site;
-	if (!t->registered || (atomic_load_explicit(&t->seq, memory_order_relaxed) & 1))
-		return NULL;
-	atomic_store_explicit(&t->seq, atomic_load_explicit(&t->seq, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	atomic_signal_fence(memory_order_seq_cst);
-	p = atomic_load_explicit(&s->progs, memory_order_acquire);
-	if (!p->n_ret) {
-		atomic_signal_fence(memory_order_seq_cst);
-		atomic_store_explicit(&t->seq,
-				      atomic_load_explicit(&t->seq, memory_order_relaxed) + 1,
-				      memory_order_release);
-		return NULL;
-	}
-	return p;
+	return t->ss[t->top].site;
 }
 
 /* From bext_uret_tramp when the set has no F_RET_DIRECT. */
@@ -663,6 +662,8 @@ static struct bext_site *site_new(uint8_t *addr, char *err, size_t err_len)
 	}
 	s->init_fn = tls_register;
 	s->dispatch_fn = entry_dispatch;
+	s->uret_tramp = bext_uret_tramp;
+	s->push_fn = shadow_push;
 	tl = bext_x86_build_tramp(s->tramp, TRAMP_PAGE, s->at_entry, (uint64_t)addr, s, tls_offset(),
 				  s->patch, s->patch_len, &s->rl, err, err_len);
 	if (tl < 0) {
@@ -832,14 +833,16 @@ static struct prog_arr *arr_build(struct bext_site *s)
 		a->flags |= F_XMM;
 	if (ef & PF_RUNINFO)
 		a->flags |= F_RUNINFO;
-	if (n_ent == 1 && !n_ret && !(ef & PF_RUNINFO) && !any_override) {
+	if (n_ent == 1 && !(ef & PF_RUNINFO) && !any_override) {
 		a->flags |= F_DIRECT;
 		a->direct = a->e[0].fn;
-	} else {
+	} else if (n_ent) {
 		a->flags |= F_DISPATCH;
 	}
+	if (n_ret)
+		a->flags |= F_ARM;
 	if (rf & PF_CALLS)
-		a->flags |= F_RET_XMM;
+		a->flags |= F_RET_X87;
 	if (rf & PF_RUNINFO)
 		a->flags |= F_RET_RUNINFO;
 	if (n_ret == 1 && !(rf & PF_RUNINFO)) {

@@ -22,7 +22,7 @@ BEXT_HIDDEN int bext_attach__find_func(const void *addr, uint64_t *start, uint64
 				       char *name, size_t name_len);
 
 /* Called from bext_uret_tramp (tramp_x86_64.S). */
-BEXT_HIDDEN const void *bext_attach__ret_pop(struct bext_pt_regs *regs);
+BEXT_HIDDEN void *bext_attach__ret_pop_slow(struct bext_pt_regs *regs);
 BEXT_HIDDEN void bext_attach__ret_dispatch(struct bext_pt_regs *regs, const void *progs);
 
 /* Test/introspection hooks (internal). */

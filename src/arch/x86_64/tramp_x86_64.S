@@ -18,6 +18,9 @@
  *   p->flags & XMM:    save xmm0-7 (some program here calls a helper)
  *   p->flags & DIRECT: p->direct(&pt_regs, 168)   (one program, nothing else)
  *   p->flags & DISPATCH: site->dispatch_fn(site, &pt_regs, p)  (the rest, in C)
+ *   p->flags & ARM:    push {slot, return address, site} on the thread's
+ *                      shadow stack, slot := bext_uret_tramp (the rare cases:
+ *                      site->push_fn in C)
  *   tls.seq++ (even)
  *   restore (xmm0-7 when saved), relocated instructions, jmp back
  *
@@ -28,7 +31,11 @@
  * them (pushfq/popfq) and skips the leaf red zone.
  *
  * bext_uret_tramp is the one return trampoline every uretprobe'd call
- * returns into. Its unwind info (FDE starting one byte before the label,
+ * returns into. It pops the shadow stack (the rare cases in C), runs the
+ * uretprobe programs (saving st0/st1 when they may call C code), and goes
+ * back to the caller with an indirect jmp, not a ret: the ret into
+ * bext_uret_tramp already consumed the caller's return-stack-buffer entry,
+ * so a ret here would mispredict, and so would every ret above it. Its unwind info (FDE starting one byte before the label,
  * personality bext_uret_personality) lets C++ exceptions and forced unwinds
  * pass through: the personality writes the real return address back into
  * the stack slot the FDE names before the unwinder reads it.
@@ -49,13 +56,20 @@
 #define SITE_INIT 8
 #define SITE_DISPATCH 16
 #define SITE_NESTED 24
+#define SITE_URET 32
+#define SITE_PUSH 40
+#define TLS_TOP 12
+#define TLS_SS 24
+#define SHADOW_DEPTH 256	/* entries of 24 bytes: {slot, return address, site} */
 #define P_FLAGS 0		/* struct prog_arr */
 #define P_DIRECT 8
 #define P_DIRECT_RET 16
 #define F_XMM 1			/* prog_arr flags */
 #define F_DIRECT 2
 #define F_DISPATCH 4
+#define F_RET_X87 8
 #define F_RET_DIRECT 16
+#define F_ARM 128
 
 	.macro SAVE_GPRS_BUT_RAX
 	mov %r15, 0(%rsp)
@@ -174,14 +188,48 @@
 	mov $168, %esi
 	call *P_DIRECT(%r13)
 	xor %eax, %eax
-	jmp 4f
+	jmp 10f
 3:
 	test $F_DISPATCH, %r14d
-	jz 4f
+	jz 10f
 	mov %rbx, %rdi
 	mov %rsp, %rsi
 	mov %r13, %rdx
 	call *SITE_DISPATCH(%rbx)	/* returns 1: override */
+10:	/* uretprobes: arm the return (after the entry programs, so an
+	 * overriding return still reaches them) */
+	test $F_ARM, %r14d
+	jz 4f
+	mov %eax, %r15d			/* override */
+	mov 152(%rsp), %rdx		/* the return-address slot */
+	mov %fs:TLS_SS(%r12), %rdi
+	test %rdi, %rdi
+	jz 12f				/* no stack yet on this thread: C maps it */
+	mov %fs:TLS_TOP(%r12), %ecx
+	cmp $SHADOW_DEPTH, %ecx
+	jae 12f				/* full: C counts it */
+	lea (%rcx,%rcx,2), %rsi
+	lea (%rdi,%rsi,8), %rsi		/* &ss[top] */
+	test %ecx, %ecx
+	jz 11f
+	cmp %rdx, -24(%rsi)
+	jbe 12f				/* top entry at or below this slot: stale ones, or a tail call */
+11:
+	mov %rdx, (%rsi)		/* entry = {slot, return address, site} */
+	mov (%rdx), %rdi
+	mov %rdi, 8(%rsi)
+	mov %rbx, 16(%rsi)
+	inc %ecx
+	mov %ecx, %fs:TLS_TOP(%r12)
+	mov SITE_URET(%rbx), %rdi
+	mov %rdi, (%rdx)		/* the function returns into bext_uret_tramp */
+	jmp 13f
+12:
+	mov %rbx, %rdi
+	mov %rdx, %rsi
+	call *SITE_PUSH(%rbx)
+13:
+	mov %r15d, %eax
 4:
 	incq %fs:TLS_SEQ(%r12)		/* even: left */
 	test $F_XMM, %r14d
@@ -263,37 +311,98 @@ bext_uret_tramp:
 	 * (caller-saved, not return registers): two saves, always */
 	movaps %xmm0, 176(%rsp)
 	movaps %xmm1, 192(%rsp)
+	/* pop the shadow stack: the top entry is this return's unless frames
+	 * were left without a return (longjmp): then C drops those first */
+	mov bext_attach_tls@gottpoff(%rip), %r12
+	lea 8(%rbp), %rdx		/* the return-address slot */
+	mov %fs:TLS_TOP(%r12), %ecx
+	test %ecx, %ecx
+	jz 1f
+	dec %ecx
+	lea (%rcx,%rcx,2), %rsi
+	shl $3, %rsi
+	add %fs:TLS_SS(%r12), %rsi	/* &ss[top - 1] */
+	cmp %rdx, (%rsi)
+	jne 1f
+	mov %ecx, %fs:TLS_TOP(%r12)
+	mov 8(%rsi), %rax
+	mov %rax, 128(%rsp)		/* rip = the real return address */
+	mov 16(%rsi), %rbx		/* site */
+	jmp 2f
+1:
 	mov %rsp, %rdi
-	call bext_attach__ret_pop	/* pt_regs.rip = real return; seq odd + set, or NULL */
-	test %rax, %rax
-	jz 4f
-	mov %rax, %r13
+	call bext_attach__ret_pop_slow	/* sets rip, returns the site (aborts if none) */
+	mov %rax, %rbx
+2:
+	cmpb $0, %fs:TLS_REG(%r12)
+	je 9f				/* thread past its TLS destructors */
+	testb $1, %fs:TLS_SEQ(%r12)
+	jnz 9f				/* a return inside a probe: no programs */
+	incq %fs:TLS_SEQ(%r12)		/* odd: inside */
+	mov SITE_PROGS(%rbx), %r13	/* after the seq store: see synchronize() */
 	mov P_FLAGS(%r13), %r14d
+	test $F_ARM, %r14d
+	jz 8f				/* uretprobes detached since the call */
+	/*
+	 * st0 (and st1) may hold a long double (complex) return value. C code
+	 * a program calls expects an empty x87 stack (SysV ABI) and may push
+	 * up to 8: store and pop the occupied ones (fxam tells an empty
+	 * register without raising an exception), load them back after.
+	 */
+	xor %r15d, %r15d
+	test $F_RET_X87, %r14d
+	jz 4f
+	fxam
+	fnstsw %ax
+	and $0x4500, %ax		/* C3 C2 C0 */
+	cmp $0x4100, %ax		/* empty */
+	je 4f
+	fstpt 208(%rsp)
+	inc %r15d
+	fxam
+	fnstsw %ax
+	and $0x4500, %ax
+	cmp $0x4100, %ax
+	je 4f
+	fstpt 224(%rsp)
+	inc %r15d
+4:
 	mov %rsp, %rdi
 	test $F_RET_DIRECT, %r14d
-	jz 2f
+	jz 5f
 	mov $168, %esi
 	call *P_DIRECT_RET(%r13)
-	jmp 3f
-2:
+	jmp 6f
+5:
 	mov %r13, %rsi
 	call bext_attach__ret_dispatch
-3:
-	mov bext_attach_tls@gottpoff(%rip), %rax
-	incq %fs:TLS_SEQ(%rax)		/* even: left */
-4:
+6:
+	test %r15d, %r15d
+	jz 8f
+	cmp $2, %r15d
+	jb 7f
+	fldt 224(%rsp)
+7:
+	fldt 208(%rsp)
+8:
+	incq %fs:TLS_SEQ(%r12)		/* even: left */
+9:
 	movaps 176(%rsp), %xmm0
 	movaps 192(%rsp), %xmm1
 	mov 128(%rsp), %rax
 	mov %rax, 8(%rbp)		/* the real return address back in its slot */
 	RESTORE_GPRS_BUT_RAX 0		/* rbp: popped below */
+	mov 128(%rsp), %r11		/* r11: dead at a return (caller-saved, no result) */
 	mov 80(%rsp), %rax
 	mov %rbp, %rsp
 	.cfi_def_cfa_register %rsp
 	pop %rbp
 	.cfi_restore %rbp
 	.cfi_def_cfa_offset 8
-	ret
+	lea 8(%rsp), %rsp
+	.cfi_def_cfa_offset 0
+	.cfi_register %rip, %r11
+	jmp *%r11
 	.cfi_endproc
 
 	.hidden DW.ref.bext_uret_personality
