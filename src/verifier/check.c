@@ -518,6 +518,16 @@ static int do_atomic(struct venv *env, struct vstate *st, const struct bext_insn
 	if (base->type != PTR_TO_STACK && base->type != PTR_TO_MAP_VALUE && base->type != PTR_TO_MEM)
 		return vreject(env, -EACCES, st->pc, "BPF_ATOMIC stores into R%d %s is not allowed",
 			       in->dst, reg_type_name(base->type));
+	{
+		/* atomics need natural alignment (stack frames, map values and
+		 * ring buffer records start 8-byte aligned) */
+		struct tnum a = tnum_add(base->var, tnum_const((uint64_t)(int64_t)(base->off + in->off)));
+
+		if ((a.value | a.mask) & (uint64_t)(size - 1))
+			return vreject(env, -EACCES, st->pc,
+				       "misaligned BPF_ATOMIC access through R%d: off=%d size=%d",
+				       in->dst, base->off + in->off, size);
+	}
 	memset(&old, 0, sizeof(old));
 	env->step_opaque = true;
 	err = check_mem_access(env, st, in->dst, in->off, size, false, NULL, &old, false);
@@ -902,7 +912,26 @@ static int do_cond(struct venv *env, struct vstate **pst, const struct bext_insn
 	scalars = a.type == SCALAR && b.type == SCALAR;
 	ta = fa = a;
 	tb = fb = b;
-	if (scalars) {
+	if (scalars && x && in->src == in->dst) {
+		/* a register against itself: decided whatever its value, except
+		 * jset (r & r != 0 iff r != 0) */
+		if (jop == BEXT_JMP_JSET) {
+			struct vreg z_t, z_f;
+
+			reg_mark_const(&z_t, 0);
+			z_f = z_t;
+			ok_t = scalar_refine(&ta, &z_t, CMP_NE, is32);
+			ok_f = scalar_refine(&fa, &z_f, CMP_EQ, is32);
+			tb = ta; /* apply_edge writes src (== dst) last */
+			fb = fa;
+			if (ok_t != ok_f)
+				mark_reg_precise(env, in->dst);
+		} else {
+			ok_t = jop == BEXT_JMP_JEQ || jop == BEXT_JMP_JGE || jop == BEXT_JMP_JLE ||
+			       jop == BEXT_JMP_JSGE || jop == BEXT_JMP_JSLE;
+			ok_f = !ok_t;
+		}
+	} else if (scalars) {
 		ok_t = refine(&ta, &tb, p.op_t, p.swap_t, is32);
 		ok_f = refine(&fa, &fb, p.op_f, p.swap_f, is32);
 		if (ok_t != ok_f) { /* decided by the bounds: they matter */
@@ -1662,6 +1691,19 @@ static int visit_state(struct venv *env, struct vstate *cur)
 				hash = state_hash(env, cur);
 				break;
 			}
+	/*
+	 * A long path (a loop that keeps changing) would store a state at every
+	 * prune point it passes, and each takes kilobytes. Past
+	 * V_INPROG_EAGER in-progress states, store one only every
+	 * n_inprog / 256 processed insns: memory grows with the square root
+	 * of the path length. Not storing is always sound (it only costs
+	 * pruning); callback call sites are always stored (they converge
+	 * through in-progress states).
+	 */
+	if (env->n_inprog >= V_INPROG_EAGER && !env->aux[pc].callback_call &&
+	    env->processed - env->last_store < env->n_inprog / 256)
+		return 0;
+	env->last_store = env->processed;
 	node = calloc(1, sizeof(*node));
 	if (!node)
 		return -ENOMEM;

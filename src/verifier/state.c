@@ -255,6 +255,9 @@ static uint64_t reg_hash(uint64_t h, const struct vreg *r)
 	h = mix(h, r->var.mask);
 	h = mix(h, (uint64_t)r->smin ^ r->umax);
 	h = mix(h, (uint64_t)r->smax ^ r->umin);
+	/* the 32-bit views too: 32-bit branches narrow only them */
+	h = mix(h, (uint64_t)(uint32_t)r->s32min << 32 | (uint32_t)r->s32max);
+	h = mix(h, (uint64_t)r->u32min << 32 | r->u32max);
 	h = mix(h, r->map_idx | (uint64_t)r->mem_size << 32);
 	return h;
 }
@@ -283,5 +286,9 @@ uint64_t state_hash(struct venv *env, const struct vstate *st)
 		if (f->stype[s * 8] == STACK_SPILL)
 			h = reg_hash(h, &f->spill[s]);
 	}
+	/* avalanche: the bucket index (low bits) must depend on every bit */
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
 	return h;
 }

@@ -33,6 +33,7 @@
 #define V_MAX_VAR_OFF (1ll << 29) /* bound on variable pointer offsets */
 #define V_DEFAULT_LIMIT 1000000u
 #define V_MAX_STATES_PER_INSN 1024
+#define V_INPROG_EAGER 2048 /* in-progress states stored at every prune point */
 
 enum reg_type {
 	NOT_INIT = 0,
@@ -215,6 +216,7 @@ struct venv {
 	struct sl_node *ibucket[4096]; /* in-progress states by hash */
 	uint32_t n_inprog, cap_inprog;
 	uint64_t processed, limit;
+	uint64_t last_store; /* processed count when the last state was stored */
 	uint32_t id_gen;
 	uint32_t states_stored, states_pruned;
 	bool has_loops;
