@@ -13,7 +13,9 @@
  * of several batches; "loop_only" is the loop's own cost per iteration (not
  * subtracted). Hash and LRU maps hold keys 0..9999 (8-byte keys), runs use
  * different keys each time. The ring buffer is drained between batches,
- * outside the timed part.
+ * outside the timed part. The array and per-CPU array rows run twice in
+ * bext: with the JIT's inlined lookup (the default) and with the helper call
+ * kept (the lookup describer removed), same program, same moment.
  *
  * Scaling: hash updates (hash_update_ctx) from 1 process, then from 2
  * processes pinned to CPUs 0 and 1, on one shared map, for a fixed time;
@@ -63,6 +65,7 @@ struct op {
 	const char *what;
 	double target; /* ns per op, 0: none (compare with the kernel) */
 	bool ring;
+	bool no_inline; /* bext: keep the helper calls (JIT without the lookup describer) */
 	double bext, kernel, loop_share;
 	uint32_t bext_ret, kernel_ret;
 	char note[96];
@@ -71,9 +74,11 @@ struct op {
 static struct op ops[] = {
 	{ "loop_only", "loop alone (per iteration)", 0, false },
 	{ "array_lookup", "array lookup", 2, false },
+	{ "array_lookup", "  same, helper call (no inline)", 0, false, true },
 	{ "hash_lookup", "hash lookup (8 B keys, 10k)", 15, false },
 	{ "hash_update", "hash update (existing keys)", 30, false },
 	{ "percpu_lookup", "percpu array lookup + inc", 0, false },
+	{ "percpu_lookup", "  same, helper call (no inline)", 0, false, true },
 	{ "lru_lookup", "LRU hash lookup", 0, false },
 	{ "lru_update", "LRU hash update", 0, false },
 	{ "ringbuf", "ringbuf reserve+submit (16 B)", 20, true },
@@ -95,9 +100,34 @@ static int prefill_bext(struct ht_env *e)
 	return 0;
 }
 
+/* ht_load(), optionally with lookups left as helper calls. */
+static struct bext_vm *load_prog(struct ht_env *e, const char *name, bool no_inline)
+{
+	const struct bext_obj_prog *p = bext_obj__find_prog(e->obj, name);
+	const struct bext_insn *insns;
+	struct bext_vm *vm;
+	char err[256] = "";
+	size_t n;
+
+	if (!no_inline)
+		return ht_load(e, name, NULL);
+	vm = p ? bext_vm__new(NULL) : NULL;
+	if (!vm)
+		return NULL;
+	insns = bext_obj_prog__insns(p, &n);
+	if (bext_helpers__register_all(vm, NULL) || bext_vm__set_inline_lookup(vm, NULL, NULL) ||
+	    bext_vm__set_pseudo_resolver(vm, bext_helpers__pseudo_resolver, &e->table) ||
+	    bext_vm__load(vm, insns, n, err, sizeof(err)) || !bext_vm__jit(vm, err, sizeof(err))) {
+		fprintf(stderr, "load %s: %s\n", name, err[0] ? err : bext_vm__last_error(vm));
+		bext_vm__free(vm);
+		return NULL;
+	}
+	return vm;
+}
+
 static void bench_bext(struct ht_env *e, struct op *o)
 {
-	struct bext_vm *vm = ht_load(e, o->prog, NULL);
+	struct bext_vm *vm = load_prog(e, o->prog, o->no_inline);
 	bext_jit_fn fn;
 	struct bext_map *rb = ht_map(e, "rb");
 	uint64_t ctx[8] = { 0 }, reps, t0;
@@ -109,6 +139,8 @@ static void bench_bext(struct ht_env *e, struct op *o)
 		return;
 	}
 	fn = bext_vm__jit(vm, err, sizeof(err));
+	if (bext_vm__jit_inlined(vm))
+		snprintf(o->note, sizeof(o->note), "(%zu lookup inlined)", bext_vm__jit_inlined(vm));
 	t0 = now_ns();
 	for (int i = 0; i < 100; i++)
 		o->bext_ret = (uint32_t)fn(ctx, sizeof(ctx));
@@ -336,7 +368,7 @@ int main(int argc, char **argv)
 		}
 		if (o->target > 0)
 			snprintf(t, sizeof(t), "<= %.0f", o->target);
-		else if (i)
+		else if (i && !o->no_inline)
 			snprintf(t, sizeof(t), "<= kern");
 		printf("%-32s %10.2f %10s %8s %8s  %u/%u %s\n", o->what, o->bext, k, r, t,
 		       o->bext_ret, o->kernel_ret, o->note);

@@ -46,6 +46,12 @@
  * the caller's depth + 1 and `call`s a subprogram, so exits, errors and
  * unwinding from inside a callback work as in a run.
  *
+ * Inlined map lookups: a `call 1` (bpf_map_lookup_elem) whose r1 is a map
+ * lddw of the same basic block, on a map the vm's lookup describer knows
+ * (arrays, per-CPU arrays: bext_vm__set_inline_lookup), becomes a bounds
+ * check and an address computation (emit_inline_lookup), as in the kernel's
+ * JIT; find_inline_lookups() picks the calls once before the passes.
+ *
  * Layout: passes emit the whole image into a growing buffer, recording every
  * jump as a fixup (site, target label). After a pass all fixups are resolved
  * against that pass's addresses, so each pass yields a correct image; the
