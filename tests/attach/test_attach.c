@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* attach: relocator golden tests, uprobes/uretprobes on real functions, live patching. */
 #define _GNU_SOURCE
+#include <complex.h>
 #include <errno.h>
+#include <fenv.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -885,6 +887,228 @@ static void test_hit_path_modes(void **state)
 	bext_vm__free(v3);
 }
 
+/* longjmp over a uretprobe'd frame into another one: its return finds the stale
+ * entry on top of its own (the trampoline's pop leaves that case to C) */
+static jmp_buf jb2;
+
+NOINL int64_t jumper_inner(int64_t x)
+{
+	__asm__ volatile("" ::: "memory");
+	longjmp(jb2, (int)x);
+}
+static int64_t (*volatile p_jumper_inner)(int64_t) = jumper_inner;
+
+NOINL int64_t jumper_outer(int64_t x)
+{
+	volatile int64_t r = 0;
+	int v = setjmp(jb2);
+
+	if (!v)
+		r = p_jumper_inner(x); /* never returns */
+	else
+		r = v * 10;
+	return r;
+}
+static int64_t (*volatile p_jumper_outer)(int64_t) = jumper_outer;
+
+static void test_longjmp_into_probed(void **state)
+{
+	struct bext_attachment *a, *b;
+
+	(void)state;
+	n_ret = 0;
+	a = att((void *)jumper_inner, prog_ret, BEXT_ATTACH_URETPROBE, 0, false);
+	b = att((void *)jumper_outer, prog_ret, BEXT_ATTACH_URETPROBE, 0, false);
+	for (int i = 1; i <= 5; i++) {
+		assert_int_equal(p_jumper_outer(i), i * 10);
+		assert_int_equal(bext_attach__shadow_depth(), 0);
+	}
+	assert_int_equal(n_ret, 5); /* the outer returns only */
+	assert_int_equal(ret_vals[4], 50);
+	bext_detach(b);
+	bext_detach(a);
+}
+
+/* ---- long double results: st0/st1 around programs that call C code ------------------------ */
+
+NOINL long double ld_fn(long double x)
+{
+	__asm__ volatile("" ::: "memory");
+	return x * 3.0L + 0.25L;
+}
+static long double (*volatile p_ld_fn)(long double) = ld_fn;
+
+NOINL _Complex long double cld_fn(long double re, long double im)
+{
+	__asm__ volatile("" ::: "memory");
+	return re * 2.0L + im * 3.0L * I;
+}
+static _Complex long double (*volatile p_cld_fn)(long double, long double) = cld_fn;
+
+static unsigned x87_runs;
+
+/* C code as a program uses all 8 x87 registers (as C code may: the ABI says
+ * the x87 stack is empty at a call): an occupied st0 would overflow */
+static uint64_t prog_x87(void *ctx, uint64_t len)
+{
+	(void)ctx, (void)len;
+	__asm__ volatile("fldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
+			 "fstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\t"
+			 "fstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)" ::
+				 : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
+				   "st(7)");
+	x87_runs++;
+	return 0;
+}
+
+static void test_long_double(void **state)
+{
+	struct bext_attachment *a, *b, *c;
+	_Complex long double z;
+	long double want;
+
+	(void)state;
+	a = att((void *)ld_fn, prog_x87, BEXT_ATTACH_URETPROBE, 0, false);
+	b = att((void *)cld_fn, prog_x87, BEXT_ATTACH_URETPROBE, 0, false);
+	c = att((void *)mode_fn, prog_x87, BEXT_ATTACH_URETPROBE, 0, false);
+	feclearexcept(FE_ALL_EXCEPT);
+	for (int i = 0; i < 20; i++) {
+		want = (long double)i / 7.0L * 3.0L + 0.25L;
+		assert_true(p_ld_fn((long double)i / 7.0L) == want);
+		z = p_cld_fn((long double)i / 3.0L, (long double)-i / 11.0L);
+		assert_true(creall(z) == (long double)i / 3.0L * 2.0L);
+		assert_true(cimagl(z) == (long double)-i / 11.0L * 3.0L);
+		/* empty x87 stack at the return: nothing saved, no exception raised */
+		assert_int_equal(p_mode_fn(i), i * 3 + 1);
+	}
+	assert_int_equal(fetestexcept(FE_INVALID), 0);
+	assert_int_equal(x87_runs, 60);
+	assert_int_equal(bext_attach__shadow_depth(), 0);
+	bext_detach(c);
+	bext_detach(b);
+	bext_detach(a);
+}
+
+/* ---- a thread leaving inside a uretprobe'd function: pthread_exit, pthread_cancel ----------- */
+
+static _Atomic unsigned te_entries, te_returns, te_cleanups, te_inside;
+static pthread_key_t te_key;
+
+static uint64_t prog_te_entry(void *ctx, uint64_t len)
+{
+	(void)ctx, (void)len;
+	te_entries++;
+	return 0;
+}
+
+static uint64_t prog_te_ret(void *ctx, uint64_t len)
+{
+	(void)ctx, (void)len;
+	te_returns++;
+	return 0;
+}
+
+static int64_t (*volatile p_te_fn)(int64_t, int64_t);
+
+/* depth > 0: recurse; depth 0: exit (mode 0), wait for cancellation (mode 1), return (2) */
+NOINL int64_t te_fn(int64_t depth, int64_t mode)
+{
+	int64_t r;
+
+	__asm__ volatile("" ::: "memory");
+	if (depth > 0) {
+		r = p_te_fn(depth - 1, mode);
+		return r + 1;
+	}
+	if (mode == 0)
+		pthread_exit((void *)(intptr_t)0x5e);
+	if (mode == 1) {
+		te_inside++;
+		for (;;) {
+			struct timespec ts = { 0, 1000000 };
+
+			nanosleep(&ts, NULL); /* a cancellation point */
+		}
+	}
+	return 100;
+}
+static int64_t (*volatile p_te_fn)(int64_t, int64_t) = te_fn;
+
+static void te_cleanup(void *arg)
+{
+	(void)arg;
+	te_cleanups++;
+	/* during the forced unwind: another uretprobe'd call on this thread */
+	if (p_te_fn(2, 2) != 102)
+		abort();
+}
+
+/* a TLS destructor after bext's: the thread is dead for bext, the probes run nothing */
+static void te_key_dtor(void *arg)
+{
+	(void)arg;
+	if (p_te_fn(1, 2) != 101)
+		abort();
+}
+
+static void *te_thread(void *arg)
+{
+	int64_t mode = (int64_t)(intptr_t)arg, r;
+
+	pthread_setspecific(te_key, (void *)1);
+	pthread_cleanup_push(te_cleanup, NULL);
+	r = p_te_fn(3, mode);
+	pthread_cleanup_pop(0);
+	return (void *)(intptr_t)r;
+}
+
+static void test_thread_exit_inside(void **state)
+{
+	struct bext_attachment *a, *r;
+	pthread_t th;
+	void *res;
+
+	(void)state;
+	a = att((void *)te_fn, prog_te_entry, BEXT_ATTACH_UPROBE, 0, false);
+	r = att((void *)te_fn, prog_te_ret, BEXT_ATTACH_URETPROBE, 0, false);
+	/* bext's key exists (this thread hit a probe): ours is destroyed after it */
+	assert_int_equal(p_te_fn(0, 2), 100);
+	assert_int_equal(pthread_key_create(&te_key, te_key_dtor), 0);
+	te_entries = te_returns = te_cleanups = 0;
+	for (int i = 0; i < 20; i++) {
+		/* pthread_exit four uretprobe'd frames deep */
+		assert_int_equal(pthread_create(&th, NULL, te_thread, (void *)(intptr_t)0), 0);
+		assert_int_equal(pthread_join(th, &res), 0);
+		assert_ptr_equal(res, (void *)(intptr_t)0x5e);
+		/* pthread_cancel while four frames deep, blocked in nanosleep */
+		te_inside = 0;
+		assert_int_equal(pthread_create(&th, NULL, te_thread, (void *)(intptr_t)1), 0);
+		while (!te_inside)
+			sched_yield();
+		assert_int_equal(pthread_cancel(th), 0);
+		assert_int_equal(pthread_join(th, &res), 0);
+		assert_ptr_equal(res, PTHREAD_CANCELED);
+	}
+	/* per thread: 4 entries before leaving, 3 in the cleanup handler (whose
+	 * 3 returns run), nothing from the key destructor (dead thread) */
+	assert_int_equal(te_cleanups, 40);
+	assert_int_equal(te_entries, 40 * 7);
+	assert_int_equal(te_returns, 40 * 3);
+	/* a thread that returns normally, and this one: unaffected */
+	te_entries = te_returns = 0;
+	assert_int_equal(pthread_create(&th, NULL, te_thread, (void *)(intptr_t)2), 0);
+	assert_int_equal(pthread_join(th, &res), 0);
+	assert_ptr_equal(res, (void *)(intptr_t)103);
+	assert_int_equal(te_entries, 4);
+	assert_int_equal(te_returns, 4);
+	assert_int_equal(p_te_fn(5, 2), 105);
+	assert_int_equal(te_returns, 10);
+	assert_int_equal(bext_attach__shadow_depth(), 0);
+	pthread_key_delete(te_key);
+	bext_detach(r);
+	bext_detach(a);
+}
+
 /* ---- recursion guard: a hit inside a program is skipped and counted -------------------------- */
 
 NOINL int64_t inner_fn(int64_t x)
@@ -955,6 +1179,9 @@ int main(void)
 		cmocka_unit_test(test_stress_attach_detach),
 		cmocka_unit_test(test_hit_path_modes),
 		cmocka_unit_test(test_nested_skipped),
+		cmocka_unit_test(test_longjmp_into_probed),
+		cmocka_unit_test(test_long_double),
+		cmocka_unit_test(test_thread_exit_inside),
 		cmocka_unit_test(test_hit_cost),
 	};
 
