@@ -1561,6 +1561,14 @@ static int step(struct venv *env, struct vstate **pst, bool *done)
 
 /* ---- exploration --------------------------------------------------- */
 
+/* Level 1 prints the state after these: where paths fork or frames change. */
+static bool is_branch_point(const struct bext_insn *in)
+{
+	uint8_t cls = BEXT_CLASS(in->code), op = BEXT_OP(in->code);
+
+	return (cls == BEXT_CLS_JMP || cls == BEXT_CLS_JMP32) && op != BEXT_JMP_JA;
+}
+
 static void unhash_inprog(struct venv *env, struct sl_node *node)
 {
 	struct sl_node **l = &env->ibucket[node->hash % 4096];
@@ -1748,10 +1756,71 @@ static int init_state(struct venv *env, struct vstate *st)
 	return 0;
 }
 
+/*
+ * Level 1 on a rejection: the instructions of the failing path (env->hist,
+ * the steps that succeeded), executed again from the initial state with the
+ * state printed after every branch point. At a fork the edge the path took
+ * is followed. Pruning, precision and stored states are left alone; the
+ * rejection itself is the caller's to print.
+ */
+static void replay_path(struct venv *env)
+{
+	uint32_t n = env->n_hist, saved_inprog = env->n_inprog, base = env->n_pending;
+	uint32_t *path = malloc((n ? n : 1) * sizeof(*path));
+	struct vstate *cur = state_new();
+	char reason[sizeof(env->reason)];
+	int err_insn = env->err_insn;
+
+	if (!path || !cur || init_state(env, cur)) {
+		vlog(env, "(path not shown: out of memory)\n");
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		path[i] = env->hist[i].idx;
+	memcpy(reason, env->reason, sizeof(reason));
+	env->n_inprog = 0; /* no precision marks into stored states */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct bext_insn *in = &env->insns[path[i]];
+		bool done = false;
+
+		if (cur->pc != path[i]) {
+			vlog(env, "(path replay lost at insn %u)\n", path[i]);
+			break;
+		}
+		vlog_insn(env, cur->pc);
+		env->step_slot = -1;
+		env->step_opaque = false;
+		if (step(env, &cur, &done) || done)
+			break;
+		/* a fork: continue on the edge the path took */
+		for (uint32_t k = base; k < env->n_pending; k++) {
+			if (i + 1 < n && cur->pc != path[i + 1] && env->pending[k]->pc == path[i + 1]) {
+				struct vstate *t = cur;
+
+				cur = env->pending[k];
+				env->pending[k] = t;
+			}
+		}
+		while (env->n_pending > base)
+			state_free(env->pending[--env->n_pending]);
+		if (is_branch_point(in))
+			vlog_state(env, cur);
+	}
+	env->n_inprog = saved_inprog;
+	memcpy(env->reason, reason, sizeof(reason)); /* unchanged: the first reason wins */
+	env->err_insn = err_insn;
+out:
+	while (env->n_pending > base)
+		state_free(env->pending[--env->n_pending]);
+	state_free(cur);
+	free(path);
+}
+
 int do_check(struct venv *env)
 {
 	struct vstate *cur = state_new();
 	uint32_t last_back_from = 0, last_back_to = 0;
+	int64_t logged = -1; /* the last insn the log printed */
 	int err = 0;
 
 	if (!cur)
@@ -1791,8 +1860,10 @@ int do_check(struct venv *env)
 			}
 		}
 		in = &env->insns[pc];
-		if (env->opts.log_level >= 2)
+		if (env->opts.log_level >= 2) {
 			vlog_insn(env, pc);
+			logged = pc;
+		}
 		env->step_slot = -1;
 		env->step_opaque = false;
 		err = step(env, &cur, &done);
@@ -1817,7 +1888,7 @@ int do_check(struct venv *env)
 			last_back_to = cur->pc;
 		}
 		(void)in;
-		if (env->opts.log_level >= 2 && !done)
+		if (!done && env->opts.log_level >= 2)
 			vlog_state(env, cur);
 		if (!done)
 			continue;
@@ -1831,14 +1902,18 @@ path_end:
 		cur = env->pending[--env->n_pending];
 		env->n_hist = cur->hist_len;
 		if (env->opts.log_level >= 2) {
-			vlog(env, "from pending branch to %u:\n", cur->pc);
+			vlog(env, "from %u to %u:\n", env->hist[cur->hist_len - 1].idx, cur->pc);
 			vlog_state(env, cur);
 		}
 	}
 	goto out;
 fail:
 	if (env->opts.log_level && env->err_insn >= 0 && (uint32_t)env->err_insn < env->n) {
-		if (env->opts.log_level < 2)
+		/* level 1: the path that led here, replayed with the states at
+		 * its branch points */
+		if (env->opts.log_level == 1)
+			replay_path(env);
+		if (env->opts.log_level == 1 || env->err_insn != logged)
 			vlog_insn(env, env->err_insn);
 		vlog_state(env, cur);
 	}

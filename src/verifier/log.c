@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The verifier log: a growable buffer (so nothing is lost while verifying)
- * whose tail is copied into the caller's buffer at the end. Register and
+ * The verifier log: a growable buffer (up to LOG_MAX; past it the older half
+ * is dropped) whose tail is copied into the caller's buffer at the end. Register and
  * stack states print in the kernel's spirit: `R1=ctx(off=0) R10=fp0
  * fp-8=mmmmmmmm`.
  */
@@ -30,16 +30,24 @@ static void vlog_va(struct venv *env, const char *fmt, va_list ap)
 	va_end(aq);
 	if (n < 0)
 		return;
+	if ((size_t)n + 1 > LOG_MAX / 2) /* one enormous line: never happens */
+		return;
+	if (env->log_len + n + 1 > LOG_MAX) {
+		/* only the tail reaches the caller: drop the older half */
+		size_t drop = env->log_len / 2;
+
+		memmove(env->log, env->log + drop, env->log_len - drop);
+		env->log_len -= drop;
+		env->log_base += drop;
+	}
 	if (env->log_len + n + 1 > env->log_cap) {
 		size_t cap = env->log_cap ? env->log_cap : 4096;
 		char *p;
 
 		while (cap < env->log_len + n + 1)
 			cap *= 2;
-		if (cap > LOG_MAX) {
-			env->log_oom = true;
-			return;
-		}
+		if (cap > LOG_MAX)
+			cap = LOG_MAX;
 		p = realloc(env->log, cap);
 		if (!p) {
 			env->log_oom = true;

@@ -225,6 +225,7 @@ struct venv {
 	/* log */
 	char *log;
 	size_t log_len, log_cap;
+	size_t log_base; /* bytes dropped from the front of the log */
 	bool log_oom;
 	int err_insn;
 	char reason[192];

@@ -359,6 +359,64 @@ static void test_log_and_stats(void **state)
 	assert_false(st.has_loops);
 }
 
+/* Level 1 keeps the path that led to the rejection; level 2 has everything. */
+static void test_log_path(void **state)
+{
+	struct bext_insn prog[] = {
+		BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0),
+		BEXT_MOV64_IMM(0, 0),
+		BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 10, 3),  /* 2: -> 6 */
+		BEXT_ST_MEM(BEXT_SZ_W, 10, -4, 1),     /* 3: the safe path */
+		BEXT_MOV64_IMM(0, 1),
+		BEXT_EXIT_INSN(),
+		BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 20, 2),  /* 6: -> 9 */
+		BEXT_LDX_MEM(BEXT_SZ_DW, 3, 10, -8),   /* 7: uninitialised */
+		BEXT_EXIT_INSN(),
+		BEXT_MOV64_IMM(0, 2),
+		BEXT_EXIT_INSN(),
+	};
+	struct bext_verify_stats st;
+	struct bext_verify_opts opts = {.sz = sizeof(opts), .ctx_size = 8, .log_level = 1,
+					.stats = &st};
+	static char log[1 << 16];
+	const char *last;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(bext_verify(prog, 11, &opts, log, sizeof(log)), -EACCES);
+	assert_int_equal(st.err_insn, 7);
+	/* the path: 0 1 2 with the state of the edge taken, 6 with its state, 7 */
+	assert_non_null(strstr(log, "0: (79) ldxdw %r2, [%r1]\n1: (b7) mov %r0, 0\n"
+				    "2: (25) jgt %r2, 10, +3\n"
+				    " R0=0 R1=ctx(off=0) R2=scalar(umin=11) R10=fp0\n"
+				    "6: (25) jgt %r2, 20, +2\n"
+				    " R0=0 R1=ctx(off=0) R2=scalar(smin=11,smax=20,umin=11,umax=20,"
+				    "var_off=(0; 0x1f)) R10=fp0\n7: (79) ldxdw %r3, [%r10-8]\n"));
+	/* not the safe sibling path */
+	assert_null(strstr(log, "3: (62)"));
+	assert_null(strstr(log, "4: (b7)"));
+	/* the reason is still the last line */
+	n = strlen(log);
+	last = log + n - strlen(st.reason) - 1;
+	assert_string_equal(last, "invalid read from stack off -8+0 size 8 (uninitialised)\n");
+	/* level 2: every instruction processed, the safe path included */
+	opts.log_level = 2;
+	assert_int_equal(bext_verify(prog, 11, &opts, log, sizeof(log)), -EACCES);
+	assert_non_null(strstr(log, "4: (b7) mov %r0, 1\n"));
+	assert_non_null(strstr(log, "5: exit, path safe\n"));
+	assert_non_null(strstr(log, "from 2 to 6:\n"));
+	/* a rejection found before the insn is stepped still names it */
+	{
+		struct bext_insn loop[] = {BEXT_MOV64_IMM(0, 0), BEXT_JA(-1)};
+
+		opts.log_level = 1;
+		opts.ctx_size = 0;
+		assert_int_equal(bext_verify(loop, 2, &opts, log, sizeof(log)), -EACCES);
+		assert_non_null(strstr(log, "1: (05) ja -1\n R0=0"));
+		assert_non_null(strstr(log, "unbounded loop at insn 1"));
+	}
+}
+
 static void test_names(void **state)
 {
 	enum bext_prog_type t;
@@ -516,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_alu_sound),     cmocka_unit_test(test_refine_sound),
 		cmocka_unit_test(test_api_errors),    cmocka_unit_test(test_log_and_stats),
 		cmocka_unit_test(test_names),	      cmocka_unit_test(test_soundness_fuzz),
+		cmocka_unit_test(test_log_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
