@@ -18,8 +18,18 @@
  * not retried.
  *
  * Never crash or exit the host: every failure is a line in the store's
- * agent.log (`bext log`) and the host runs on. The library exports no symbol
- * (version script): nothing of bext can clash with the host's names.
+ * agent.log (`bext log`) and the host runs on. The library exports one
+ * symbol (version script), dlopen: nothing else of bext can clash with the
+ * host's names.
+ *
+ * Libraries loaded later: the exported dlopen() calls the real one and, when
+ * it loaded a new object, reconciles before returning, so a link on a
+ * function of the new library is in place before the host can call it. The
+ * real dlopen must see the host's return address (it picks the caller's
+ * RUNPATH and namespace from it): it is entered with a `ret` byte of the
+ * caller's own text as its return address, and that ret lands back here.
+ * Other ways in (dlmopen, libc's own loads) are noticed by the watcher, which
+ * polls dl_iterate_phdr's load counter every DL_POLL_MS.
  *
  * Lifetimes: a program's vm and maps stay loaded for the life of the process,
  * even after its last link is detached, because a thread may still be inside
@@ -33,9 +43,13 @@
  * are inherited, so the new image loads a fresh agent.
  *
  * Locking: agent.lock serialises reconcile() between the constructor, the
- * watcher and fork (held across fork so the child's copy is consistent).
+ * watcher, dlopen and fork (held across fork so the child's copy is
+ * consistent). dlopen waits for it at most DLOPEN_LOCK_S (a thread in
+ * reconcile() may itself wait for the loader lock a library constructor's
+ * dlopen holds); then the watcher's poll installs the links instead.
  */
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +57,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,17 +77,11 @@
 #include <bext/store.h>
 #include <bext/vm.h>
 
-/*
- * Until the attach component lands, its entry points are weak here, so the
- * agent builds and reports "not available" instead of failing to link.
- * (libbext.a is linked whole into the agent, so a real definition wins.)
- */
-#pragma weak bext_attach
-#pragma weak bext_detach
-#pragma weak bext_attach__resolve
-#ifdef BEXT_ATTACH_OVERRIDE_RETURN_ID
-#pragma weak bext_attach__override_return_helper
-#endif
+#include "attach/attach_internal.h"
+
+
+#define DL_POLL_MS 100
+#define DLOPEN_LOCK_S 1
 
 struct agent_prog {
 	uint32_t id;
@@ -273,24 +284,20 @@ static struct agent_prog *prog_get(uint32_t id, char *err, size_t err_len)
 		goto err;
 	}
 	ho.store = agent.store;
-#ifdef BEXT_ATTACH_OVERRIDE_RETURN_ID
-	if (bext_attach__override_return_helper) {
-		const struct bext_insn *in = d.insns;
+	for (i = 0; i < d.insn_cnt; i++) {
+		const struct bext_insn *in = (const struct bext_insn *)d.insns + i;
 
-		for (i = 0; i < d.insn_cnt; i++)
-			if (in[i].code == (BPF_JMP | BPF_CALL) && in[i].src == 0 &&
-			    in[i].imm == (int32_t)BEXT_ATTACH_OVERRIDE_RETURN_ID)
-				p->calls_override = true;
-		r = bext_vm__register_helper(p->vm, BEXT_ATTACH_OVERRIDE_RETURN_ID,
-					     "bpf_override_return",
-					     bext_attach__override_return_helper);
-		if (r) {
-			snprintf(err, err_len, "program %u: cannot register bpf_override_return: %s",
-				 id, strerror(-r));
-			goto err;
-		}
+		if (in->code == (BPF_JMP | BPF_CALL) && in->src == 0 &&
+		    in->imm == (int32_t)BEXT_ATTACH_OVERRIDE_RETURN_ID)
+			p->calls_override = true;
 	}
-#endif
+	r = bext_vm__register_helper(p->vm, BEXT_ATTACH_OVERRIDE_RETURN_ID, "bpf_override_return",
+				     bext_attach__override_return_helper);
+	if (r) {
+		snprintf(err, err_len, "program %u: cannot register bpf_override_return: %s", id,
+			 strerror(-r));
+		goto err;
+	}
 	r = bext_helpers__register_all(p->vm, &ho);
 	if (r) {
 		snprintf(err, err_len, "program %u: cannot register helpers: %s", id,
@@ -399,10 +406,6 @@ static void link_install(uint32_t id, const struct bext_link_data *d,
 	void *addr = NULL;
 	int r;
 
-	if (!bext_attach || !bext_attach__resolve) {
-		snprintf(err, sizeof(err), "binary rewriting (bext_attach) is not in this build");
-		goto fail;
-	}
 	r = bext_attach__resolve(path_arg, t->func, t->offset, &addr, err, sizeof(err));
 	if (r) {
 		if (!err[0])
@@ -519,6 +522,124 @@ static void reconcile(void)
 	free(pend);
 }
 
+/* ---- libraries loaded later ------------------------------------------------------------ */
+
+static __thread unsigned agent_depth;	/* > 0: in reconcile() or in the real dlopen */
+static _Atomic unsigned long long dl_seen; /* objects ever loaded, at the last reconcile() */
+static void *(*_Atomic real_dlopen)(const char *, int);
+
+static int dl_adds_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof(info->dlpi_adds))
+		*(unsigned long long *)data = info->dlpi_adds;
+	return 1;
+}
+
+/* How many objects were ever loaded (dlclose does not lower it). */
+static unsigned long long dl_adds(void)
+{
+	unsigned long long n = 0;
+
+	dl_iterate_phdr(dl_adds_cb, &n);
+	return n;
+}
+
+/* reconcile() with agent.lock held, noting the loaded objects it saw. */
+static void reconcile_locked(void)
+{
+	agent_depth++;
+	atomic_store(&dl_seen, dl_adds());
+	reconcile();
+	agent_depth--;
+}
+
+struct ret_gadget {
+	uintptr_t pc;
+	const void *ret; /* a 0xc3 byte in the executable segment holding pc */
+};
+
+static int ret_gadget_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct ret_gadget *g = data;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || g->pc < lo ||
+		    g->pc >= lo + ph->p_filesz)
+			continue;
+		g->ret = memchr((const void *)lo, 0xc3, ph->p_filesz);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * agent_call_ra(fn, file, mode, ra): fn(file, mode) with ra as its return
+ * address, ra a `ret` byte that returns to the instruction after the jmp.
+ * glibc's dlopen takes the caller from its return address; ra is in the
+ * caller's text, so the RUNPATH, $ORIGIN and namespace are the host's.
+ */
+void *agent_call_ra(void *(*fn)(const char *, int), const char *file, int mode, const void *ra);
+__asm__(".text\n"
+	".p2align 4\n"
+	".type agent_call_ra, @function\n"
+	"agent_call_ra:\n"
+	".cfi_startproc\n"
+	"push %rbp\n"
+	".cfi_def_cfa_offset 16\n"
+	".cfi_offset %rbp, -16\n"
+	"mov %rsp, %rbp\n"
+	".cfi_def_cfa_register %rbp\n"
+	"mov %rdi, %rax\n"
+	"mov %rsi, %rdi\n"
+	"mov %edx, %esi\n"
+	"sub $8, %rsp\n"
+	"lea 1f(%rip), %rdx\n"
+	"push %rdx\n" /* where ra's ret goes */
+	"push %rcx\n" /* fn's return address: ra */
+	"jmp *%rax\n"
+	"1:\n"
+	"leave\n"
+	".cfi_def_cfa %rsp, 8\n"
+	"ret\n"
+	".cfi_endproc\n"
+	".size agent_call_ra, .-agent_call_ra\n");
+
+/* The one exported symbol: the real dlopen, then the links on what it loaded. */
+__attribute__((visibility("default"))) void *dlopen(const char *file, int mode)
+{
+	void *(*real)(const char *, int) = atomic_load(&real_dlopen);
+	struct ret_gadget g = { .pc = (uintptr_t)__builtin_return_address(0) };
+	struct timespec to;
+	int saved_errno;
+	void *h;
+
+	if (!real) {
+		real = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+		if (!real)
+			return NULL; /* dlerror() says why */
+		atomic_store(&real_dlopen, real);
+	}
+	dl_iterate_phdr(ret_gadget_cb, &g);
+	agent_depth++; /* a library constructor's dlopen: the outer call reconciles */
+	h = g.ret ? agent_call_ra(real, file, mode, g.ret) : real(file, mode);
+	agent_depth--;
+	if (!h || agent_depth || !agent.store || dl_adds() == atomic_load(&dl_seen))
+		return h;
+	saved_errno = errno;
+	clock_gettime(CLOCK_REALTIME, &to);
+	to.tv_sec += DLOPEN_LOCK_S;
+	if (pthread_mutex_timedlock(&agent.lock, &to) == 0) {
+		reconcile_locked();
+		pthread_mutex_unlock(&agent.lock);
+	}
+	errno = saved_errno;
+	return h;
+}
+
 /* ---- the watcher ----------------------------------------------------------------------- */
 
 static void *watcher(void *arg)
@@ -529,12 +650,17 @@ static void *watcher(void *arg)
 	for (;;) {
 		gen = bext_store__generation(agent.store);
 		pthread_mutex_lock(&agent.lock);
-		reconcile();
+		reconcile_locked();
 		pthread_mutex_unlock(&agent.lock);
-		bext_store__wait_generation(agent.store, gen, -1);
+		/* a store change, or objects loaded other than by our dlopen */
+		while (bext_store__wait_generation(agent.store, gen, DL_POLL_MS) == -ETIMEDOUT &&
+		       dl_adds() == atomic_load(&dl_seen))
+			;
 	}
 	return NULL;
 }
+
+static int sync_sig; /* bext_attach__signals() */
 
 static int start_watcher(void)
 {
@@ -543,8 +669,12 @@ static int start_watcher(void)
 	pthread_t th;
 	int r;
 
-	/* the host's signals stay with the host's threads */
+	/* the host's signals stay with the host's threads; bext's own (an int3
+	 * met while patching, the patcher's broadcast) must reach this one */
 	sigfillset(&all);
+	sigdelset(&all, SIGTRAP);
+	if (sync_sig > 0)
+		sigdelset(&all, sync_sig);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -603,8 +733,12 @@ __attribute__((constructor)) static void bext_agent_init(void)
 		goto out;
 	}
 	pthread_mutex_lock(&agent.lock);
-	reconcile(); /* links loaded before start are in place before main() */
+	reconcile_locked(); /* links loaded before start are in place before main() */
 	pthread_mutex_unlock(&agent.lock);
+	sync_sig = bext_attach__signals();
+	if (sync_sig < 0)
+		agent_log("agent: cannot install the signal handlers for patching: %s",
+			  strerror(-sync_sig));
 	r = start_watcher();
 	if (r) {
 		agent_log("agent: cannot start the watcher thread: %s (live changes are not "

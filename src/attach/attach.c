@@ -989,6 +989,19 @@ int bext_detach(struct bext_attachment *a)
 	return ret;
 }
 
+int bext_attach__signals(void)
+{
+	char err[128];
+	int ret;
+
+	pthread_mutex_lock(&attach_lock);
+	ret = global_init(err, sizeof(err));
+	pthread_mutex_unlock(&attach_lock);
+	if (ret)
+		pr_warn("attach: %s\n", err);
+	return ret ? ret : sync_sig;
+}
+
 /* ---- introspection -------------------------------------------------------------------------- */
 
 void bext_attach__stats(struct bext_attach_stats *st)

@@ -25,6 +25,15 @@ BEXT_HIDDEN int bext_attach__find_func(const void *addr, uint64_t *start, uint64
 BEXT_HIDDEN void *bext_attach__ret_pop_slow(struct bext_pt_regs *regs);
 BEXT_HIDDEN void bext_attach__ret_dispatch(struct bext_pt_regs *regs, const void *progs);
 
+/*
+ * Installs bext's signal handlers now (SIGTRAP, the broadcast signal) and
+ * returns the broadcast signal's number, or a negative errno. A thread that
+ * blocks signals (the agent's watcher) must leave SIGTRAP and this one
+ * unblocked: patching waits for every thread to take the broadcast signal,
+ * and a blocked SIGTRAP at an int3 kills the process.
+ */
+BEXT_HIDDEN int bext_attach__signals(void);
+
 /* Test/introspection hooks (internal). */
 struct bext_attach_stats {
 	uint64_t shadow_overflows; /* uretprobe calls not probed: shadow stack full */

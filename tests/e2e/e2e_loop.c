@@ -15,18 +15,18 @@
 #include <time.h>
 #include <unistd.h>
 
-__attribute__((noinline)) long add(long a, long b)
+/* built at -O2: the asm keeps every call (gcc would hoist a pure call out of the loop) */
+__attribute__((noinline, noclone, used)) long add(long a, long b)
 {
-	long r = a + b;
-
-	return r;
+	__asm__ volatile("" ::: "memory");
+	return a + b;
 }
 
-__attribute__((noinline)) long mul(long a, long b)
+/* -O2: mov %rdi,%rax; imul %rsi,%rax; ret (loop.bpf.c probes mul+3, the imul) */
+__attribute__((noinline, noclone, used)) long mul(long a, long b)
 {
-	long r = a * b;
-
-	return r;
+	__asm__ volatile("" ::: "memory");
+	return a * b;
 }
 
 static void sleep_ms(int ms)

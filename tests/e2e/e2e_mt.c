@@ -18,11 +18,10 @@ static const char *stop;
 static long iters[NR_THREADS];
 static int bad;
 
-__attribute__((noinline)) long work(long idx, long j)
+__attribute__((noinline, noclone, used)) long work(long idx, long j)
 {
-	long r = idx * 1000000 + j;
-
-	return r;
+	__asm__ volatile("" ::: "memory");
+	return idx * 1000000 + j;
 }
 
 static void *thread_fn(void *arg)

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-extern "C" __attribute__((noinline)) long thrower(long x)
+extern "C" __attribute__((noinline, noclone, used)) long thrower(long x)
 {
 	if (x % 3 == 0)
 		throw std::runtime_error("multiple of three");

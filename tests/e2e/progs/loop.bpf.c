@@ -8,7 +8,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps"); /* 0 add calls, 1 sum a, 2 sum b, 3 add returns, 4 sum ret,
-		       * 5 mul+4 hits, 6 sum of mul's a at +4, 7 last cookie */
+		       * 5 mul+3 hits, 6 sum of mul's a at +3, 7 last cookie */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -48,7 +48,8 @@ int BPF_KRETPROBE(on_add_ret, long ret)
 	return 0;
 }
 
-SEC("uprobe/e2e_loop:mul+4")
+/* e2e_loop is built at -O2: mul+3 is its imul (after a 3-byte mov) */
+SEC("uprobe/e2e_loop:mul+3")
 int BPF_KPROBE(on_mul_off, long a)
 {
 	__u32 k = 7;
