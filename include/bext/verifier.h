@@ -85,6 +85,10 @@ struct bext_verify_opts {
 	 * to hold an XDP program to the XDP actions. */
 	int64_t ret_min, ret_max;
 	struct bext_verify_stats *stats; /* optional output */
+	/* EXT: r2 holds ctx_size at entry (the vm's calling convention, r1 =
+	 * ctx and r2 = ctx_len, for a runtime that passes exactly ctx_size
+	 * bytes, as `bext run --mem` does); otherwise r2 is uninitialised. */
+	bool ctx_len_in_r2;
 };
 
 /*

@@ -339,6 +339,22 @@ static int check_region(struct venv *env, struct vstate *st, int regno, const st
 	return 0;
 }
 
+/* The program type's ctx rules, then sign extension for ldxs* of a scalar field. */
+static int ctx_access(struct venv *env, struct vstate *st, int off, int size, bool write,
+		      struct vreg *out, bool sign)
+{
+	int err = progtype_ctx_access(env, st->pc, off, size, write, out);
+
+	if (err || write || !sign)
+		return err;
+	if (out->type != SCALAR)
+		return vreject(env, -EACCES, st->pc,
+			       "invalid access to ctx: sign-extending load of a pointer field (off=%d)",
+			       off);
+	reg_set_size_unknown(out, size, true);
+	return 0;
+}
+
 static int check_mem_access(struct venv *env, struct vstate *st, int regno, int off, int size,
 			    bool write, const struct vreg *val, struct vreg *out, bool sign)
 {
@@ -391,13 +407,46 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 		}
 	}
 	case PTR_TO_CTX:
+		if (env->opts.prog_type == BEXT_PROG_EXT && (!reg_is_const(&r) || r.var.value || r.off)) {
+			/* EXT ctx is plain memory: a moved pointer stays inside it */
+			int64_t lo, hi;
+			bool ok;
+
+			err = check_region(env, st, regno, &r, off, size, progtype_ctx_size(env), "ctx");
+			if (err)
+				return err;
+			if (reg_is_const(&r))
+				return ctx_access(env, st, (int)(r.off + (int64_t)r.var.value + off),
+						  size, write, out, sign);
+			lo = (int64_t)r.off + off + r.smin;
+			hi = (int64_t)r.off + off + r.smax + size;
+			if (write && !env->opts.ctx_writable)
+				return vreject(env, -EACCES, st->pc,
+					       "invalid access to ctx: write through R%d, ctx of ext is read-only",
+					       regno);
+			if (env->policy) {
+				ok = write ? bext_policy__ctx_writable(env->policy, (uint32_t)lo,
+								       (uint32_t)(hi - lo))
+					   : bext_policy__ctx_readable(env->policy, (uint32_t)lo,
+								       (uint32_t)(hi - lo));
+				if (!ok)
+					return vreject(env, -EACCES, st->pc,
+						       "invalid access to ctx: %s of off=[%" PRId64 ",%" PRId64 ") not allowed by policy",
+						       write ? "write" : "read", lo, hi);
+			}
+			if (write && reg_is_pointer(val))
+				return vreject(env, -EACCES, st->pc, "R%d leaks addr into ctx", regno);
+			if (!write)
+				reg_set_size_unknown(out, size, sign);
+			return 0;
+		}
 		if (!reg_is_const(&r) || r.var.value || r.off)
 			return vreject(env, -EACCES, st->pc,
 				       "dereference of modified ctx ptr R%d off=%d disallowed", regno,
 				       r.off);
 		if (write && reg_is_pointer(val))
 			return vreject(env, -EACCES, st->pc, "R%d leaks addr into ctx", regno);
-		return progtype_ctx_access(env, st->pc, off, size, write, out);
+		return ctx_access(env, st, off, size, write, out, sign);
 	case PTR_TO_MAP_VALUE:
 		map = &env->opts.maps[r.map_idx];
 		if (write && (map->flags & BPF_F_RDONLY_PROG))
@@ -695,7 +744,7 @@ static int ptr_arith(struct venv *env, struct vstate *st, const struct bext_insn
 		*dst = ptr;
 		return 0;
 	}
-	if (ptr.type == PTR_TO_CTX)
+	if (ptr.type == PTR_TO_CTX && env->opts.prog_type != BEXT_PROG_EXT)
 		return vreject(env, -EACCES, st->pc, "R%d variable ctx access prohibited", pregno);
 	if (k.smin < -V_MAX_VAR_OFF || k.smax > V_MAX_VAR_OFF)
 		return vreject(env, -EACCES, st->pc,
@@ -1105,6 +1154,28 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 				       "invalid access to packet, off=0 size=%" PRIu64 ", R%d(id=%u,off=%d,r=%u)",
 				       size, regno, r->id, r->off, r->mem_size);
 		return 0;
+	case PTR_TO_CTX:
+		if (env->opts.prog_type == BEXT_PROG_EXT) { /* plain memory, scalars only */
+			int64_t lo = (int64_t)r->off + r->smin, hi = (int64_t)r->off + r->smax + (int64_t)size;
+			int err;
+
+			if (write && !env->opts.ctx_writable)
+				return vreject(env, -EACCES, st->pc,
+					       "R%d helper writes into the ctx, ctx of ext is read-only",
+					       regno);
+			err = check_region(env, st, regno, r, 0, (int64_t)size, progtype_ctx_size(env),
+					   "ctx");
+			if (err)
+				return err;
+			if (env->policy &&
+			    !(write ? bext_policy__ctx_writable(env->policy, (uint32_t)lo, (uint32_t)(hi - lo))
+				    : bext_policy__ctx_readable(env->policy, (uint32_t)lo, (uint32_t)(hi - lo))))
+				return vreject(env, -EACCES, st->pc,
+					       "invalid access to ctx: helper %s of off=[%" PRId64 ",%" PRId64 ") not allowed by policy",
+					       write ? "write" : "read", lo, hi);
+			return 0;
+		}
+		/* fall through */
 	default:
 		return vreject(env, -EACCES, st->pc,
 			       "R%d type=%s expected=fp, pkt, map_value, mem", regno,
@@ -1155,7 +1226,8 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 			return 0;
 		}
 		if (r->type != PTR_TO_STACK && r->type != PTR_TO_MAP_VALUE && r->type != PTR_TO_MEM &&
-		    r->type != PTR_TO_PACKET)
+		    r->type != PTR_TO_PACKET &&
+		    !(r->type == PTR_TO_CTX && env->opts.prog_type == BEXT_PROG_EXT))
 			return vreject(env, -EACCES, st->pc,
 				       "R%d type=%s expected=fp, pkt, map_value, mem", regno,
 				       reg_type_name(r->type));
@@ -1746,13 +1818,14 @@ static int init_state(struct venv *env, struct vstate *st)
 {
 	struct vframe *f = calloc(1, sizeof(*f));
 
-	(void)env;
 	if (!f)
 		return -ENOMEM;
 	st->frames[0] = f;
 	f->callsite = -1;
 	ptr_init(&f->regs[1], PTR_TO_CTX);
 	ptr_init(&f->regs[10], PTR_TO_STACK);
+	if (env->opts.prog_type == BEXT_PROG_EXT && env->opts.ctx_len_in_r2)
+		reg_mark_const(&f->regs[2], env->opts.ctx_size);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
  *   @type uprobe                  (ext, uprobe, tracepoint, raw_tp, xdp)
  *   @ctx_size 16                  (ext; tracepoint record size)
  *   @ctx_writable
+ *   @ctx_len_in_r2                (ext: r2 = ctx_size at entry)
  *   @map hash 4 8 16 [flags]      (type key_size value_size max_entries): index 0, 1, ...
  *   @policy helper 1              (a policy is created at the first @policy line)
  *   @policy all_helpers | deny_helper N | host_func ID NAME NARGS
@@ -117,6 +118,9 @@ static int directive(struct tcase *c, char *line)
 		c->opts.ctx_size = (uint32_t)x;
 	} else if (!strcmp(key, "ctx_writable")) {
 		c->opts.ctx_writable = true;
+	} else if (!strcmp(key, "ctx_len_in_r2")) {
+		c->opts.ctx_len_in_r2 = true;
+		c->bext_only = true;
 	} else if (!strcmp(key, "map")) {
 		size_t i;
 
