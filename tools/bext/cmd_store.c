@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include <bext/loader.h>
 #include <bext/map.h>
 #include <bext/store.h>
 
@@ -116,8 +117,14 @@ static void list_prog(struct bext_store *s, const struct bext_obj_info *in)
 			printf("%s%u", i ? "," : "", d.map_ids[i]);
 		if (!d.nr_maps)
 			printf("-");
-		if (d.attach_hint[0])
-			printf(" section %s", d.attach_hint);
+		if (d.attach_hint[0]) {
+			/* the loader marks programs stored with --no-verify */
+			size_t hl = strlen(d.attach_hint), ml = strlen(BEXT_NO_VERIFY_MARK);
+			bool nv = hl >= ml && !strcmp(d.attach_hint + hl - ml, BEXT_NO_VERIFY_MARK);
+
+			printf(" section %.*s%s", (int)(nv ? hl - ml : hl), d.attach_hint,
+			       nv ? " UNVERIFIED(--no-verify)" : "");
+		}
 		bext_prog_data__free(&d);
 	}
 	printf(" refs %u pid %u\n", in->refcnt, in->creator_pid);
