@@ -11,7 +11,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 	echo "bench: $BUILD is not a configured build directory (run make build first)" >&2
 	exit 2
 fi
-cmake --build "$BUILD" --target bench_vm bench_maps bench_uprobe bext bext-agent >/dev/null
+cmake --build "$BUILD" --target bench_vm bench_maps bench_uprobe bench_verifier bext bext-agent >/dev/null
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: not root: the kernel column will be skipped"
 fi
@@ -30,5 +30,7 @@ fi
 $PIN "$BUILD/bench/bench_vm" "$BUILD/bench" "$@"
 echo
 $PIN "$BUILD/bench/bench_uprobe" "$BUILD/bench" "$@"
+echo
+$PIN "$BUILD/bench/bench_verifier" "$BUILD/bench" "$@"
 echo
 exec "$BUILD/bench/bench_maps" "$BUILD/bench" "$@"
