@@ -10,9 +10,11 @@
  *             hash, 4-byte key, value size 1..64, 4 entries, maybe
  *             BPF_F_RDONLY_PROG)
  *   prologue  r6 = r1 (ctx), r8 = r10, scalars in r0, r2-r5, r7, r9 (from
- *             immediates or ctx loads), some stack bytes initialised
+ *             immediates or ctx loads; or r2 = ctx length, opts.ctx_len_in_r2),
+ *             some stack bytes initialised
  *   body      ALU/ALU32 on any register (pointers included), pointer
- *             arithmetic with constants and masked variables, loads, stores
+ *             arithmetic with constants and masked variables (on the ext
+ *             ctx too: plain memory), loads, stores
  *             and atomics of every width through any register at small
  *             offsets, stack spills and fills (aligned or not), map lookups
  *             with or without a null check, direct map value access,
@@ -349,6 +351,7 @@ static void gen_body(struct gen *g, int n_ops)
 struct setup {
 	uint32_t ctx_size;
 	bool ctx_writable;
+	bool len_in_r2; /* r2 = ctx_size at entry (the vm passes ctx_len there) */
 	struct bext_map_desc map;
 };
 
@@ -359,6 +362,7 @@ static void generate(struct gen *g, struct setup *s)
 
 	s->ctx_size = 1 + pick(g, 64);
 	s->ctx_writable = pick(g, 2);
+	s->len_in_r2 = pick(g, 4) == 0;
 	s->map.type = pick(g, 2) ? 2 /* array */ : 1 /* hash */;
 	s->map.key_size = 4;
 	s->map.value_size = 1 + pick(g, 64);
@@ -371,6 +375,8 @@ static void generate(struct gen *g, struct setup *s)
 	for (size_t i = 0; i < sizeof(inits); i++) {
 		uint8_t r = inits[i];
 
+		if (r == 2 && s->len_in_r2)
+			continue;
 		if (s->ctx_size >= 8 && pick(g, 3) == 0)
 			emit(g, BEXT_LDX_MEM(BEXT_SZ_DW, r, 6, (int16_t)(pick(g, s->ctx_size - 7) & ~7u)));
 		else
@@ -470,12 +476,14 @@ static void __attribute__((noreturn)) unsound(const struct gen *g, const struct 
 	char log[1 << 14];
 	struct bext_verify_opts o = {.sz = sizeof(o), .prog_type = BEXT_PROG_EXT,
 				     .ctx_size = s->ctx_size, .ctx_writable = s->ctx_writable,
+				     .ctx_len_in_r2 = s->len_in_r2,
 				     .maps = &s->map, .n_maps = 1, .complexity_limit = V_LIMIT,
 				     .log_level = 1};
 
 	fprintf(stderr, "fuzz_verifier: UNSOUND: %s: %s\n", what, detail);
-	fprintf(stderr, "ctx_size=%u%s map type=%u value_size=%u flags=0x%x\n", s->ctx_size,
-		s->ctx_writable ? " writable" : "", s->map.type, s->map.value_size, s->map.flags);
+	fprintf(stderr, "ctx_size=%u%s%s map type=%u value_size=%u flags=0x%x\n", s->ctx_size,
+		s->ctx_writable ? " writable" : "", s->len_in_r2 ? " r2=len" : "", s->map.type,
+		s->map.value_size, s->map.flags);
 	bext_disasm(g->p, g->n, stderr);
 	(void)bext_verify(g->p, g->n, &o, log, sizeof(log));
 	fprintf(stderr, "verifier log (tail):\n%s", log);
@@ -521,6 +529,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	generate(&g, &s);
 	o.ctx_size = s.ctx_size;
 	o.ctx_writable = s.ctx_writable;
+	o.ctx_len_in_r2 = s.len_in_r2;
 	o.maps = &s.map;
 	o.n_maps = 1;
 	n_inputs++;

@@ -1836,13 +1836,14 @@ static int init_state(struct venv *env, struct vstate *st)
  * is followed. Pruning, precision and stored states are left alone; the
  * rejection itself is the caller's to print.
  */
-static void replay_path(struct venv *env)
+static struct vstate *replay_path(struct venv *env)
 {
 	uint32_t n = env->n_hist, saved_inprog = env->n_inprog, base = env->n_pending;
 	uint32_t *path = malloc((n ? n : 1) * sizeof(*path));
 	struct vstate *cur = state_new();
 	char reason[sizeof(env->reason)];
 	int err_insn = env->err_insn;
+	uint32_t i_done = UINT32_MAX; /* steps replayed, when all went through */
 
 	if (!path || !cur || init_state(env, cur)) {
 		vlog(env, "(path not shown: out of memory)\n");
@@ -1852,10 +1853,16 @@ static void replay_path(struct venv *env)
 		path[i] = env->hist[i].idx;
 	memcpy(reason, env->reason, sizeof(reason));
 	env->n_inprog = 0; /* no precision marks into stored states */
-	for (uint32_t i = 0; i < n; i++) {
-		const struct bext_insn *in = &env->insns[path[i]];
+	env->id_gen = 0;   /* ids as the first exploration of this path made them */
+	for (uint32_t i = 0; i <= n; i++) {
+		const struct bext_insn *in;
 		bool done = false;
 
+		if (i == n) {
+			i_done = n;
+			break;
+		}
+		in = &env->insns[path[i]];
 		if (cur->pc != path[i]) {
 			vlog(env, "(path replay lost at insn %u)\n", path[i]);
 			break;
@@ -1882,11 +1889,18 @@ static void replay_path(struct venv *env)
 	env->n_inprog = saved_inprog;
 	memcpy(env->reason, reason, sizeof(reason)); /* unchanged: the first reason wins */
 	env->err_insn = err_insn;
+	if (i_done == n) { /* at the failing insn: its state, with the ids the log used */
+		while (env->n_pending > base)
+			state_free(env->pending[--env->n_pending]);
+		free(path);
+		return cur;
+	}
 out:
 	while (env->n_pending > base)
 		state_free(env->pending[--env->n_pending]);
 	state_free(cur);
 	free(path);
+	return NULL;
 }
 
 int do_check(struct venv *env)
@@ -1984,11 +1998,12 @@ fail:
 	if (env->opts.log_level && env->err_insn >= 0 && (uint32_t)env->err_insn < env->n) {
 		/* level 1: the path that led here, replayed with the states at
 		 * its branch points */
-		if (env->opts.log_level == 1)
-			replay_path(env);
+		struct vstate *rs = env->opts.log_level == 1 ? replay_path(env) : NULL;
+
 		if (env->opts.log_level == 1 || env->err_insn != logged)
 			vlog_insn(env, env->err_insn);
-		vlog_state(env, cur);
+		vlog_state(env, rs ? rs : cur);
+		state_free(rs);
 	}
 out:
 	state_free(cur);

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bext verify FILE [--prog NAME] [--type T] [--log-level 0|1|2] [--ctx-size N]
- *                  [--limit N] [--stats]
+ *                  [--ctx-writable] [--len-in-r2] [--limit N] [--stats]
  *
  * Reads the program like every bext command (ELF object, .bin, or assembler
  * text). For ELF objects the map descriptions come from the object and the
  * program type from the section name (uprobe/, uretprobe/, kprobe/,
  * tracepoint/, tp/, raw_tp/ or a raw_syscalls tracepoint, xdp), unless --type says
- * otherwise. Prints the verdict and the verifier log.
- * Exit status: 0 accepted, 1 rejected, 2 usage error or unreadable input.
+ * otherwise; without --prog every program of the object is verified. Prints
+ * the verdict of each and, on rejection, the verifier log (level 1: the
+ * failing path with the register states at its branch points, then the
+ * failing instruction, its state and the one-line reason).
+ * Exit status: 0 all accepted, 1 one rejected, 2 usage error or unreadable input.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +29,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bext verify FILE [--prog NAME] [--type uprobe|tracepoint|raw_tp|xdp|ext]\n"
-		   "                   [--log-level 0|1|2] [--ctx-size N] [--limit N] [--stats]\n");
+		   "                   [--log-level 0|1|2] [--ctx-size N] [--ctx-writable] [--len-in-r2]\n"
+		   "                   [--limit N] [--stats]\n"
+		   "  without --prog, every program of an ELF object is verified\n"
+		   "  --len-in-r2: ext programs get r2 = the ctx size (bext run's r1 = memory, r2 = size)\n");
 }
 
 static bool has_prefix(const char *s, const char *p)
@@ -64,49 +70,24 @@ static bool is_elf(const char *path)
 	return ok;
 }
 
-int cmd_verify(int argc, char **argv)
+struct verify_args {
+	const char *type;
+	bool show_stats, ctx_size_set;
+	struct bext_verify_opts opts; /* the options given on the command line */
+};
+
+/* Verifies program `prog` of path (NULL: the first or only one). 0, 1 or 2 (exit status). */
+static int verify_one(const char *path, const char *prog, const struct verify_args *va)
 {
-	const char *path = NULL, *prog = NULL, *type = NULL;
-	struct bext_verify_opts opts = {.sz = sizeof(opts), .log_level = 1};
+	struct bext_verify_opts opts = va->opts;
 	struct bext_verify_stats stats;
 	struct bext_map_desc *maps = NULL;
 	struct bext_insn *insns = NULL;
 	struct bext_obj *obj = NULL;
 	char err[512] = "", *log = NULL;
-	bool show_stats = false, ctx_size_set = false;
 	size_t n = 0;
 	int ret = 2, rc;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--prog") && i + 1 < argc) {
-			prog = argv[++i];
-		} else if (!strcmp(a, "--type") && i + 1 < argc) {
-			type = argv[++i];
-		} else if (!strcmp(a, "--log-level") && i + 1 < argc) {
-			opts.log_level = (uint32_t)strtoul(argv[++i], NULL, 10);
-		} else if (!strcmp(a, "--ctx-size") && i + 1 < argc) {
-			opts.ctx_size = (uint32_t)strtoul(argv[++i], NULL, 0);
-			ctx_size_set = true;
-		} else if (!strcmp(a, "--limit") && i + 1 < argc) {
-			opts.complexity_limit = (uint32_t)strtoul(argv[++i], NULL, 0);
-		} else if (!strcmp(a, "--stats")) {
-			show_stats = true;
-		} else if (a[0] == '-' || path) {
-			usage(stderr);
-			return 2;
-		} else {
-			path = a;
-		}
-	}
-	if (!path || opts.log_level > 2) {
-		usage(stderr);
-		return 2;
-	}
 	rc = load_program_file(path, prog, &insns, &n, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "bext verify: %s\n", err);
@@ -124,7 +105,7 @@ int cmd_verify(int argc, char **argv)
 		p = prog ? bext_obj__find_prog(obj, prog) : bext_obj__prog(obj, 0);
 		if (p) {
 			opts.prog_type = type_from_section(bext_obj_prog__section_name(p), &csz);
-			if (!ctx_size_set)
+			if (!va->ctx_size_set)
 				opts.ctx_size = csz;
 			prog = bext_obj_prog__name(p);
 		}
@@ -145,11 +126,11 @@ int cmd_verify(int argc, char **argv)
 		}
 		opts.maps = maps;
 	}
-	if (type) {
+	if (va->type) {
 		enum bext_prog_type t;
 
-		if (bext_prog_type_from_name(type, &t)) {
-			fprintf(stderr, "bext verify: unknown program type '%s'\n", type);
+		if (bext_prog_type_from_name(va->type, &t)) {
+			fprintf(stderr, "bext verify: unknown program type '%s'\n", va->type);
 			goto out;
 		}
 		opts.prog_type = t;
@@ -163,7 +144,7 @@ int cmd_verify(int argc, char **argv)
 	rc = bext_verify(insns, n, &opts, log, LOG_SIZE);
 	if (log[0] && (rc || opts.log_level >= 2))
 		fputs(log, stdout);
-	if (show_stats || !rc)
+	if (va->show_stats || !rc)
 		printf("%s%s%s (%s): %s; %llu insns processed, %u states stored, %u pruned, stack %u bytes%s\n",
 		       path, prog ? ":" : "", prog ? prog : "", bext_prog_type_name(opts.prog_type),
 		       rc ? "rejected" : "accepted", (unsigned long long)stats.insns_processed,
@@ -171,9 +152,11 @@ int cmd_verify(int argc, char **argv)
 		       stats.has_loops ? ", has loops" : "");
 	if (rc) {
 		if (stats.err_insn >= 0)
-			printf("rejected at insn %d: %s\n", stats.err_insn, stats.reason);
+			printf("%s%s%s rejected at insn %d: %s\n", path, prog ? ":" : "",
+			       prog ? prog : "", stats.err_insn, stats.reason);
 		else
-			printf("rejected: %s\n", stats.reason[0] ? stats.reason : strerror(-rc));
+			printf("%s%s%s rejected: %s\n", path, prog ? ":" : "", prog ? prog : "",
+			       stats.reason[0] ? stats.reason : strerror(-rc));
 		ret = 1;
 	} else {
 		ret = 0;
@@ -182,6 +165,70 @@ out:
 	free(log);
 	free(maps);
 	free(insns);
+	bext_obj__close(obj);
+	return ret;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	const char *path = NULL, *prog = NULL;
+	struct verify_args va = {.opts = {.sz = sizeof(va.opts), .log_level = 1}};
+	struct bext_obj *obj;
+	char err[512];
+	int ret = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--prog") && i + 1 < argc) {
+			prog = argv[++i];
+		} else if (!strcmp(a, "--type") && i + 1 < argc) {
+			va.type = argv[++i];
+		} else if (!strcmp(a, "--log-level") && i + 1 < argc) {
+			va.opts.log_level = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(a, "--ctx-size") && i + 1 < argc) {
+			va.opts.ctx_size = (uint32_t)strtoul(argv[++i], NULL, 0);
+			va.ctx_size_set = true;
+		} else if (!strcmp(a, "--ctx-writable")) {
+			va.opts.ctx_writable = true;
+		} else if (!strcmp(a, "--len-in-r2")) {
+			va.opts.ctx_len_in_r2 = true;
+		} else if (!strcmp(a, "--limit") && i + 1 < argc) {
+			va.opts.complexity_limit = (uint32_t)strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(a, "--stats")) {
+			va.show_stats = true;
+		} else if (a[0] == '-' || path) {
+			usage(stderr);
+			return 2;
+		} else {
+			path = a;
+		}
+	}
+	if (!path || va.opts.log_level > 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (prog || !is_elf(path))
+		return verify_one(path, prog, &va);
+	/* every program of the object; the worst status wins */
+	obj = bext_obj__open(path, err, sizeof(err));
+	if (!obj) {
+		fprintf(stderr, "bext verify: %s\n", err);
+		return 2;
+	}
+	if (!bext_obj__prog_count(obj)) {
+		fprintf(stderr, "bext verify: %s has no program\n", path);
+		ret = 2;
+	}
+	for (size_t i = 0; i < bext_obj__prog_count(obj); i++) {
+		int r = verify_one(path, bext_obj_prog__name(bext_obj__prog(obj, i)), &va);
+
+		if (r > ret)
+			ret = r;
+	}
 	bext_obj__close(obj);
 	return ret;
 }
