@@ -123,6 +123,18 @@ BEXT_API uint32_t bext_obj_map__flags(const struct bext_obj_map *map);
  * value size for .bss (all zero) and for `.maps` maps. */
 BEXT_API const void *bext_obj_map__initial_value(const struct bext_obj_map *map, size_t *size);
 
+/*
+ * BTF, for whoever creates the maps (as libbpf hands the kernel a btf_fd and
+ * type ids): the object's raw .BTF section as the compiler wrote it (*size
+ * bytes; NULL and 0 when there is none), and for a `.maps` map the ids in it
+ * of the types its `key` / `value` members point to (`__type(key, T)`). 0
+ * when the size was given instead (`__uint(key_size, N)`), for data maps
+ * (their DATASEC has no size in the raw blob) and without BTF.
+ */
+BEXT_API const void *bext_obj__btf(const struct bext_obj *obj, size_t *size);
+BEXT_API uint32_t bext_obj_map__btf_key_type_id(const struct bext_obj_map *map);
+BEXT_API uint32_t bext_obj_map__btf_value_type_id(const struct bext_obj_map *map);
+
 #ifdef __cplusplus
 }
 #endif

@@ -329,6 +329,12 @@ static bool btf_type_member(const struct btf *btf, uint32_t type_id, uint32_t *s
 	return true;
 }
 
+/* The type id a pointer member points to (checked a pointer by btf_type_member). */
+static uint32_t btf_pointee(const struct btf *btf, uint32_t type_id)
+{
+	return btf__type_by_id(btf, type_id)->type;
+}
+
 static void parse_map_def(const struct btf *btf, uint32_t var_type, struct bext_obj_map *map)
 {
 	int id = btf__resolve_type(btf, var_type); /* skips typedef/const/volatile */
@@ -353,10 +359,10 @@ static void parse_map_def(const struct btf *btf, uint32_t var_type, struct bext_
 			btf_uint_member(btf, m->type, &map->key_size);
 		else if (!strcmp(mn, "value_size"))
 			btf_uint_member(btf, m->type, &map->value_size);
-		else if (!strcmp(mn, "key"))
-			btf_type_member(btf, m->type, &map->key_size);
-		else if (!strcmp(mn, "value"))
-			btf_type_member(btf, m->type, &map->value_size);
+		else if (!strcmp(mn, "key") && btf_type_member(btf, m->type, &map->key_size))
+			map->btf_key_type_id = btf_pointee(btf, m->type);
+		else if (!strcmp(mn, "value") && btf_type_member(btf, m->type, &map->value_size))
+			map->btf_value_type_id = btf_pointee(btf, m->type);
 	}
 	map->has_def = true;
 }
@@ -837,4 +843,28 @@ const void *bext_obj_map__initial_value(const struct bext_obj_map *map, size_t *
 	if (size)
 		*size = map->kind == BEXT_OBJ_MAP_BTF ? map->value_size : map->init_size;
 	return map->init;
+}
+
+const void *bext_obj__btf(const struct bext_obj *obj, size_t *size)
+{
+	for (size_t i = 1; i < obj->n_secs; i++) {
+		if (!strcmp(obj->secs[i].name, ".BTF") && obj->secs[i].data) {
+			if (size)
+				*size = obj->secs[i].size;
+			return obj->secs[i].data;
+		}
+	}
+	if (size)
+		*size = 0;
+	return NULL;
+}
+
+uint32_t bext_obj_map__btf_key_type_id(const struct bext_obj_map *map)
+{
+	return map->btf_key_type_id;
+}
+
+uint32_t bext_obj_map__btf_value_type_id(const struct bext_obj_map *map)
+{
+	return map->btf_value_type_id;
 }

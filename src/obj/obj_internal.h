@@ -74,6 +74,8 @@ struct bext_obj_map {
 	/* .maps maps: offset of the symbol in .maps; data maps: section index */
 	uint64_t sym_off;
 	uint32_t shndx;
+	/* .maps maps: .BTF type ids `key` / `value` point to (0: none, e.g. key_size given) */
+	uint32_t btf_key_type_id, btf_value_type_id;
 };
 
 struct bext_obj {
