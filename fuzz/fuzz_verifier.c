@@ -19,7 +19,11 @@
  *             offsets, stack spills and fills (aligned or not), map lookups
  *             with or without a null check, direct map value access,
  *             helper calls returning unknown scalars, forward conditional
- *             jumps (64/32-bit, imm/reg, every op), bounded loops
+ *             jumps (64/32-bit, imm/reg, every op), bounded loops, calls of
+ *             a subprogram (stack pointers as arguments) and bpf_loop with
+ *             it as the callback
+ *   sub       optionally a subprogram after main (its own prologue, body,
+ *             r0 = 0/1, exit)
  *   epilogue  r0 = 0 (or a register), exit
  *
  * The verifier runs with a small complexity limit (fast rejections). An
@@ -54,9 +58,14 @@ struct gen {
 	const uint8_t *data;
 	size_t size, pos;
 	struct bext_insn p[MAX_INSNS];
-	size_t n;
+	size_t n, limit; /* emit() stops at limit */
 	bool full;
-	int depth; /* loop nesting */
+	int depth;     /* loop nesting */
+	bool has_sub;  /* a subprogram follows main: calls and bpf_loop may use it */
+	bool in_sub;
+	bool callbacks; /* bpf_loop is called: the run budget is looser */
+	size_t fixup[64]; /* call local / lddw func insns to point at the subprogram */
+	size_t n_fixup;
 };
 
 static uint8_t byte(struct gen *g)
@@ -91,11 +100,17 @@ static int32_t imm32(struct gen *g)
 
 static void emit(struct gen *g, struct bext_insn in)
 {
-	if (g->n + 1 >= MAX_INSNS - 8) { /* room for the epilogue */
+	if (g->n + 2 >= g->limit) { /* room for the lddw pairs and the epilogue */
 		g->full = true;
 		return;
 	}
 	g->p[g->n++] = in;
+}
+
+static void fixup(struct gen *g)
+{
+	if (g->n_fixup < sizeof(g->fixup) / sizeof(g->fixup[0]))
+		g->fixup[g->n_fixup++] = g->n;
 }
 
 /* Registers the body works on: r0-r9 (r10 only as a base). */
@@ -304,6 +319,42 @@ static void gen_loop(struct gen *g)
 		g->p[g->n - 1].off = (int16_t)((int64_t)head - (int64_t)g->n);
 }
 
+/* call local sub(r1 = a stack pointer or scalar, r2 = scalar) */
+static void gen_call_local(struct gen *g)
+{
+	if (!g->has_sub || g->in_sub || g->n_fixup >= 64)
+		return;
+	emit(g, BEXT_MOV64_REG(1, 10));
+	emit(g, BEXT_ALU64_IMM(BEXT_ALU_ADD, 1, -8 * (int32_t)(1 + pick(g, 8))));
+	if (pick(g, 4) == 0)
+		emit(g, BEXT_MOV64_IMM(1, imm32(g)));
+	emit(g, BEXT_MOV64_IMM(2, imm32(g)));
+	if (g->full)
+		return;
+	fixup(g);
+	emit(g, BEXT_CALL_LOCAL_INSN(0));
+}
+
+/* bpf_loop(n, sub, ctx = a stack pointer or NULL, 0) */
+static void gen_bpf_loop(struct gen *g)
+{
+	if (!g->has_sub || g->in_sub || g->n_fixup >= 64 || g->n + 8 >= g->limit)
+		return;
+	emit(g, BEXT_MOV64_IMM(1, (int32_t)pick(g, 9)));
+	fixup(g);
+	emit(g, BEXT_LD_IMM64_LO(2, BEXT_PSEUDO_FUNC, 0));
+	emit(g, BEXT_LD_IMM64_HI(0));
+	if (pick(g, 3)) {
+		emit(g, BEXT_MOV64_REG(3, 10));
+		emit(g, BEXT_ALU64_IMM(BEXT_ALU_ADD, 3, -8 * (int32_t)(1 + pick(g, 8))));
+	} else {
+		emit(g, BEXT_MOV64_IMM(3, 0));
+	}
+	emit(g, BEXT_MOV64_IMM(4, 0));
+	emit(g, BEXT_CALL_HELPER_INSN(181));
+	g->callbacks = true;
+}
+
 static void gen_body(struct gen *g, int n_ops)
 {
 	for (int i = 0; i < n_ops && !g->full && g->pos < g->size; i++) {
@@ -339,7 +390,17 @@ static void gen_body(struct gen *g, int n_ops)
 			gen_loop(g);
 			break;
 		case 14:
-			emit(g, BEXT_CALL_HELPER_INSN(pick(g, 2) ? 7 : 5)); /* prandom, ktime */
+			switch (pick(g, 4)) {
+			case 0:
+				gen_call_local(g);
+				break;
+			case 1:
+				gen_bpf_loop(g);
+				break;
+			default:
+				emit(g, BEXT_CALL_HELPER_INSN(pick(g, 2) ? 7 : 5)); /* prandom, ktime */
+				break;
+			}
 			break;
 		default:
 			emit(g, BEXT_MOV64_REG(reg(g), reg(g)));
@@ -354,6 +415,20 @@ struct setup {
 	bool len_in_r2; /* r2 = ctx_size at entry (the vm passes ctx_len there) */
 	struct bext_map_desc map;
 };
+
+/* Forward jumps of [from, n) land inside [from, n]: clamp them to the end. */
+static void clamp_jumps(struct gen *g, size_t from)
+{
+	for (size_t k = from; k < g->n; k++) {
+		struct bext_insn *in = &g->p[k];
+		uint8_t cls = BEXT_CLASS(in->code);
+
+		if ((cls == BEXT_CLS_JMP || cls == BEXT_CLS_JMP32) && BEXT_OP(in->code) != BEXT_JMP_CALL &&
+		    BEXT_OP(in->code) != BEXT_JMP_EXIT && in->off > 0 &&
+		    (int64_t)k + in->off + 1 > (int64_t)g->n)
+			in->off = (int16_t)(g->n - k - 1);
+	}
+}
 
 static void generate(struct gen *g, struct setup *s)
 {
@@ -385,23 +460,39 @@ static void generate(struct gen *g, struct setup *s)
 	init_bytes = (uint8_t)pick(g, 9); /* slots fp-8 .. fp-64 */
 	for (int k = 0; k < init_bytes; k++)
 		emit(g, BEXT_ST_MEM(BEXT_SZ_DW, 10, (int16_t)(-8 * (k + 1)), imm32(g)));
+	g->has_sub = pick(g, 3) == 0;
+	g->limit = g->has_sub ? MAX_INSNS - 96 : MAX_INSNS - 4;
 	gen_body(g, MAX_OPS);
-	/* forward jumps land inside the program: clamp them to the epilogue */
-	for (size_t k = 0; k < g->n; k++) {
-		struct bext_insn *in = &g->p[k];
-		uint8_t cls = BEXT_CLASS(in->code);
-
-		if ((cls == BEXT_CLS_JMP || cls == BEXT_CLS_JMP32) && BEXT_OP(in->code) != BEXT_JMP_CALL &&
-		    BEXT_OP(in->code) != BEXT_JMP_EXIT && in->off > 0 &&
-		    (int64_t)k + in->off + 1 > (int64_t)g->n)
-			in->off = (int16_t)(g->n - k - 1);
-	}
+	clamp_jumps(g, 0);
 	g->full = false;
 	if (pick(g, 8))
 		g->p[g->n++] = BEXT_MOV64_IMM(0, 0);
 	else
 		g->p[g->n++] = BEXT_MOV64_REG(0, reg(g));
 	g->p[g->n++] = BEXT_EXIT_INSN();
+	if (!g->has_sub)
+		return;
+	/* the subprogram: a callee (r1, r2 from the caller) or a bpf_loop
+	 * callback (r1 = index, r2 = ctx); returns 0 or 1 mostly */
+	{
+		size_t start = g->n;
+
+		g->in_sub = true;
+		g->limit = MAX_INSNS - 4;
+		emit(g, BEXT_MOV64_REG(6, 2));
+		emit(g, BEXT_MOV64_REG(8, 10));
+		emit(g, BEXT_MOV64_IMM(0, (int32_t)pick(g, 2)));
+		emit(g, BEXT_MOV64_IMM(7, imm32(g)));
+		emit(g, BEXT_MOV64_IMM(9, imm32(g)));
+		gen_body(g, 1 + (int)pick(g, 12));
+		clamp_jumps(g, start);
+		g->full = false;
+		if (pick(g, 8))
+			g->p[g->n++] = BEXT_MOV64_IMM(0, (int32_t)pick(g, 2));
+		g->p[g->n++] = BEXT_EXIT_INSN();
+		for (size_t k = 0; k < g->n_fixup; k++)
+			g->p[g->fixup[k]].imm = (int32_t)((int64_t)start - (int64_t)g->fixup[k] - 1);
+	}
 }
 
 /* ---- the checked run ---------------------------------------------- */
@@ -448,6 +539,36 @@ static uint64_t h_lookup(uint64_t map, uint64_t key, uint64_t a3, uint64_t a4, u
 	if (k >= N_ENTRIES)
 		return 0;
 	return (uint64_t)(uintptr_t)(fmap.values + (size_t)k * fmap.stride);
+}
+
+static bool cb_fault;
+static char cb_err[256];
+
+/* bpf_loop: at most 16 iterations here (the verifier assumes any number) */
+static uint64_t h_loop(uint64_t n, uint64_t fn, uint64_t ctx, uint64_t flags, uint64_t a5)
+{
+	uint64_t i, r;
+
+	(void)a5;
+	if (flags)
+		return (uint64_t)-EINVAL;
+	for (i = 0; i < n && i < 16; i++) {
+		int rc = bext_vm__call_func(NULL, fn, i, ctx, 0, 0, 0, &r);
+
+		if (rc) {
+			if (!cb_fault) {
+				struct bext_vm *vm = bext_vm__current();
+
+				snprintf(cb_err, sizeof(cb_err), "callback: %d %s", rc,
+					 vm ? bext_vm__last_error(vm) : "");
+			}
+			cb_fault = true;
+			return i;
+		}
+		if (r)
+			return i + 1;
+	}
+	return i;
 }
 
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
@@ -524,6 +645,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	memset(&g, 0, sizeof(g));
+	g.limit = MAX_INSNS - 4;
 	g.data = data;
 	g.size = size;
 	generate(&g, &s);
@@ -560,12 +682,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fmap.bad_key = false;
 	/* budget: a concrete run follows explored abstract steps, each at most once */
 	vo.insn_budget = st.insns_processed;
+	if (g.callbacks) /* in-progress states cover callback iterations: no such bound */
+		vo.insn_budget = st.insns_processed * 64 + 100000;
+	cb_fault = false;
 	vm = bext_vm__new(&vo);
 	if (!vm)
 		abort();
 	if (bext_vm__register_helper(vm, 1, "bpf_map_lookup_elem", h_lookup) ||
 	    bext_vm__register_helper(vm, 5, "bpf_ktime_get_ns", h_random) ||
 	    bext_vm__register_helper(vm, 7, "bpf_get_prandom_u32", h_prandom) ||
+	    bext_vm__register_helper(vm, 181, "bpf_loop", h_loop) ||
 	    bext_vm__set_pseudo_resolver(vm, resolve, NULL))
 		abort();
 	for (size_t k = 0; k < N_ENTRIES; k++) /* each element, not the padding between */
@@ -591,6 +717,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				bext_vm__last_error(vm));
 		if (rc)
 			unsound(&g, &s, "run failed", bext_vm__last_error(vm));
+		if (cb_fault)
+			unsound(&g, &s, "fault inside a callback", cb_err);
 		if (fmap.bad_key)
 			unsound(&g, &s, "helper", "bad map or key pointer");
 		if (!s.ctx_writable && memcmp(ctx, ctx_copy, s.ctx_size))
