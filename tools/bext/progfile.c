@@ -183,8 +183,16 @@ int load_program_file(const char *path, const char *prog_name, struct bext_insn 
 	} else {
 		msg[0] = 0;
 		ret = bext_asm(buf, insns, n_insns, msg, sizeof(msg));
-		if (ret)
+		if (ret) {
 			snprintf(err, err_len, "%s: %s", path, msg[0] ? msg : strerror(-ret));
+		} else if (!*n_insns) {
+			/* An empty or comment-only file is no program: say so here,
+			 * not as an empty .bin from asm or silence from disasm. */
+			snprintf(err, err_len, "%s: no instructions (empty assembler text)", path);
+			free(*insns);
+			*insns = NULL;
+			ret = -ENODATA;
+		}
 	}
 	free(buf);
 	return ret;
