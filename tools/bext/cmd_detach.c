@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <bext/store.h>
 
@@ -27,6 +28,7 @@ int cmd_detach(int argc, char **argv)
 	struct bext_obj_info in;
 	struct bext_link_data ld;
 	struct bext_store *s;
+	struct stat st;
 	unsigned long id = 0;
 	uint32_t next = 0;
 	char *end;
@@ -47,6 +49,8 @@ int cmd_detach(int argc, char **argv)
 				return 2;
 			}
 		} else {
+			fprintf(stderr, "bext detach: unexpected argument '%s' (one id at a time)\n",
+				argv[i]);
 			usage(stderr);
 			return 2;
 		}
@@ -54,6 +58,13 @@ int cmd_detach(int argc, char **argv)
 	if (!id) {
 		usage(stderr);
 		return 2;
+	}
+	/* Detaching from a store that does not exist must not create one. */
+	if (!so.path)
+		so.path = getenv("BEXT_STORE") ? getenv("BEXT_STORE") : "/dev/shm/bext";
+	if (stat(so.path, &st)) {
+		fprintf(stderr, "bext detach: no store at %s: %s\n", so.path, strerror(errno));
+		return 1;
 	}
 	s = bext_store__open(&so);
 	if (!s) {

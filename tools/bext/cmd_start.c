@@ -12,11 +12,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bext/store.h>
@@ -33,6 +35,58 @@ static void usage(FILE *f)
 static bool readable(const char *p)
 {
 	return p && p[0] && access(p, R_OK) == 0;
+}
+
+/* An explicitly named agent must be a readable ELF file; 0 or 1 after a message. */
+static int check_agent(const char *what, const char *p)
+{
+	char magic[4];
+	int fd = open(p, O_RDONLY | O_CLOEXEC), ok;
+
+	if (fd < 0) {
+		fprintf(stderr, "bext start: %s %s: %s\n", what, p, strerror(errno));
+		return 1;
+	}
+	ok = read(fd, magic, 4) == 4 && !memcmp(magic, "\x7f" "ELF", 4);
+	close(fd);
+	if (!ok)
+		fprintf(stderr, "bext start: %s %s: not a shared library (no ELF header)\n", what,
+			p);
+	return !ok;
+}
+
+/* PROG as execvp would find it: a regular executable file. 0 or -errno. */
+static int check_prog(const char *prog)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+	char cand[PATH_MAX];
+	struct stat st;
+	int err = ENOENT;
+
+	if (!prog[0])
+		return -ENOENT;
+	if (strchr(prog, '/')) {
+		if (stat(prog, &st))
+			return -errno;
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+		return access(prog, X_OK) ? -errno : 0;
+	}
+	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; p; p = colon ? colon + 1 : NULL) {
+		size_t n;
+
+		colon = strchr(p, ':');
+		n = colon ? (size_t)(colon - p) : strlen(p);
+		if (snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, n ? p : ".", prog) >=
+		    (int)sizeof(cand))
+			continue;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(cand, X_OK) == 0)
+				return 0;
+			err = EACCES;
+		}
+	}
+	return -err;
 }
 
 static int find_agent(const char *given, char *out, size_t len)
@@ -90,6 +144,7 @@ int cmd_start(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--agent") && i + 1 < argc) {
 			agent_arg = argv[++i];
 		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "bext start: unknown option or missing value: '%s'\n", argv[i]);
 			usage(stderr);
 			return 2;
 		} else {
@@ -97,9 +152,21 @@ int cmd_start(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
+		fprintf(stderr, "bext start: no program to run\n");
 		usage(stderr);
 		return 2;
 	}
+	/* Refuse before touching the store: a bad PROG or agent creates nothing. */
+	r = check_prog(argv[i]);
+	if (r) {
+		fprintf(stderr, "bext start: cannot run %s: %s\n", argv[i], strerror(-r));
+		return 127;
+	}
+	if (agent_arg && check_agent("--agent", agent_arg))
+		return 1;
+	if (!agent_arg && getenv("BEXT_AGENT") && getenv("BEXT_AGENT")[0] &&
+	    check_agent("BEXT_AGENT", getenv("BEXT_AGENT")))
+		return 1;
 	r = find_agent(agent_arg, agent, sizeof(agent));
 	if (r) {
 		fprintf(stderr, "bext start: cannot find %s (set BEXT_AGENT or --agent)\n",
