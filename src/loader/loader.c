@@ -197,6 +197,29 @@ static void put_all(struct bext_store *s, struct bext_loaded *l)
 		bext_store__obj_put(s, l->map_ids[i - 1]);
 }
 
+/*
+ * The object's .BTF and the map's key/value type ids, for typed `bext dump`
+ * (as libbpf passes btf_fd + type ids). The store checks them as the kernel
+ * does (blob parses, sizes match); clang's raw .BTF parses as is, as far as
+ * those checks go. Maps without type ids (sizes given) get no BTF.
+ */
+static void set_btf(const struct bext_obj *obj, const struct bext_obj_map *m,
+		    struct bext_map_create_opts *o)
+{
+	size_t size;
+	const void *btf = bext_obj__btf(obj, &size);
+
+	o->btf_key_type_id = bext_obj_map__btf_key_type_id(m);
+	o->btf_value_type_id = bext_obj_map__btf_value_type_id(m);
+	if (!btf || !size || size > UINT32_MAX ||
+	    (!o->btf_key_type_id && !o->btf_value_type_id)) {
+		o->btf_key_type_id = o->btf_value_type_id = 0;
+		return;
+	}
+	o->btf = btf;
+	o->btf_size = (uint32_t)size;
+}
+
 static int create_maps(struct bext_store *s, const char *path, const struct bext_obj *obj,
 		       struct bext_loaded *out, struct bext_map_desc *descs, char *err,
 		       size_t err_len)
@@ -229,9 +252,19 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 		o.value_size = bext_obj_map__value_size(m);
 		o.max_entries = bext_obj_map__max_entries(m);
 		o.map_flags = bext_obj_map__flags(m);
+		if (kind == BEXT_OBJ_MAP_BTF)
+			set_btf(obj, m, &o);
 		descs[i] = (struct bext_map_desc){ o.map_type, o.key_size, o.value_size,
 						   o.max_entries, o.map_flags };
 		r = bext_store__create_map(s, &o);
+		if (r == -EINVAL && o.btf) {
+			/* BTF the store's checks refuse only costs typed dump output */
+			pr_info("map %s: BTF type ids %u/%u refused, created without BTF\n",
+				bext_obj_map__name(m), o.btf_key_type_id, o.btf_value_type_id);
+			o.btf = NULL;
+			o.btf_size = o.btf_key_type_id = o.btf_value_type_id = 0;
+			r = bext_store__create_map(s, &o);
+		}
 		if (r < 0) {
 			snprintf(err, err_len, "map %s: cannot create it in the store: %s",
 				 bext_obj_map__name(m), strerror(-r));
