@@ -14,9 +14,15 @@ mkdir -p "$OUT"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # "key: 7b 06 00 00  value: ..." lines of `bext dump` -> "PID VALUE": a little-endian
 # number (dump_num) or a NUL-terminated string (dump_str)
+# Maps created with BTF print typed ("key: (__u32)1234  value: (__u64)56" or
+# "value: (char[16])['l','s',]"); both forms are read.
 dump_num() {
 	"$BEXT" dump "$1" --store "$STORE" | grep '^key:' | while read -r _ k0 k1 k2 k3 _ v; do
 		local n=0 b
+		if [ "${k0#(}" != "$k0" ]; then
+			echo "${k0#*)} ${k2#*)}"
+			continue
+		fi
 		for b in $(echo "$v" | tr ' ' '\n' | tac); do n=$((n * 256 + 16#$b)); done
 		echo "$((16#$k3$k2$k1$k0)) $n"
 	done
@@ -24,6 +30,10 @@ dump_num() {
 dump_str() {
 	"$BEXT" dump "$1" --store "$STORE" | grep '^key:' | while read -r _ k0 k1 k2 k3 _ v; do
 		local str="" b
+		if [ "${k0#(}" != "$k0" ]; then
+			printf '%s %s\n' "${k0#*)}" "$(echo "${k2#*)}" | tr -d "[]',")"
+			continue
+		fi
 		for b in $v; do
 			[ "$b" == 00 ] && break
 			str+="\\x$b"
