@@ -263,7 +263,8 @@ int main(int argc, char **argv)
 	bench_tracing_1000();
 	bench_asm("examples/sum.s", 64);
 	walk(root, "", 0);
-	printf("%d programs, %d rejected (as tests/verifier/test_verifier_progs.c expects), %.1f ms in all (medians)\n", n_progs,
+	printf("%d programs, %d rejected (as tests/verifier/test_verifier_progs.c expects), "
+	       "%.1f ms in all (medians)\n", n_progs,
 	       n_rejected, total_ms);
 	return 0;
 }

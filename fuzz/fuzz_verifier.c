@@ -35,7 +35,10 @@
  *     concrete step follows an explored abstract one, each at most once);
  *   - it writes a read-only ctx or a BPF_F_RDONLY_PROG map value;
  *   - a helper gets a key pointer that is not stack or map memory.
- * Regression inputs live in fuzz/corpus/verifier/.
+ *   - the JIT, run on the same inputs (and helper results), ends with another
+ *     r0, ctx or map content (FUZZ_VERIFIER_NO_JIT=1 skips this).
+ * Seed inputs live in fuzz/corpus/verifier/; the regressions it found are
+ * cases of tests/verifier/cases.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -611,12 +614,13 @@ static void __attribute__((noreturn)) unsound(const struct gen *g, const struct 
 	abort();
 }
 
-static unsigned long n_inputs, n_accepted;
+static unsigned long n_inputs, n_accepted, n_jit;
 
 static void report(void)
 {
-	fprintf(stderr, "fuzz_verifier: %lu of %lu programs accepted and run\n", n_accepted,
-		n_inputs);
+	fprintf(stderr,
+		"fuzz_verifier: %lu of %lu programs accepted and run (%lu runs compared with the JIT)\n",
+		n_accepted, n_inputs, n_jit);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -639,7 +643,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     .complexity_limit = V_LIMIT};
 	struct bext_vm_opts vo = {.sz = sizeof(vo), .checked = true};
 	struct bext_vm *vm;
-	uint8_t ctx[64], ctx_copy[64], *values, *values_copy;
+	uint8_t ctx[64], ctx_copy[64], ctx_jit[64], *values, *values_copy, *values_jit;
+	bool jit;
 	size_t vbytes;
 	char err[256];
 	int rc;
@@ -675,7 +680,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vbytes = fmap.stride * N_ENTRIES;
 	values = calloc(1, vbytes);
 	values_copy = malloc(vbytes);
-	if (!values || !values_copy)
+	values_jit = malloc(vbytes);
+	if (!values || !values_copy || !values_jit)
 		abort();
 	fmap.values = values;
 	fmap.value_size = s.map.value_size;
@@ -700,8 +706,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	if (bext_vm__load(vm, g.p, g.n, err, sizeof(err)))
 		unsound(&g, &s, "the vm refuses a verified program", err);
+	jit = !getenv("FUZZ_VERIFIER_NO_JIT") && bext_vm__jit(vm, err, sizeof(err));
 	for (int run = 0; run < 4; run++) {
-		uint64_t r0;
+		uint64_t r0, r0_jit, seed;
 
 		for (size_t i = 0; i < sizeof(ctx); i++)
 			ctx[i] = (uint8_t)h_random(0, 0, 0, 0, 0);
@@ -709,6 +716,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			values[i] = (uint8_t)h_random(0, 0, 0, 0, 0);
 		memcpy(ctx_copy, ctx, sizeof(ctx));
 		memcpy(values_copy, values, vbytes);
+		seed = rnd_state;
 		rc = bext_vm__exec(vm, ctx, s.ctx_size, &r0);
 		if (rc == -EFAULT)
 			unsound(&g, &s, "memory fault", bext_vm__last_error(vm));
@@ -725,9 +733,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			unsound(&g, &s, "read-only ctx", "written");
 		if ((s.map.flags & (1u << 7)) && memcmp(values, values_copy, vbytes))
 			unsound(&g, &s, "read-only map", "written");
+		if (!jit)
+			continue;
+		/* the same inputs (and helper results) on the JIT: same r0, ctx, map */
+		memcpy(ctx_jit, ctx, sizeof(ctx));
+		memcpy(values_jit, values, vbytes);
+		memcpy(ctx, ctx_copy, sizeof(ctx));
+		memcpy(values, values_copy, vbytes);
+		rnd_state = seed;
+		rc = bext_vm__run(vm, BEXT_ENGINE_JIT, ctx, s.ctx_size, &r0_jit);
+		if (rc || cb_fault)
+			unsound(&g, &s, "JIT run failed", bext_vm__last_error(vm));
+		if (r0 != r0_jit || memcmp(ctx, ctx_jit, sizeof(ctx)) ||
+		    memcmp(values, values_jit, vbytes)) {
+			char d[128];
+
+			snprintf(d, sizeof(d), "interpreter r0 0x%" PRIx64 ", JIT r0 0x%" PRIx64 "%s%s",
+				 r0, r0_jit, memcmp(ctx, ctx_jit, sizeof(ctx)) ? ", ctx differs" : "",
+				 memcmp(values, values_jit, vbytes) ? ", map differs" : "");
+			unsound(&g, &s, "interpreter and JIT differ on a verified program", d);
+		}
+		n_jit++;
 	}
 	bext_vm__free(vm);
 	free(values);
 	free(values_copy);
+	free(values_jit);
 	return 0;
 }

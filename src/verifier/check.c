@@ -1156,7 +1156,9 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 		return 0;
 	case PTR_TO_CTX:
 		if (env->opts.prog_type == BEXT_PROG_EXT) { /* plain memory, scalars only */
-			int64_t lo = (int64_t)r->off + r->smin, hi = (int64_t)r->off + r->smax + (int64_t)size;
+			int64_t lo = (int64_t)r->off + r->smin;
+			int64_t hi = (int64_t)r->off + r->smax + (int64_t)size;
+			uint32_t plo = (uint32_t)lo, plen = (uint32_t)(hi - lo);
 			int err;
 
 			if (write && !env->opts.ctx_writable)
@@ -1168,8 +1170,8 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 			if (err)
 				return err;
 			if (env->policy &&
-			    !(write ? bext_policy__ctx_writable(env->policy, (uint32_t)lo, (uint32_t)(hi - lo))
-				    : bext_policy__ctx_readable(env->policy, (uint32_t)lo, (uint32_t)(hi - lo))))
+			    !(write ? bext_policy__ctx_writable(env->policy, plo, plen)
+				    : bext_policy__ctx_readable(env->policy, plo, plen)))
 				return vreject(env, -EACCES, st->pc,
 					       "invalid access to ctx: helper %s of off=[%" PRId64 ",%" PRId64 ") not allowed by policy",
 					       write ? "write" : "read", lo, hi);
