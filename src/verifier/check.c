@@ -1838,7 +1838,7 @@ static int init_state(struct venv *env, struct vstate *st)
  * is followed. Pruning, precision and stored states are left alone; the
  * rejection itself is the caller's to print.
  */
-static struct vstate *replay_path(struct venv *env)
+static struct vstate *replay_path(struct venv *env, uint32_t fail_pc)
 {
 	uint32_t n = env->n_hist, saved_inprog = env->n_inprog, base = env->n_pending;
 	uint32_t *path = malloc((n ? n : 1) * sizeof(*path));
@@ -1859,9 +1859,11 @@ static struct vstate *replay_path(struct venv *env)
 	for (uint32_t i = 0; i <= n; i++) {
 		const struct bext_insn *in;
 		bool done = false;
+		uint32_t next;
 
 		if (i == n) {
-			i_done = n;
+			if (cur->pc == fail_pc)
+				i_done = n;
 			break;
 		}
 		in = &env->insns[path[i]];
@@ -1874,9 +1876,11 @@ static struct vstate *replay_path(struct venv *env)
 		env->step_opaque = false;
 		if (step(env, &cur, &done) || done)
 			break;
-		/* a fork: continue on the edge the path took */
+		/* a fork: continue on the edge the path took (to the next step,
+		 * or to the failing insn after the last one) */
+		next = i + 1 < n ? path[i + 1] : fail_pc;
 		for (uint32_t k = base; k < env->n_pending; k++) {
-			if (i + 1 < n && cur->pc != path[i + 1] && env->pending[k]->pc == path[i + 1]) {
+			if (cur->pc != next && env->pending[k]->pc == next) {
 				struct vstate *t = cur;
 
 				cur = env->pending[k];
@@ -2000,7 +2004,7 @@ fail:
 	if (env->opts.log_level && env->err_insn >= 0 && (uint32_t)env->err_insn < env->n) {
 		/* level 1: the path that led here, replayed with the states at
 		 * its branch points */
-		struct vstate *rs = env->opts.log_level == 1 ? replay_path(env) : NULL;
+		struct vstate *rs = env->opts.log_level == 1 ? replay_path(env, cur->pc) : NULL;
 
 		if (env->opts.log_level == 1 || env->err_insn != logged)
 			vlog_insn(env, env->err_insn);

@@ -405,6 +405,26 @@ static void test_log_path(void **state)
 	assert_non_null(strstr(log, "4: (b7) mov %r0, 1\n"));
 	assert_non_null(strstr(log, "5: exit, path safe\n"));
 	assert_non_null(strstr(log, "from 2 to 6:\n"));
+	/* the failing insn is the taken edge of the path's last branch: the
+	 * state shown is that edge's */
+	{
+		struct bext_insn p2[] = {
+			BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0),
+			BEXT_MOV64_IMM(0, 0),
+			BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 10, 1), /* 2: -> 4 */
+			BEXT_EXIT_INSN(),
+			BEXT_LDX_MEM(BEXT_SZ_DW, 3, 10, -8),  /* 4: uninitialised */
+			BEXT_EXIT_INSN(),
+		};
+
+		opts.log_level = 1;
+		assert_int_equal(bext_verify(p2, 6, &opts, log, sizeof(log)), -EACCES);
+		assert_non_null(strstr(log, "2: (25) jgt %r2, 10, +1\n"
+					    " R0=0 R1=ctx(off=0) R2=scalar(umin=11) R10=fp0\n"
+					    "4: (79) ldxdw %r3, [%r10-8]\n"
+					    " R0=0 R1=ctx(off=0) R2=scalar(umin=11) R10=fp0\n"
+					    "processed"));
+	}
 	/* a rejection found before the insn is stepped still names it */
 	{
 		struct bext_insn loop[] = {BEXT_MOV64_IMM(0, 0), BEXT_JA(-1)};
