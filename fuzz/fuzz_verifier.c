@@ -36,7 +36,10 @@
  *   - it writes a read-only ctx or a BPF_F_RDONLY_PROG map value;
  *   - a helper gets a key pointer that is not stack or map memory.
  *   - the JIT, run on the same inputs (and helper results), ends with another
- *     r0, ctx or map content (FUZZ_VERIFIER_NO_JIT=1 skips this).
+ *     r0, ctx or map content (FUZZ_VERIFIER_NO_JIT=1 skips this);
+ *   - (every fourth rejection) verifying again with a level-1 log, which
+ *     replays the failing path, changes the verdict or does not end with
+ *     the reason.
  * Seed inputs live in fuzz/corpus/verifier/; the regressions it found are
  * cases of tests/verifier/cases.
  */
@@ -672,8 +675,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc == -ENOMEM)
 		unsound(&g, &s, "verifier", "out of memory");
-	if (rc)
+	if (rc) {
+		/* every few rejections: the level-1 log (the failing path replayed)
+		 * ends with the reason, and the verdict does not change */
+		if (n_inputs % 4 == 0 && rc != -E2BIG) {
+			static char log[1 << 16];
+			struct bext_verify_stats st1;
+			size_t ll, rl;
+			int rc1;
+
+			o.log_level = 1;
+			o.stats = &st1;
+			rc1 = bext_verify(g.p, g.n, &o, log, sizeof(log));
+			ll = strlen(log);
+			rl = strlen(st1.reason);
+			if (rc1 != rc || strcmp(st1.reason, st.reason) || ll < rl + 1 ||
+			    strncmp(log + ll - rl - 1, st1.reason, rl) || log[ll - 1] != '\n' ||
+			    (ll > rl + 1 && log[ll - rl - 2] != '\n'))
+				unsound(&g, &s, "level-1 log", "verdict changed or reason not last");
+		}
 		return 0;
+	}
 	n_accepted++;
 
 	fmap.stride = (s.map.value_size + 7u) & ~7u;
