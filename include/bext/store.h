@@ -22,6 +22,7 @@
 #ifndef BEXT_STORE_H
 #define BEXT_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <bext/common.h>
@@ -46,12 +47,19 @@ struct bext_store_opts {
 	uint32_t max_objects;
 	/* Permission bits for files this call creates (default 0600; dir gets +x). */
 	uint32_t mode;
+	/*
+	 * Open an existing store only: create neither the directory nor the
+	 * registry; ENOENT when either is missing (read-only tools: a mistyped
+	 * path must not leave an empty store behind).
+	 */
+	bool no_create;
 };
 
 /*
- * Opens (creating if needed) a store. Fails with EPROTO (and a message
- * through the print callback) when the registry was written with another
- * layout version, EBADMSG when it is not a bext registry at all.
+ * Opens (creating if needed, unless opts->no_create) a store. Fails with
+ * EPROTO (and a message through the print callback) when the registry was
+ * written with another layout version, EBADMSG when it is not a bext
+ * registry at all, ENOENT (no_create) when there is no store at the path.
  */
 BEXT_API struct bext_store *bext_store__open(const struct bext_store_opts *opts);
 /*

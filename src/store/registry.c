@@ -582,6 +582,10 @@ struct bext_store *bext_store__open(const struct bext_store_opts *opts)
 	uint32_t max_objects = opts && opts->max_objects ? opts->max_objects
 							   : BEXT_STORE_DEFAULT_MAX_OBJECTS;
 	mode_t mode = opts && opts->mode ? opts->mode : 0600;
+	/* no_create arrived after the first release of the options: honour it only if passed */
+	bool no_create = opts &&
+			 opts->sz >= offsetof(struct bext_store_opts, no_create) + sizeof(bool) &&
+			 opts->no_create;
 	struct bext_store *s;
 	int err, tries, reopen_tries = 0;
 
@@ -603,7 +607,7 @@ struct bext_store *bext_store__open(const struct bext_store_opts *opts)
 		goto err_free;
 	}
 again:
-	err = mkdir_p(path, mode | ((mode & 0444) >> 2));
+	err = no_create ? 0 : mkdir_p(path, mode | ((mode & 0444) >> 2));
 	if (err) {
 		pr_warn("store %s: cannot create directory: %s\n", path, strerror(-err));
 		goto err_free;
@@ -617,7 +621,7 @@ again:
 		s->reg_fd = openat(s->dir_fd, "registry", O_RDWR | O_CLOEXEC);
 		if (s->reg_fd >= 0)
 			break;
-		if (errno != ENOENT) {
+		if (errno != ENOENT || no_create) {
 			err = -errno;
 			goto err_free;
 		}

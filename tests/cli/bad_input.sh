@@ -203,12 +203,39 @@ expect 2 "bad id 'abc'" detach abc --store "$st"
 expect 2 "bad id '99999999999'" detach 99999999999 --store "$st"
 expect 2 "unexpected argument '4'" detach 3 4 --store "$st"
 expect 1 "no object 4242" detach 4242 --store "$st"
-expect 1 "no store at $t/s3" detach 1 --store "$t/s3"
+expect 1 "bext: no store at $t/s3" detach 1 --store "$t/s3"
 no_store "$t/s3"
 expect 0 "prog 1 probe" load good.bpf.o --store "$t/s4" --no-attach
 expect 0 "removed program 1" detach 1 --store "$t/s4"
 expect 1 "no object 1 in" detach 1 --store "$t/s4"
 expect 0 "0 objects" list --store "$t/s4"
+
+# --- read-only commands on a store that does not exist: create nothing --
+expect 1 "bext: no store at $t/typo" list --store "$t/typo"
+no_store "$t/typo"
+expect 1 "bext: no store at $t/typo" dump X --store "$t/typo"
+no_store "$t/typo"
+expect 1 "bext: no store at $t/typo" log --store "$t/typo"
+no_store "$t/typo"
+expect 1 "bext: no store at $t/typo" gc --store "$t/typo"
+no_store "$t/typo"
+expect 1 "bext: no store at $t/typo" detach 1 --store "$t/typo"
+no_store "$t/typo"
+n=$((n + 1))
+out=$(BEXT_STORE="$t/typo" "$bext" list 2>&1); rc=$?
+if [ $rc -eq 1 ] && [ "$out" = "bext: no store at $t/typo" ]; then
+	echo "ok   [$rc] BEXT_STORE=$t/typo bext list: $out"
+else
+	echo "FAIL: BEXT_STORE=$t/typo bext list: status $rc: $out"; fail=1
+fi
+no_store "$t/typo"
+mkdir "$t/emptydir"
+expect 1 "bext: no store at $t/emptydir" list --store "$t/emptydir"
+expect 1 "bext: no store at $t/emptydir" gc --store "$t/emptydir"
+n=$((n + 1))
+if [ -z "$(ls -A "$t/emptydir")" ]; then echo "ok   $t/emptydir still empty"; else
+	echo "FAIL: files created in $t/emptydir"; ls -la "$t/emptydir"; fail=1; fi
+expect 1 "Not a directory" gc --store "$t/regfile"
 
 # --- a corrupt store ----------------------------------------------------
 mkdir "$t/s5" && : >"$t/s5/registry"

@@ -259,11 +259,47 @@ static void test_generation(void)
 	test_store_cleanup();
 }
 
+/* no_create: a missing directory or registry is ENOENT and nothing is created. */
+static void test_no_create(void)
+{
+	struct bext_store_opts o = { .sz = sizeof(o), .no_create = true };
+	struct bext_store *s;
+	char p[256];
+	struct stat st;
+
+	o.path = test_store_path("nocreate");
+	errno = 0;
+	CHECK(bext_store__open(&o) == NULL);
+	CHECK_EQ(errno, ENOENT);
+	CHECK(stat(test_store_dir, &st) != 0 && errno == ENOENT);
+	/* an empty directory is not a store either, and gets no registry */
+	REQUIRE(mkdir(test_store_dir, 0700) == 0);
+	errno = 0;
+	CHECK(bext_store__open(&o) == NULL);
+	CHECK_EQ(errno, ENOENT);
+	snprintf(p, sizeof(p), "%s/registry", test_store_dir);
+	CHECK(stat(p, &st) != 0 && errno == ENOENT);
+	/* a caller built before no_create existed (smaller sz) still creates */
+	o.sz = offsetof(struct bext_store_opts, no_create);
+	s = bext_store__open(&o);
+	CHECK(s != NULL);
+	bext_store__close(s);
+	CHECK_EQ(stat(p, &st), 0);
+	/* an existing store opens */
+	o.sz = sizeof(o);
+	s = bext_store__open(&o);
+	CHECK(s != NULL);
+	CHECK(s && test_mk_map(s, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0) == 1);
+	bext_store__close(s);
+	test_store_cleanup();
+}
+
 int main(void)
 {
 	test_basic_objects();
 	test_versions();
 	test_open_race();
 	test_generation();
+	test_no_create();
 	return test_result("test_store");
 }

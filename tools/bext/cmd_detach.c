@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <bext/store.h>
 
@@ -28,7 +27,6 @@ int cmd_detach(int argc, char **argv)
 	struct bext_obj_info in;
 	struct bext_link_data ld;
 	struct bext_store *s;
-	struct stat st;
 	unsigned long id = 0;
 	uint32_t next = 0;
 	char *end;
@@ -60,17 +58,9 @@ int cmd_detach(int argc, char **argv)
 		return 2;
 	}
 	/* Detaching from a store that does not exist must not create one. */
-	if (!so.path)
-		so.path = getenv("BEXT_STORE") ? getenv("BEXT_STORE") : "/dev/shm/bext";
-	if (stat(so.path, &st)) {
-		fprintf(stderr, "bext detach: no store at %s: %s\n", so.path, strerror(errno));
+	s = cli_open_existing_store(so.path, "detach");
+	if (!s)
 		return 1;
-	}
-	s = bext_store__open(&so);
-	if (!s) {
-		fprintf(stderr, "bext detach: cannot open the store: %s\n", strerror(errno));
-		return 1;
-	}
 	r = bext_store__obj_info(s, (uint32_t)id, &in);
 	if (r) {
 		fprintf(stderr, "bext detach: no object %lu in %s\n", id, bext_store__path(s));

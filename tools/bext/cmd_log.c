@@ -71,7 +71,7 @@ static void cat_file(const char *dir, const char *name, bool header, struct log_
 
 int cmd_log(int argc, char **argv)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	const char *dir = NULL;
 	struct bext_store *s;
 	struct log_pos apos = { 0 }, tpos = { 0 };
 	bool agent = true, trace = true, follow = false;
@@ -82,9 +82,9 @@ int cmd_log(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--store") && i + 1 < argc) {
-			so.path = argv[++i];
+			dir = argv[++i];
 		} else if (!strncmp(argv[i], "--store=", 8)) {
-			so.path = argv[i] + 8;
+			dir = argv[i] + 8;
 		} else if (!strcmp(argv[i], "--agent")) {
 			trace = false;
 		} else if (!strcmp(argv[i], "--trace")) {
@@ -96,11 +96,9 @@ int cmd_log(int argc, char **argv)
 			return 2;
 		}
 	}
-	s = bext_store__open(&so);
-	if (!s) {
-		fprintf(stderr, "bext log: cannot open the store: %s\n", strerror(errno));
+	s = cli_open_existing_store(dir, "log");
+	if (!s)
 		return 1;
-	}
 	for (;;) {
 		if (agent)
 			cat_file(bext_store__path(s), BEXT_AGENT_LOG_NAME, agent && trace, &apos);

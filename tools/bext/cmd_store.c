@@ -58,16 +58,27 @@ static int parse_args(int argc, char **argv, const char **store, const char **ar
 	return 0;
 }
 
-static struct bext_store *open_store(const char *dir)
+const char *cli_store_dir(const char *dir)
 {
-	struct bext_store_opts o = { .sz = sizeof(o), .path = dir };
+	if (dir && *dir)
+		return dir;
+	dir = getenv("BEXT_STORE");
+	return dir && *dir ? dir : "/dev/shm/bext";
+}
+
+struct bext_store *cli_open_existing_store(const char *dir, const char *cmd)
+{
+	struct bext_store_opts o = { .sz = sizeof(o), .path = dir, .no_create = true };
 	struct bext_store *s = bext_store__open(&o);
 
-	if (!s)
-		fprintf(stderr, "bext: cannot open store %s: %s\n",
-			dir ? dir : (getenv("BEXT_STORE") ? getenv("BEXT_STORE") : "/dev/shm/bext"),
+	if (s)
+		return s;
+	if (errno == ENOENT)
+		fprintf(stderr, "bext: no store at %s\n", cli_store_dir(dir));
+	else
+		fprintf(stderr, "bext %s: cannot open store %s: %s\n", cmd, cli_store_dir(dir),
 			strerror(errno));
-	return s;
+	return NULL;
 }
 
 static const char *map_type_str(uint32_t t)
@@ -151,7 +162,7 @@ int cmd_list(int argc, char **argv)
 
 	if (r)
 		return r == 1 ? 0 : r;
-	s = open_store(dir);
+	s = cli_open_existing_store(dir, "list");
 	if (!s)
 		return 1;
 	printf("store %s\n", bext_store__path(s));
@@ -233,7 +244,7 @@ int cmd_dump(int argc, char **argv)
 
 	if (r)
 		return r == 1 ? 0 : r;
-	s = open_store(dir);
+	s = cli_open_existing_store(dir, "dump");
 	if (!s)
 		return 1;
 	id = strtoul(name, &end, 10);
@@ -321,15 +332,15 @@ int cmd_gc(int argc, char **argv)
 
 	if (r)
 		return r == 1 ? 0 : r;
-	shown = dir ? dir : (getenv("BEXT_STORE") ? getenv("BEXT_STORE") : "/dev/shm/bext");
+	shown = cli_store_dir(dir);
 	r = bext_store__remove_unused(dir, &n, &bytes);
 	if (r == -EBUSY) {
 		printf("store %s is in use by a live process: nothing removed\n", shown);
 		return 1;
 	}
 	if (r == -ENOENT) {
-		printf("no store at %s: nothing removed\n", shown);
-		return 0;
+		fprintf(stderr, "bext: no store at %s\n", shown);
+		return 1;
 	}
 	if (r) {
 		fprintf(stderr, "bext gc: %s: %s\n", shown, strerror(-r));

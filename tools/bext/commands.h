@@ -16,4 +16,14 @@ int cmd_start(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 
+struct bext_store;
+/* The store directory a command uses: @dir, else $BEXT_STORE, else /dev/shm/bext. */
+const char *cli_store_dir(const char *dir);
+/*
+ * Opens an existing store for a command that only reads it or removes from
+ * it (list, dump, log, detach): creates nothing. NULL after a message on
+ * stderr ("bext: no store at DIR" when there is none).
+ */
+struct bext_store *cli_open_existing_store(const char *dir, const char *cmd);
+
 #endif
