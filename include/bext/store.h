@@ -144,6 +144,22 @@ struct bext_link_data {
 BEXT_API int bext_store__link_read(struct bext_store *s, uint32_t id, struct bext_link_data *d);
 
 /*
+ * The file that holds object @id's data ("<store dir>/obj-<id>"), for
+ * messages. 0, or -ENAMETOOLONG when it does not fit @len.
+ */
+BEXT_API int bext_store__obj_seg_path(const struct bext_store *s, uint32_t id, char *buf,
+				      size_t len);
+/*
+ * Checks that live object @id's segment file is whole: present, of the size
+ * the registry recorded, its header naming this object. Returns 0, -ENOENT
+ * when @id is not live, -EBADMSG when the segment is missing or corrupt,
+ * with a description naming the file in @why (may be NULL), e.g. "segment
+ * /dev/shm/bext/obj-4 is corrupt: 0 bytes, the registry says 5631". A map's
+ * own header is checked by bext_store__map_by_id() (EBADMSG too).
+ */
+BEXT_API int bext_store__obj_check(struct bext_store *s, uint32_t id, char *why, size_t why_len);
+
+/*
  * The generation word changes on every table change (object created or
  * removed, refcount change). Watchers read it, scan, then wait for a change:
  * bext_store__wait_generation() returns 0 once the word differs from @seen

@@ -1332,6 +1332,85 @@ int bext_store__link_read(struct bext_store *s, uint32_t id, struct bext_link_da
 	return 0;
 }
 
+/* ---- one object's segment ------------------------------------------------------------ */
+
+int bext_store__obj_seg_path(const struct bext_store *s, uint32_t id, char *buf, size_t len)
+{
+	int n;
+
+	if (!s || !buf || !len)
+		return -EINVAL;
+	n = snprintf(buf, len, "%s/obj-%u", s->dir, id);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * What a reader relies on before it maps or reads a segment: the file is
+ * there, has the size the registry recorded, and its header names this
+ * object. The payload itself is the kind's business (maps check theirs).
+ */
+int bext_store__obj_check(struct bext_store *s, uint32_t id, char *why, size_t why_len)
+{
+	struct bext_reg_entry *e, ent;
+	struct bext_seg_hdr sh;
+	struct stat st;
+	char name[32], path[4200];
+	char dummy[1];
+	int fd, err;
+
+	if (!why || !why_len) {
+		why = dummy;
+		why_len = sizeof(dummy);
+	}
+	why[0] = 0;
+	if (!s)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/obj-%u", s->dir, id);
+	err = reg_lock(s);
+	if (err)
+		return err;
+	e = find_slot(s, id);
+	if (!e || e->state != BEXT_OBJ_LIVE) {
+		reg_unlock(s);
+		snprintf(why, why_len, "no object %u", id);
+		return -ENOENT;
+	}
+	ent = *e;
+	seg_name(name, sizeof(name), id);
+	fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	reg_unlock(s);
+	if (fd < 0) {
+		snprintf(why, why_len, "segment %s is %s", path,
+			 err == -ENOENT ? "missing" : strerror(-err));
+		return err == -ENOENT ? -EBADMSG : err;
+	}
+	err = -EBADMSG;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		snprintf(why, why_len, "segment %s: %s", path, strerror(errno));
+	} else if ((uint64_t)st.st_size != ent.seg_size) {
+		snprintf(why, why_len, "segment %s is corrupt: %lld bytes, the registry says %llu",
+			 path, (long long)st.st_size, (unsigned long long)ent.seg_size);
+	} else if (pread(fd, &sh, sizeof(sh), 0) != (ssize_t)sizeof(sh) ||
+		   sh.magic != BEXT_SEG_MAGIC) {
+		snprintf(why, why_len, "segment %s is corrupt: no segment header", path);
+	} else if (sh.id != id || sh.kind != ent.kind ||
+		   sh.layout_version != BEXT_STORE_LAYOUT_VERSION) {
+		snprintf(why, why_len,
+			 "segment %s is corrupt: its header says object %u kind %u version %u",
+			 path, sh.id, sh.kind, sh.layout_version);
+	} else if (sh.payload_off > ent.seg_size || sh.payload_size > ent.seg_size - sh.payload_off ||
+		   sh.refs_off > ent.seg_size || (uint64_t)sh.nr_refs * 4 > ent.seg_size - sh.refs_off) {
+		snprintf(why, why_len, "segment %s is corrupt: payload or references out of the file",
+			 path);
+	} else {
+		err = 0;
+	}
+	close(fd);
+	return err;
+}
+
 /* ---- consistency check --------------------------------------------------------------- */
 
 int bext_store__check(struct bext_store *s)

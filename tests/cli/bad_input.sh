@@ -51,6 +51,7 @@ no_store() {
 BPFCC="clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c $src/probe.bpf.c"
 $BPFCC -o good.bpf.o || exit 1
 $BPFCC -DREJECT -o reject.bpf.o || exit 1
+$BPFCC -DWITH_MAPS -o maps.bpf.o || exit 1
 $BPFCC -DSECNAME='"uprobe//nonexistent/dir/prog:main"' -o nopath.bpf.o || exit 1
 $BPFCC -DSECNAME='"uprobe//etc/hostname:main"' -o notelf.bpf.o || exit 1
 $BPFCC -DSECNAME='"uprobe//etc:main"' -o dirpath.bpf.o || exit 1
@@ -244,6 +245,34 @@ expect 1 "registry is truncated" load good.bpf.o --store "$t/s5"
 mkdir "$t/s6" && head -c 65536 /dev/zero | tr '\000' 'x' >"$t/s6/registry"
 expect 1 "not a bext store" list --store "$t/s6"
 expect 1 "not a bext store" detach 1 --store "$t/s6"
+
+# --- damaged segments: the object is named, the others still listed -------
+expect 0 "map 1 mstats" load maps.bpf.o --store "$t/s7"
+: >"$t/s7/obj-1"
+expect 1 "bext dump: map mstats (id 1) is damaged: segment $t/s7/obj-1 is corrupt: 0 bytes, the registry says" dump mstats --store "$t/s7"
+expect 1 "bext dump: map mstats (id 1) is damaged: segment $t/s7/obj-1 is corrupt" dump 1 --store "$t/s7"
+expect 0 "1: map hash name mstats key 4 value 8 max_entries 4 flags 0x0 entries - bytes" list --store "$t/s7"
+expect 0 "DAMAGED (segment $t/s7/obj-1 is corrupt: 0 bytes, the registry says" list --store "$t/s7"
+expect 0 "2: map array name mother key 4 value 8 max_entries 2 flags 0x0 entries 2 bytes" list --store "$t/s7"
+expect 0 "3: prog kprobe name probe insns" list --store "$t/s7"
+expect 0 "4: link prog 3 attach_type 41 target uprobe:libc.so.6:malloc+0x0" list --store "$t/s7"
+expect 0 "4 objects (1 damaged)" list --store "$t/s7"
+expect 0 "2 entries" dump mother --store "$t/s7"
+# the segment header is right, the map header in it is not
+dd if=/dev/zero of="$t/s7/obj-2" bs=1 seek=4096 count=16 conv=notrunc 2>/dev/null
+expect 1 "bext dump: map mother (id 2) is damaged: segment $t/s7/obj-2 does not hold a valid map" dump mother --store "$t/s7"
+expect 0 "DAMAGED (segment $t/s7/obj-2 does not hold a valid map)" list --store "$t/s7"
+# program and link segments
+: >"$t/s7/obj-3"
+echo x >"$t/s7/obj-4"
+expect 0 "3: prog kprobe name probe refs 2 pid" list --store "$t/s7"
+expect 0 "DAMAGED (segment $t/s7/obj-3 is corrupt: 0 bytes" list --store "$t/s7"
+expect 0 "DAMAGED (segment $t/s7/obj-4 is corrupt: 2 bytes" list --store "$t/s7"
+expect 0 "4 objects (4 damaged)" list --store "$t/s7"
+rm "$t/s7/obj-4"
+expect 0 "DAMAGED (segment $t/s7/obj-4 is missing)" list --store "$t/s7"
+expect 1 "bext dump: object 3 in $t/s7 is a program, not a map" dump 3 --store "$t/s7"
+expect 1 "bext dump: no map nosuch in $t/s7" dump nosuch --store "$t/s7"
 
 echo "$n checks"
 [ $fail -eq 0 ] && echo "all passed"

@@ -294,6 +294,58 @@ static void test_no_create(void)
 	test_store_cleanup();
 }
 
+/* bext_store__obj_check: a whole segment passes; emptied, shrunk, renumbered or missing do not. */
+static void test_obj_check(void)
+{
+	struct bext_store *s = test_store_open("objcheck", 16);
+	struct bext_seg_hdr sh;
+	char path[256], want[512], why[512], small[8];
+	int id, id2, fd;
+
+	id = test_mk_map(s, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	id2 = test_mk_map(s, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
+	REQUIRE(id > 0 && id2 > 0);
+	CHECK_EQ(bext_store__obj_seg_path(s, (uint32_t)id, path, sizeof(path)), 0);
+	snprintf(want, sizeof(want), "%s/obj-%d", test_store_dir, id);
+	CHECK(!strcmp(path, want));
+	CHECK_EQ(bext_store__obj_seg_path(s, (uint32_t)id, small, sizeof(small)), -ENAMETOOLONG);
+	CHECK_EQ(bext_store__obj_check(s, (uint32_t)id, why, sizeof(why)), 0);
+	CHECK_EQ(why[0], 0);
+	CHECK_EQ(bext_store__obj_check(s, 999, why, sizeof(why)), -ENOENT);
+	CHECK_EQ(bext_store__obj_check(s, (uint32_t)id, NULL, 0), 0);
+
+	/* emptied */
+	REQUIRE(truncate(path, 0) == 0);
+	CHECK_EQ(bext_store__obj_check(s, (uint32_t)id, why, sizeof(why)), -EBADMSG);
+	snprintf(want, sizeof(want), "segment %s is corrupt: 0 bytes, the registry says ", path);
+	CHECK(!strncmp(why, want, strlen(want)));
+	errno = 0;
+	CHECK(bext_store__map_by_id(s, (uint32_t)id) == NULL && errno == EBADMSG);
+	/* missing */
+	REQUIRE(unlink(path) == 0);
+	CHECK_EQ(bext_store__obj_check(s, (uint32_t)id, why, sizeof(why)), -EBADMSG);
+	snprintf(want, sizeof(want), "segment %s is missing", path);
+	CHECK(!strcmp(why, want));
+	/* right size, header of another object */
+	REQUIRE(bext_store__obj_seg_path(s, (uint32_t)id2, path, sizeof(path)) == 0);
+	fd = open(path, O_RDWR);
+	REQUIRE(fd >= 0);
+	REQUIRE(pread(fd, &sh, sizeof(sh), 0) == sizeof(sh));
+	sh.id = 77;
+	REQUIRE(pwrite(fd, &sh, sizeof(sh), 0) == sizeof(sh));
+	CHECK_EQ(bext_store__obj_check(s, (uint32_t)id2, why, sizeof(why)), -EBADMSG);
+	snprintf(want, sizeof(want), "segment %s is corrupt: its header says object 77 kind 1", path);
+	CHECK(!strncmp(why, want, strlen(want)));
+	sh.magic = 0;
+	REQUIRE(pwrite(fd, &sh, sizeof(sh), 0) == sizeof(sh));
+	CHECK_EQ(bext_store__obj_check(s, (uint32_t)id2, why, sizeof(why)), -EBADMSG);
+	snprintf(want, sizeof(want), "segment %s is corrupt: no segment header", path);
+	CHECK(!strcmp(why, want));
+	close(fd);
+	bext_store__close(s);
+	test_store_cleanup();
+}
+
 int main(void)
 {
 	test_basic_objects();
@@ -301,5 +353,6 @@ int main(void)
 	test_open_race();
 	test_generation();
 	test_no_create();
+	test_obj_check();
 	return test_result("test_store");
 }

@@ -95,11 +95,30 @@ static const char *prog_type_str(uint32_t t)
 	return s ? s : "unknown";
 }
 
-static void list_map(struct bext_store *s, const struct bext_obj_info *in)
+/* Ends an object's line: " DAMAGED (why)" when its segment cannot be read. */
+static void end_line(const struct bext_obj_info *in, const char *damage)
 {
-	struct bext_map *m = bext_store__map_by_id(s, in->id);
-	long n = m ? bext_map__nr_entries(m) : -errno;
+	printf(" refs %u pid %u", in->refcnt, in->creator_pid);
+	if (damage)
+		printf(" DAMAGED (%s)", damage);
+	printf("\n");
+}
 
+/* @damage: NULL, or why the segment is unreadable (then it is not opened). */
+static void list_map(struct bext_store *s, const struct bext_obj_info *in, const char *damage,
+		     char *why, size_t why_len)
+{
+	struct bext_map *m = damage ? NULL : bext_store__map_by_id(s, in->id);
+	long n = m ? bext_map__nr_entries(m) : -1;
+	char path[4200];
+
+	if (!damage && !m && errno == EBADMSG) {
+		/* the segment header is fine, the map header in it is not */
+		if (bext_store__obj_seg_path(s, in->id, path, sizeof(path)))
+			snprintf(path, sizeof(path), "of object %u", in->id);
+		snprintf(why, why_len, "segment %s does not hold a valid map", path);
+		damage = why;
+	}
 	printf("%u: map %s name %s key %u value %u max_entries %u flags 0x%x", in->id,
 	       map_type_str(in->type), in->name[0] ? in->name : "-", in->key_size,
 	       in->value_size, in->max_entries, in->flags);
@@ -111,18 +130,19 @@ static void list_map(struct bext_store *s, const struct bext_obj_info *in)
 		printf(" inner_map %u", bext_map__inner_map_id(m));
 	if (m && bext_map__spin_lock_off(m) >= 0)
 		printf(" spin_lock_off %d", bext_map__spin_lock_off(m));
-	printf(" bytes %" PRIu64 " refs %u pid %u\n", in->seg_size, in->refcnt, in->creator_pid);
+	printf(" bytes %" PRIu64, in->seg_size);
+	end_line(in, damage);
 	bext_map__close(m);
 }
 
-static void list_prog(struct bext_store *s, const struct bext_obj_info *in)
+static void list_prog(struct bext_store *s, const struct bext_obj_info *in, const char *damage)
 {
 	struct bext_prog_data d;
 	uint32_t i;
 
 	printf("%u: prog %s name %s", in->id, prog_type_str(in->type),
 	       in->name[0] ? in->name : "-");
-	if (bext_store__prog_read(s, in->id, &d) == 0) {
+	if (!damage && bext_store__prog_read(s, in->id, &d) == 0) {
 		printf(" insns %u maps ", d.insn_cnt);
 		for (i = 0; i < d.nr_maps; i++)
 			printf("%s%u", i ? "," : "", d.map_ids[i]);
@@ -138,26 +158,27 @@ static void list_prog(struct bext_store *s, const struct bext_obj_info *in)
 		}
 		bext_prog_data__free(&d);
 	}
-	printf(" refs %u pid %u\n", in->refcnt, in->creator_pid);
+	end_line(in, damage);
 }
 
-static void list_link(struct bext_store *s, const struct bext_obj_info *in)
+static void list_link(struct bext_store *s, const struct bext_obj_info *in, const char *damage)
 {
 	struct bext_link_data d;
 
 	printf("%u: link", in->id);
-	if (bext_store__link_read(s, in->id, &d) == 0)
+	if (!damage && bext_store__link_read(s, in->id, &d) == 0)
 		printf(" prog %u attach_type %u target %s pid %d cookie 0x%" PRIx64, d.prog_id,
 		       d.attach_type, d.target[0] ? d.target : "-", d.pid, d.cookie);
-	printf(" refs %u pid %u\n", in->refcnt, in->creator_pid);
+	end_line(in, damage);
 }
 
 int cmd_list(int argc, char **argv)
 {
 	struct bext_obj_info in;
 	struct bext_store *s;
-	const char *dir;
-	uint32_t id = 0, n = 0;
+	const char *dir, *damage;
+	char why[4400];
+	uint32_t id = 0, n = 0, bad = 0;
 	int r = parse_args(argc, argv, &dir, NULL, false, "bext list [--store DIR]");
 
 	if (r)
@@ -169,22 +190,30 @@ int cmd_list(int argc, char **argv)
 	while (bext_store__next_id(s, id, &id) == 0) {
 		if (bext_store__obj_info(s, id, &in))
 			continue; /* removed meanwhile */
+		r = bext_store__obj_check(s, id, why, sizeof(why));
+		if (r == -ENOENT)
+			continue; /* removed meanwhile */
+		damage = r ? why : NULL;
 		n++;
 		switch (in.kind) {
 		case BEXT_OBJ_MAP:
-			list_map(s, &in);
+			list_map(s, &in, damage, why, sizeof(why));
 			break;
 		case BEXT_OBJ_PROG:
-			list_prog(s, &in);
+			list_prog(s, &in, damage);
 			break;
 		case BEXT_OBJ_LINK:
-			list_link(s, &in);
+			list_link(s, &in, damage);
 			break;
 		default:
 			printf("%u: kind %u\n", in.id, in.kind);
 		}
+		bad += why[0] != 0;
 	}
-	printf("%u object%s\n", n, n == 1 ? "" : "s");
+	printf("%u object%s", n, n == 1 ? "" : "s");
+	if (bad)
+		printf(" (%u damaged)", bad);
+	printf("\n");
 	bext_store__close(s);
 	return 0;
 }
@@ -227,6 +256,48 @@ static bool is_percpu(uint32_t t)
 	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 }
 
+/* The live map called @name with the lowest id (as bext_store__map_by_name picks), or 0. */
+static uint32_t map_id_by_name(struct bext_store *s, const char *name)
+{
+	struct bext_obj_info in;
+	uint32_t id = 0;
+
+	while (bext_store__next_id(s, id, &id) == 0)
+		if (bext_store__obj_info(s, id, &in) == 0 && in.kind == BEXT_OBJ_MAP &&
+		    !strncmp(in.name, name, sizeof(in.name)))
+			return id;
+	return 0;
+}
+
+/* Why map @name (@id when given by id, else 0) did not open: missing, or damaged. */
+static void dump_open_error(struct bext_store *s, const char *name, uint32_t id, int err)
+{
+	struct bext_obj_info in;
+	char why[4400], path[4200];
+
+	if (!id)
+		id = map_id_by_name(s, name);
+	if (err == ENOENT || !id || bext_store__obj_info(s, id, &in) || in.kind != BEXT_OBJ_MAP) {
+		if (id && bext_store__obj_info(s, id, &in) == 0 && in.kind != BEXT_OBJ_MAP)
+			fprintf(stderr, "bext dump: object %u in %s is a %s, not a map\n", id,
+				bext_store__path(s), in.kind == BEXT_OBJ_PROG ? "program" : "link");
+		else
+			fprintf(stderr, "bext dump: no map %s in %s\n", name, bext_store__path(s));
+		return;
+	}
+	if (bext_store__obj_check(s, id, why, sizeof(why)) == 0) {
+		if (err == EBADMSG) {
+			if (bext_store__obj_seg_path(s, id, path, sizeof(path)))
+				snprintf(path, sizeof(path), "of object %u", id);
+			snprintf(why, sizeof(why), "segment %s does not hold a valid map", path);
+		} else {
+			snprintf(why, sizeof(why), "%s", strerror(err));
+		}
+	}
+	fprintf(stderr, "bext dump: map %s (id %u) is damaged: %s\n", in.name[0] ? in.name : "-",
+		id, why);
+}
+
 int cmd_dump(int argc, char **argv)
 {
 	const char *dir, *name;
@@ -251,8 +322,7 @@ int cmd_dump(int argc, char **argv)
 	m = *end == 0 && id > 0 ? bext_store__map_by_id(s, (uint32_t)id)
 				: bext_store__map_by_name(s, name);
 	if (!m) {
-		fprintf(stderr, "bext dump: no map %s in %s: %s\n", name, bext_store__path(s),
-			strerror(errno));
+		dump_open_error(s, name, *end == 0 && id > 0 ? (uint32_t)id : 0, errno);
 		bext_store__close(s);
 		return 1;
 	}
