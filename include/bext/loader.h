@@ -57,8 +57,9 @@ struct bext_probe_target {
  * Parses a libbpf section name "uprobe/PATH:FUNC[+OFF]", "uretprobe/PATH:FUNC"
  * (also "uprobe.s/", "uretprobe.s/"). OFF is decimal or 0x-hex. Returns 0,
  * -ENOENT when the section is not an auto-attachable uprobe (e.g. plain
- * "uprobe" or another program type), -EINVAL when it is malformed, -EOPNOTSUPP
- * for forms bext does not attach (a raw address instead of a symbol).
+ * "uprobe" or another program type), -EINVAL when it is malformed (no PATH,
+ * no ":FUNC", a negative, malformed or overflowing OFF), -EOPNOTSUPP for
+ * forms bext does not attach (a raw address instead of a symbol).
  */
 BEXT_API int bext_probe_target__from_section(const char *sec, struct bext_probe_target *t);
 /* Parses a link target "uprobe:PATH:FUNC+OFF" / "uretprobe:PATH:FUNC+OFF". 0 or -EINVAL. */
@@ -91,13 +92,32 @@ struct bext_loaded {
 /*
  * Loads the object at @path into @s. Returns 0 and fills @out (free it with
  * bext_loaded__free()), or a negative errno with a message in err: the
- * object's own errors (see bext_obj__open), -EINVAL for a map without a
- * definition, the store's errors, -EACCES/-EINVAL/-E2BIG from the verifier
+ * object's own errors (see bext_obj__open), the errors of
+ * bext_loader__check() (nothing is created then), -EINVAL for a map without
+ * a definition, the store's errors, -EACCES/-EINVAL/-E2BIG from the verifier
  * ("program NAME rejected: reason"; the log in opts->log).
  */
 BEXT_API int bext_loader__load(struct bext_store *s, const char *path,
 			       const struct bext_load_opts *opts, struct bext_loaded *out,
 			       char *err, size_t err_len);
+/*
+ * The checks bext_loader__load() makes before it touches the store, without
+ * a store: the object opens and has programs, and, unless opts->no_links,
+ * every uprobe/uretprobe section names a target a link can have. Its errors
+ * (message "program NAME: section SEC: reason" in @err):
+ *  - -EINVAL, -EOPNOTSUPP: a malformed section, as for
+ *    bext_probe_target__from_section(), the reason named ("no ':FUNC' after
+ *    the path '/usr/bin/ls'", "negative offset '-8'", ...);
+ *  - for an absolute PATH: stat/open's -errno ("PATH: No such file or
+ *    directory"), -EINVAL ("PATH is not a regular file", "offset 0x40 is past
+ *    the end of FUNC in PATH"), -ENOEXEC ("PATH is not an ELF executable or
+ *    library"), -ENOENT ("symbol FUNC not found in PATH": neither .symtab nor
+ *    .dynsym defines it).
+ * A bare PATH ("libc.so.6") is resolved in each target process by the agent,
+ * which logs a missing symbol; it is not checked here. @opts may be NULL.
+ */
+BEXT_API int bext_loader__check(const char *path, const struct bext_load_opts *opts, char *err,
+				size_t err_len);
 /* Frees the id arrays (not the objects). Accepts NULL. */
 BEXT_API void bext_loaded__free(struct bext_loaded *l);
 

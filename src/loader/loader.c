@@ -2,9 +2,13 @@
 /*
  * The loader side of `bext load`: ELF object -> store objects.
  *
- *   bext_obj (linked insns, maps) ──► maps (create + initial values)
+ *   bext_obj (linked insns, maps) ──► uprobe sections checked (target.c)
+ *                                 ──► maps (create + initial values)
  *                                 ──► verify each program ──► programs
  *                                 ──► links for uprobe/uretprobe sections
+ *
+ * The section check comes first so that an unusable target (malformed
+ * section, absolute PATH missing or without FUNC) creates nothing at all.
  *
  * The instructions are stored as bext_obj links them: lddw map forms keep the
  * object's map index, and every program's map id list is the object's maps in
@@ -24,95 +28,11 @@
 #include <bext/obj.h>
 #include <bext/verifier.h>
 
-#include "common/common_internal.h"
+#include "loader_internal.h"
 
 static bool has_prefix(const char *s, const char *p)
 {
 	return !strncmp(s, p, strlen(p));
-}
-
-static int parse_path_func(const char *s, struct bext_probe_target *t)
-{
-	const char *colon = strrchr(s, ':');
-	const char *plus;
-	size_t plen, flen;
-	char *end;
-
-	if (!colon || colon == s || !colon[1])
-		return -EINVAL;
-	plen = (size_t)(colon - s);
-	if (plen >= sizeof(t->path))
-		return -EINVAL;
-	memcpy(t->path, s, plen);
-	t->path[plen] = 0;
-	s = colon + 1;
-	t->offset = 0;
-	plus = strchr(s, '+');
-	flen = plus ? (size_t)(plus - s) : strlen(s);
-	if (!flen || flen >= sizeof(t->func))
-		return -EINVAL;
-	if (s[0] >= '0' && s[0] <= '9')
-		return -EOPNOTSUPP; /* a raw file offset/address instead of a symbol */
-	memcpy(t->func, s, flen);
-	t->func[flen] = 0;
-	if (plus) {
-		errno = 0;
-		t->offset = strtoull(plus + 1, &end, 0);
-		if (errno || end == plus + 1 || *end)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-int bext_probe_target__from_section(const char *sec, struct bext_probe_target *t)
-{
-	static const struct {
-		const char *prefix;
-		enum bext_probe_kind kind;
-	} forms[] = {
-		{ "uprobe/", BEXT_PROBE_UPROBE },
-		{ "uprobe.s/", BEXT_PROBE_UPROBE },
-		{ "uretprobe/", BEXT_PROBE_URETPROBE },
-		{ "uretprobe.s/", BEXT_PROBE_URETPROBE },
-	};
-	size_t i;
-
-	if (!sec || !t)
-		return -EINVAL;
-	memset(t, 0, sizeof(*t));
-	for (i = 0; i < BEXT_ARRAY_SIZE(forms); i++) {
-		if (has_prefix(sec, forms[i].prefix)) {
-			t->kind = forms[i].kind;
-			return parse_path_func(sec + strlen(forms[i].prefix), t);
-		}
-	}
-	return -ENOENT;
-}
-
-int bext_probe_target__parse(const char *target, struct bext_probe_target *t)
-{
-	if (!target || !t)
-		return -EINVAL;
-	memset(t, 0, sizeof(*t));
-	if (has_prefix(target, "uprobe:")) {
-		t->kind = BEXT_PROBE_UPROBE;
-		target += 7;
-	} else if (has_prefix(target, "uretprobe:")) {
-		t->kind = BEXT_PROBE_URETPROBE;
-		target += 10;
-	} else {
-		return -EINVAL;
-	}
-	return parse_path_func(target, t) ? -EINVAL : 0;
-}
-
-int bext_probe_target__format(const struct bext_probe_target *t, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, "%s:%s:%s+0x%llx",
-			 t->kind == BEXT_PROBE_URETPROBE ? "uretprobe" : "uprobe", t->path,
-			 t->func, (unsigned long long)t->offset);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 void bext_loaded__free(struct bext_loaded *l)
@@ -323,6 +243,68 @@ static int verify_prog(const struct bext_obj_prog *p, const struct bext_map_desc
 	return r;
 }
 
+/*
+ * Every auto-attachable section of @obj names a target a link can have:
+ * the section parses, and an absolute PATH is an ELF file defining FUNC.
+ */
+static int check_targets(const struct bext_obj *obj, char *err, size_t err_len)
+{
+	size_t i, n = bext_obj__prog_count(obj);
+
+	for (i = 0; i < n; i++) {
+		const struct bext_obj_prog *p = bext_obj__prog(obj, i);
+		const char *sec = bext_obj_prog__section_name(p);
+		struct bext_probe_target t;
+		char why[4400];
+		int r;
+
+		r = bext_loader_parse_section(sec, &t, why, sizeof(why));
+		if (r == -ENOENT)
+			continue;
+		if (!r)
+			r = bext_loader_check_target(&t, why, sizeof(why));
+		if (r) {
+			snprintf(err, err_len, "program %s: section %s: %s", bext_obj_prog__name(p),
+				 sec, why);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int bext_loader__check(const char *path, const struct bext_load_opts *opts, char *err,
+		       size_t err_len)
+{
+	struct bext_obj *obj;
+	char dummy[1];
+	int r = 0;
+
+	if (!err || !err_len) {
+		err = dummy;
+		err_len = sizeof(dummy);
+	}
+	err[0] = 0;
+	if (!path) {
+		snprintf(err, err_len, "bad arguments");
+		return -EINVAL;
+	}
+	if (opts && opts->sz < sizeof(struct bext_load_opts)) {
+		snprintf(err, err_len, "bad options size");
+		return -EINVAL;
+	}
+	obj = bext_obj__open(path, err, err_len);
+	if (!obj)
+		return errno ? -errno : -EINVAL;
+	if (!bext_obj__prog_count(obj)) {
+		snprintf(err, err_len, "%s: no programs", path);
+		r = -ENOENT;
+	} else if (!opts || !opts->no_links) {
+		r = check_targets(obj, err, err_len);
+	}
+	bext_obj__close(obj);
+	return r;
+}
+
 int bext_loader__load(struct bext_store *s, const char *path, const struct bext_load_opts *opts,
 		      struct bext_loaded *out, char *err, size_t err_len)
 {
@@ -358,6 +340,12 @@ int bext_loader__load(struct bext_store *s, const char *path, const struct bext_
 		snprintf(err, err_len, "%s: no programs", path);
 		r = -ENOENT;
 		goto out_close;
+	}
+	/* links that could never be installed: refused before the store is touched */
+	if (!opts->no_links) {
+		r = check_targets(obj, err, err_len);
+		if (r)
+			goto out_close;
 	}
 	descs = calloc(nmaps ? nmaps : 1, sizeof(*descs));
 	if (!descs) {

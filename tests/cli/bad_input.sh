@@ -57,6 +57,14 @@ $BPFCC -DSECNAME='"uprobe//etc/hostname:main"' -o notelf.bpf.o || exit 1
 $BPFCC -DSECNAME='"uprobe//etc:main"' -o dirpath.bpf.o || exit 1
 $BPFCC -DSECNAME='"uprobe/libc.so.6:malloc+-8"' -o negoff.bpf.o || exit 1
 $BPFCC -DSECNAME='"uprobe//bin/sh:0x1234"' -o rawaddr.bpf.o || exit 1
+$BPFCC -DSECNAME='"uprobe//usr/bin/ls:no_such_symbol_xyz"' -o nosym.bpf.o || exit 1
+$BPFCC -DSECNAME='"uprobe/"' -o emptysec.bpf.o || exit 1
+$BPFCC -DSECNAME='"uprobe//usr/bin/ls"' -o nofunc.bpf.o || exit 1
+$BPFCC -DSECNAME='"uprobe//usr/bin/ls:"' -o emptyfunc.bpf.o || exit 1
+$BPFCC -DSECNAME='"uprobe/:malloc"' -o emptypath.bpf.o || exit 1
+$BPFCC -DSECNAME='"uprobe/libc.so.6:malloc+99999999999999999999999"' -o bigoff.bpf.o || exit 1
+$BPFCC -DSECNAME='"uprobe/libc.so.6:malloc+0x10q"' -o badoff.bpf.o || exit 1
+$BPFCC -DSECNAME='"uretprobe/libc.so.6:no_such_symbol_xyz"' -o namenosym.bpf.o || exit 1
 echo 'int f(int x) { return x + 1; }' >x86.c && cc -c x86.c -o x86.o || exit 1
 : >empty
 mkdir adir
@@ -178,10 +186,21 @@ expect 1 "not an eBPF object (e_machine 62" load x86.o --store "$st"
 expect 1 "/nonexistent/dir/prog: No such file or directory" load nopath.bpf.o --store "$st"
 expect 1 "/etc/hostname is not an ELF executable" load notelf.bpf.o --store "$st"
 expect 1 "/etc is not a regular file" load dirpath.bpf.o --store "$st"
-expect 1 "negative offset" load negoff.bpf.o --store "$st"
+expect 1 "section uprobe/libc.so.6:malloc+-8: negative offset '-8'" load negoff.bpf.o --store "$st"
 expect 1 "raw addresses are not supported" load rawaddr.bpf.o --store "$st"
+expect 1 "section uprobe//usr/bin/ls:no_such_symbol_xyz: symbol no_such_symbol_xyz not found in /usr/bin/ls" load nosym.bpf.o --store "$st"
+expect 1 "section uprobe/: nothing after 'uprobe/': want uprobe/PATH:FUNC[+OFF]" load emptysec.bpf.o --store "$st"
+expect 1 "section uprobe//usr/bin/ls: no ':FUNC' after the path '/usr/bin/ls'" load nofunc.bpf.o --store "$st"
+expect 1 "section uprobe//usr/bin/ls:: no FUNC after '/usr/bin/ls:'" load emptyfunc.bpf.o --store "$st"
+expect 1 "section uprobe/:malloc: empty PATH before ':'" load emptypath.bpf.o --store "$st"
+expect 1 "offset '99999999999999999999999' does not fit in 64 bits" load bigoff.bpf.o --store "$st"
+expect 1 "bad offset '0x10q' (decimal or 0x-hex bytes)" load badoff.bpf.o --store "$st"
+no_store "$st"
 expect 1 "rejected by the verifier" load reject.bpf.o --store "$st"
 expect 0 "0 objects" list --store "$st"
+# no links: the sections are not checked; a bare library name is left to the agent
+expect 0 "prog 1 probe" load nosym.bpf.o --no-attach --store "$t/s8"
+expect 0 "link 2 prog 1 uretprobe:libc.so.6:no_such_symbol_xyz+0x0" load namenosym.bpf.o --store "$t/s9"
 touch regfile
 expect 1 "Not a directory" load good.bpf.o --store "$t/regfile"
 expect 1 "Not a directory" list --store "$t/regfile"

@@ -8,16 +8,12 @@
  * 1 rejected or failed (nothing is left in the store), 2 usage error.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <bext/loader.h>
-#include <bext/obj.h>
 #include <bext/store.h>
 
 #include "commands.h"
@@ -49,71 +45,13 @@ static void print_ids(struct bext_store *s, const char *what, const uint32_t *id
 	}
 }
 
-/*
- * Before anything goes into the store: a uprobe section naming an absolute
- * PATH must name an existing regular ELF file, or no process could ever
- * match the link. (Bare names are matched against each target's executable
- * and libraries at attach time, so they cannot be checked here.) Returns 0,
- * or 1 after a message.
- */
-static int check_uprobe_paths(const char *obj_path)
+static void print_load_error(const char *path, const char *err, int r)
 {
-	static const char *const prefixes[] = { "uprobe/", "uretprobe/", "uprobe.s/",
-						"uretprobe.s/" };
-	char msg[512], path[4096], magic[4];
-	struct bext_obj *obj;
-	struct stat st;
-	int bad = 0;
-
-	obj = bext_obj__open(obj_path, msg, sizeof(msg));
-	if (!obj)
-		return 0; /* the loader reports it with its own message */
-	for (size_t i = 0; i < bext_obj__prog_count(obj) && !bad; i++) {
-		const char *sec = bext_obj_prog__section_name(bext_obj__prog(obj, i)), *p, *colon;
-		size_t k, len;
-		int fd;
-
-		for (k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++)
-			if (!strncmp(sec, prefixes[k], strlen(prefixes[k])))
-				break;
-		if (k == sizeof(prefixes) / sizeof(prefixes[0]))
-			continue;
-		p = sec + strlen(prefixes[k]);
-		colon = strrchr(p, ':');
-		if (colon && strchr(colon, '+') && strchr(colon, '+')[1] == '-') {
-			fprintf(stderr, "bext load: %s: section %s: negative offset\n", obj_path, sec);
-			bad = 1;
-			break;
-		}
-		if (p[0] != '/' || !colon)
-			continue;
-		len = (size_t)(colon - p);
-		if (len >= sizeof(path))
-			continue;
-		memcpy(path, p, len);
-		path[len] = 0;
-		bad = 1;
-		if (stat(path, &st)) {
-			fprintf(stderr, "bext load: %s: section %s: %s: %s\n", obj_path, sec, path,
-				strerror(errno));
-		} else if (!S_ISREG(st.st_mode)) {
-			fprintf(stderr, "bext load: %s: section %s: %s is not a regular file\n",
-				obj_path, sec, path);
-		} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			fprintf(stderr, "bext load: %s: section %s: %s: %s\n", obj_path, sec, path,
-				strerror(errno));
-		} else {
-			if (read(fd, magic, 4) == 4 && !memcmp(magic, "\x7f" "ELF", 4))
-				bad = 0;
-			else
-				fprintf(stderr,
-					"bext load: %s: section %s: %s is not an ELF executable or library\n",
-					obj_path, sec, path);
-			close(fd);
-		}
-	}
-	bext_obj__close(obj);
-	return bad;
+	/* The loader's messages about the file itself already start with its path. */
+	if (err[0] && !strncmp(err, path, strlen(path)) && err[strlen(path)] == ':')
+		fprintf(stderr, "bext load: %s\n", err);
+	else
+		fprintf(stderr, "bext load: %s: %s\n", path, err[0] ? err : strerror(-r));
 }
 
 int cmd_load(int argc, char **argv)
@@ -171,8 +109,12 @@ int cmd_load(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!o.no_links && check_uprobe_paths(path))
+	/* refuse what the loader would refuse before creating the store */
+	r = bext_loader__check(path, &o, err, sizeof(err));
+	if (r) {
+		print_load_error(path, err, r);
 		return 1;
+	}
 	s = bext_store__open(&so);
 	if (!s) {
 		fprintf(stderr, "bext load: cannot open the store: %s\n", strerror(errno));
@@ -182,11 +124,7 @@ int cmd_load(int argc, char **argv)
 	o.log_len = o.log ? LOAD_LOG_SIZE : 0;
 	r = bext_loader__load(s, path, &o, &l, err, sizeof(err));
 	if (r) {
-		/* The loader's messages about the file itself already start with its path. */
-		if (err[0] && !strncmp(err, path, strlen(path)) && err[strlen(path)] == ':')
-			fprintf(stderr, "bext load: %s\n", err);
-		else
-			fprintf(stderr, "bext load: %s: %s\n", path, err[0] ? err : strerror(-r));
+		print_load_error(path, err, r);
 		/* The log holds the last program verified: print it only when the
 		 * verifier is what said no. */
 		if (o.log && o.log[0] && strstr(err, "rejected by the verifier"))
