@@ -170,6 +170,25 @@ else
 	echo "FAIL: bext verify reject.bpf.o: status $rc"; echo "$out" | tail -5; fail=1
 fi
 
+# unreadable input is 1 as for the other commands; 2 only for usage errors
+expect 1 "bext verify: nonexistent.o: No such file or directory" verify nonexistent.o
+expect 1 "No such file or directory" verify nonexistent.o --prog x
+expect 1 "Is a directory" verify adir
+expect 1 "truncated" verify trunchalf.o
+expect 1 "not an eBPF object" verify x86.o
+expect 1 "no program 'nope'" verify good.bpf.o --prog nope
+expect 2 "bad --log-level '99' (0, 1 or 2)" verify good.bpf.o --log-level 99
+expect 2 "bad --log-level '-1' (0, 1 or 2)" verify good.bpf.o --log-level -1
+expect 2 "bad --log-level '1x' (0, 1 or 2)" verify good.bpf.o --log-level 1x
+expect 2 "unknown option or missing value: '--log-level'" verify good.bpf.o --log-level
+expect 2 "bad --ctx-size '-4'" verify good.bpf.o --ctx-size -4
+expect 2 "bad --limit 'zz'" verify good.bpf.o --limit zz
+expect 2 "unknown program type 'gpu'" verify good.bpf.o --type gpu
+expect 2 "unknown option or missing value: '--frob'" verify good.bpf.o --frob
+expect 2 "unexpected argument 'ok.s'" verify good.bpf.o ok.s
+expect 2 "usage: bext verify" verify
+expect 0 "probe (uprobe): accepted" verify good.bpf.o --log-level 0
+
 # --- load: nothing is left behind when it fails --------------------------
 expect 2 "usage: bext load" load
 expect 2 "unexpected argument 'two.o'" load good.bpf.o two.o --store "$st"

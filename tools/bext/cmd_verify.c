@@ -11,7 +11,8 @@
  * the verdict of each and, on rejection, the verifier log (level 1: the
  * failing path with the register states at its branch points, then the
  * failing instruction, its state and the one-line reason).
- * Exit status: 0 all accepted, 1 one rejected, 2 usage error or unreadable input.
+ * Exit status: 0 all accepted, 1 one rejected or the input unreadable (missing
+ * file, not a program, no such --prog), 2 usage error (bad option or value).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -76,6 +77,25 @@ struct verify_args {
 	struct bext_verify_opts opts; /* the options given on the command line */
 };
 
+/*
+ * Parses a whole unsigned decimal (or, with @base 0, 0x-hex) number up to @max.
+ * false for anything else: empty, a sign, trailing characters, out of range.
+ */
+static bool parse_u32(const char *s, int base, uint32_t max, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s[0] || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
 /* Verifies program `prog` of path (NULL: the first or only one). 0, 1 or 2 (exit status). */
 static int verify_one(const char *path, const char *prog, const struct verify_args *va)
 {
@@ -86,12 +106,12 @@ static int verify_one(const char *path, const char *prog, const struct verify_ar
 	struct bext_obj *obj = NULL;
 	char err[512] = "", *log = NULL;
 	size_t n = 0;
-	int ret = 2, rc;
+	int ret = 1, rc;
 
 	rc = load_program_file(path, prog, &insns, &n, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "bext verify: %s\n", err);
-		return 2;
+		return 1;
 	}
 	if (is_elf(path)) {
 		const struct bext_obj_prog *p;
@@ -131,6 +151,7 @@ static int verify_one(const char *path, const char *prog, const struct verify_ar
 
 		if (bext_prog_type_from_name(va->type, &t)) {
 			fprintf(stderr, "bext verify: unknown program type '%s'\n", va->type);
+			ret = 2;
 			goto out;
 		}
 		opts.prog_type = t;
@@ -186,28 +207,51 @@ int cmd_verify(int argc, char **argv)
 		} else if (!strcmp(a, "--prog") && i + 1 < argc) {
 			prog = argv[++i];
 		} else if (!strcmp(a, "--type") && i + 1 < argc) {
+			enum bext_prog_type t;
+
 			va.type = argv[++i];
+			if (bext_prog_type_from_name(va.type, &t)) {
+				fprintf(stderr, "bext verify: unknown program type '%s'\n", va.type);
+				return 2;
+			}
 		} else if (!strcmp(a, "--log-level") && i + 1 < argc) {
-			va.opts.log_level = (uint32_t)strtoul(argv[++i], NULL, 10);
+			if (!parse_u32(argv[++i], 10, 2, &va.opts.log_level)) {
+				fprintf(stderr, "bext verify: bad --log-level '%s' (0, 1 or 2)\n",
+					argv[i]);
+				return 2;
+			}
 		} else if (!strcmp(a, "--ctx-size") && i + 1 < argc) {
-			va.opts.ctx_size = (uint32_t)strtoul(argv[++i], NULL, 0);
+			if (!parse_u32(argv[++i], 0, UINT32_MAX, &va.opts.ctx_size)) {
+				fprintf(stderr, "bext verify: bad --ctx-size '%s' (bytes)\n", argv[i]);
+				return 2;
+			}
 			va.ctx_size_set = true;
 		} else if (!strcmp(a, "--ctx-writable")) {
 			va.opts.ctx_writable = true;
 		} else if (!strcmp(a, "--len-in-r2")) {
 			va.opts.ctx_len_in_r2 = true;
 		} else if (!strcmp(a, "--limit") && i + 1 < argc) {
-			va.opts.complexity_limit = (uint32_t)strtoul(argv[++i], NULL, 0);
+			if (!parse_u32(argv[++i], 0, UINT32_MAX, &va.opts.complexity_limit)) {
+				fprintf(stderr, "bext verify: bad --limit '%s' (instructions)\n",
+					argv[i]);
+				return 2;
+			}
 		} else if (!strcmp(a, "--stats")) {
 			va.show_stats = true;
 		} else if (a[0] == '-' || path) {
+			if (a[0] == '-')
+				fprintf(stderr, "bext verify: unknown option or missing value: '%s'\n",
+					a);
+			else
+				fprintf(stderr, "bext verify: unexpected argument '%s' (one file at a time)\n",
+					a);
 			usage(stderr);
 			return 2;
 		} else {
 			path = a;
 		}
 	}
-	if (!path || va.opts.log_level > 2) {
+	if (!path) {
 		usage(stderr);
 		return 2;
 	}
@@ -217,11 +261,11 @@ int cmd_verify(int argc, char **argv)
 	obj = bext_obj__open(path, err, sizeof(err));
 	if (!obj) {
 		fprintf(stderr, "bext verify: %s\n", err);
-		return 2;
+		return 1;
 	}
 	if (!bext_obj__prog_count(obj)) {
 		fprintf(stderr, "bext verify: %s has no program\n", path);
-		ret = 2;
+		ret = 1;
 	}
 	for (size_t i = 0; i < bext_obj__prog_count(obj); i++) {
 		int r = verify_one(path, bext_obj_prog__name(bext_obj__prog(obj, i)), &va);
