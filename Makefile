@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench asan fuzz clean format
+.PHONY: all deps configure build test demo bench asan fuzz clean format format-check
 
 all: build
 
@@ -38,6 +38,10 @@ fuzz: deps
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Fails when any C file differs from .clang-format (kernel style).
+format-check: deps
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -72,16 +72,16 @@ struct op {
 };
 
 static struct op ops[] = {
-	{ "loop_only", "loop alone (per iteration)", 0, false },
-	{ "array_lookup", "array lookup", 2, false },
-	{ "array_lookup", "  same, helper call (no inline)", 0, false, true },
-	{ "hash_lookup", "hash lookup (8 B keys, 10k)", 15, false },
-	{ "hash_update", "hash update (existing keys)", 30, false },
-	{ "percpu_lookup", "percpu array lookup + inc", 0, false },
-	{ "percpu_lookup", "  same, helper call (no inline)", 0, false, true },
-	{ "lru_lookup", "LRU hash lookup", 0, false },
-	{ "lru_update", "LRU hash update", 0, false },
-	{ "ringbuf", "ringbuf reserve+submit (16 B)", 20, true },
+    {"loop_only", "loop alone (per iteration)", 0, false},
+    {"array_lookup", "array lookup", 2, false},
+    {"array_lookup", "  same, helper call (no inline)", 0, false, true},
+    {"hash_lookup", "hash lookup (8 B keys, 10k)", 15, false},
+    {"hash_update", "hash update (existing keys)", 30, false},
+    {"percpu_lookup", "percpu array lookup + inc", 0, false},
+    {"percpu_lookup", "  same, helper call (no inline)", 0, false, true},
+    {"lru_lookup", "LRU hash lookup", 0, false},
+    {"lru_update", "LRU hash update", 0, false},
+    {"ringbuf", "ringbuf reserve+submit (16 B)", 20, true},
 };
 
 static int drain(void *ctx, void *data, size_t size)
@@ -95,7 +95,8 @@ static int prefill_bext(struct ht_env *e)
 	struct bext_map *h = ht_map(e, "hash"), *l = ht_map(e, "lru");
 
 	for (uint64_t k = 0; k < NKEYS; k++)
-		if (bext_map__update_elem(h, &k, &k, BPF_ANY) || bext_map__update_elem(l, &k, &k, BPF_ANY))
+		if (bext_map__update_elem(h, &k, &k, BPF_ANY) ||
+		    bext_map__update_elem(l, &k, &k, BPF_ANY))
 			return -1;
 	return 0;
 }
@@ -130,7 +131,7 @@ static void bench_bext(struct ht_env *e, struct op *o)
 	struct bext_vm *vm = load_prog(e, o->prog, o->no_inline);
 	bext_jit_fn fn;
 	struct bext_map *rb = ht_map(e, "rb");
-	uint64_t ctx[8] = { 0 }, reps, t0;
+	uint64_t ctx[8] = {0}, reps, t0;
 	double v[64];
 	char err[128];
 
@@ -140,7 +141,8 @@ static void bench_bext(struct ht_env *e, struct op *o)
 	}
 	fn = bext_vm__jit(vm, err, sizeof(err));
 	if (bext_vm__jit_inlined(vm))
-		snprintf(o->note, sizeof(o->note), "(%zu lookup inlined)", bext_vm__jit_inlined(vm));
+		snprintf(o->note, sizeof(o->note), "(%zu lookup inlined)",
+			 bext_vm__jit_inlined(vm));
 	t0 = now_ns();
 	for (int i = 0; i < 100; i++)
 		o->bext_ret = (uint32_t)fn(ctx, sizeof(ctx));
@@ -173,7 +175,7 @@ static int bench_kernel(const char *path)
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	struct bpf_program *p;
 	struct ring_buffer *rbuf = NULL;
-	unsigned char pkt[64] = { 0 };
+	unsigned char pkt[64] = {0};
 	int err;
 
 	if (!obj)
@@ -188,8 +190,10 @@ static int bench_kernel(const char *path)
 	if (err)
 		goto out;
 	for (uint64_t k = 0; k < NKEYS; k++) {
-		if (bpf_map__update_elem(bpf_object__find_map_by_name(obj, "hash"), &k, 8, &k, 8, 0) ||
-		    bpf_map__update_elem(bpf_object__find_map_by_name(obj, "lru"), &k, 8, &k, 8, 0)) {
+		if (bpf_map__update_elem(bpf_object__find_map_by_name(obj, "hash"), &k, 8, &k, 8,
+					 0) ||
+		    bpf_map__update_elem(bpf_object__find_map_by_name(obj, "lru"), &k, 8, &k, 8,
+					 0)) {
 			err = -errno;
 			goto out;
 		}
@@ -236,7 +240,7 @@ out:
 static uint64_t run_for(bext_jit_fn fn, int cpu, double secs, uint64_t seed)
 {
 	/* an xdp_md-sized ctx; the programs read the seed from rx_queue_index (offset 16) */
-	uint32_t ctx[16] = { 0 };
+	uint32_t ctx[16] = {0};
 	uint64_t runs = 0, end, s = seed;
 	cpu_set_t set;
 
@@ -356,8 +360,8 @@ int main(int argc, char **argv)
 	if (kerr)
 		printf("kernel column skipped: %s\n\n", strerror(-kerr));
 
-	printf("%-32s %10s %10s %8s %8s  %s\n", "operation (ns/op)", "bext JIT", "kernel",
-	       "bext/k", "target", "check (r0 bext/kernel)");
+	printf("%-32s %10s %10s %8s %8s  %s\n", "operation (ns/op)", "bext JIT", "kernel", "bext/k",
+	       "target", "check (r0 bext/kernel)");
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		struct op *o = &ops[i];
 		char k[16] = "-", r[16] = "-", t[16] = "-";
@@ -383,25 +387,30 @@ int main(int argc, char **argv)
 
 		if (fn && cfn && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
 			printf("\nhash update scaling (shared map, %.1f s each; cpu = CPU time the "
-			       "processes got / (processes x wall time)):\n", secs);
+			       "processes got / (processes x wall time)):\n",
+			       secs);
 			for (int t = 0; t < 3; t++) {
 				double s1, s2, one = scaling(fn, 1, secs, &s1),
 					       two = scaling(fn, 2, secs, &s2);
 
-				printf("  1 process %.1f Mops/s (cpu %.0f%%), 2 processes on CPUs 0,1 "
-				       "%.1f Mops/s (cpu %.0f%%): %.2fx (target >= 1.7x); per CPU-second "
-				       "%.2fx\n",
-				       one / 1e6, s1 * 100, two / 1e6, s2 * 100, two / one,
-				       (two / s2) / (one / s1));
+				printf(
+				    "  1 process %.1f Mops/s (cpu %.0f%%), 2 processes on CPUs 0,1 "
+				    "%.1f Mops/s (cpu %.0f%%): %.2fx (target >= 1.7x); per "
+				    "CPU-second "
+				    "%.2fx\n",
+				    one / 1e6, s1 * 100, two / 1e6, s2 * 100, two / one,
+				    (two / s2) / (one / s1));
 			}
 			{
-				/* what 2 processes on these 2 CPUs give for work that shares nothing */
+				/* what 2 processes on these 2 CPUs give for work that shares
+				 * nothing */
 				double s1, s2, one = scaling(cfn, 1, secs, &s1),
 					       two = scaling(cfn, 2, secs, &s2);
 
-				printf("  control, the same loop without the map: %.2fx (cpu %.0f%% / "
-				       "%.0f%%)\n",
-				       two / one, s1 * 100, s2 * 100);
+				printf(
+				    "  control, the same loop without the map: %.2fx (cpu %.0f%% / "
+				    "%.0f%%)\n",
+				    two / one, s1 * 100, s2 * 100);
 			}
 		} else {
 			printf("\nscaling skipped: needs 2 online CPUs and the JIT\n");

@@ -124,9 +124,9 @@ static double none_median(void)
 }
 
 enum { E_UP_EMPTY, E_UP_COUNT, E_RET_EMPTY, E_RET_COUNT, E_N };
-static const char *const cfg_name[E_N] = { "uprobe, empty program", "uprobe, counter in array",
-					   "uretprobe, empty program",
-					   "uretprobe, counter in array" };
+static const char *const cfg_name[E_N] = {"uprobe, empty program", "uprobe, counter in array",
+					  "uretprobe, empty program",
+					  "uretprobe, counter in array"};
 static double bext_ns[E_N], kern_ns[E_N];
 static bool bext_ok[E_N], kern_ok[E_N];
 
@@ -135,7 +135,7 @@ static bool bext_ok[E_N], kern_ok[E_N];
 static void run_bext(const char *obj)
 {
 	struct ht_env env;
-	struct bext_vm *vm[2] = { NULL, NULL };
+	struct bext_vm *vm[2] = {NULL, NULL};
 	struct bext_map *ctr;
 	char err[256];
 
@@ -151,7 +151,7 @@ static void run_bext(const char *obj)
 		goto out;
 	}
 	for (int c = 0; c < E_N; c++) {
-		struct bext_attach_opts o = { .sz = sizeof(o) };
+		struct bext_attach_opts o = {.sz = sizeof(o)};
 		struct bext_vm *v = vm[c == E_UP_COUNT || c == E_RET_COUNT];
 		struct bext_attachment *a;
 		uint32_t k = 0;
@@ -317,7 +317,7 @@ static int startup_run(char *const argv[], const char *bext, const char *store, 
 	f = fdopen(fd, "r");
 	tm = read_stamp(f, "main");
 	if (obj && tm > 0) {
-		char *largv[] = { (char *)bext, "load", (char *)obj, "--store", (char *)store, NULL };
+		char *largv[] = {(char *)bext, "load", (char *)obj, "--store", (char *)store, NULL};
 		int lfd;
 		pid_t lp;
 
@@ -374,10 +374,10 @@ static void run_startup(const char *dir)
 	if (!mkdtemp(store))
 		return;
 	{
-		char *plain[] = { exe, "--startup-target", NULL };
-		char *start[] = { bext, "start", "--store", store, "--", exe, "--startup-target",
-				  NULL };
-		char *load[] = { bext, "load", obj, "--store", store, NULL };
+		char *plain[] = {exe, "--startup-target", NULL};
+		char *start[] = {bext, "start", "--store",	    store,
+				 "--", exe,	"--startup-target", NULL};
+		char *load[] = {bext, "load", obj, "--store", store, NULL};
 		int fd, st;
 		pid_t p;
 		bool ok = true;

@@ -49,8 +49,8 @@ static enum bext_prog_type type_of(const char *sec, uint32_t *ctx_size)
 			*ctx_size = 24;
 		return BEXT_PROG_TRACEPOINT;
 	}
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") || has_prefix(sec, "kprobe") ||
-	    has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
+	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
 		return BEXT_PROG_UPROBE;
 	if (has_prefix(sec, "xdp"))
 		return BEXT_PROG_XDP;
@@ -134,10 +134,10 @@ static void bench_object(const char *path, const char *rel, const char *file)
 		for (uint32_t k = 0; k < o.n_maps; k++) {
 			const struct bext_obj_map *m = bext_obj__map(obj, k);
 
-			maps[k] = (struct bext_map_desc){bext_obj_map__type(m), bext_obj_map__key_size(m),
-							 bext_obj_map__value_size(m),
-							 bext_obj_map__max_entries(m),
-							 bext_obj_map__flags(m)};
+			maps[k] = (struct bext_map_desc){
+			    bext_obj_map__type(m), bext_obj_map__key_size(m),
+			    bext_obj_map__value_size(m), bext_obj_map__max_entries(m),
+			    bext_obj_map__flags(m)};
 		}
 		o.maps = maps;
 		snprintf(label, sizeof(label), "%s:%s", rel, bext_obj_prog__name(p));
@@ -223,8 +223,8 @@ static void bench_tracing_1000(void)
 {
 	static struct bext_insn prog[1100];
 	struct bext_map_desc maps[1] = {{1 /* hash */, 8, 8, 1024, 0}};
-	struct bext_verify_opts o = {.sz = sizeof(o), .prog_type = BEXT_PROG_UPROBE, .maps = maps,
-				     .n_maps = 1};
+	struct bext_verify_opts o = {
+	    .sz = sizeof(o), .prog_type = BEXT_PROG_UPROBE, .maps = maps, .n_maps = 1};
 	size_t n = 0;
 
 	prog[n++] = BEXT_MOV64_REG(6, 1);
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
 	bench_asm("examples/sum.s", 64);
 	walk(root, "", 0);
 	printf("%d programs, %d rejected (as tests/verifier/test_verifier_progs.c expects), "
-	       "%.1f ms in all (medians)\n", n_progs,
-	       n_rejected, total_ms);
+	       "%.1f ms in all (medians)\n",
+	       n_progs, n_rejected, total_ms);
 	return 0;
 }

@@ -42,8 +42,8 @@
 #define INPUT_SIZE 4096
 #define MAX_MAPS 8
 
-static const char *const progs[] = {"count", "memscan", "collatz", "switch",
-				    "memcpy", "calls", "fnv", "sort"};
+static const char *const progs[] = {"count",  "memscan", "collatz", "switch",
+				    "memcpy", "calls",	 "fnv",	    "sort"};
 
 #if defined(__x86_64__)
 /* Test hook of the x86-64 JIT: BENCH_NO_PEEPHOLE=1 compiles insn by insn (for comparison). */
@@ -171,20 +171,20 @@ static void bench_close(struct bench *b)
 }
 
 /* Repetitions so that one batch of `call` lasts about batch_ns. */
-#define SIZE_BATCH(reps, call)                                                                     \
-	do {                                                                                       \
-		uint64_t _t0 = cpu_ns();                                                           \
-		call;                                                                              \
-		reps = batch_ns / (cpu_ns() - _t0 + 1) + 1;                                        \
+#define SIZE_BATCH(reps, call)                              \
+	do {                                                \
+		uint64_t _t0 = cpu_ns();                    \
+		call;                                       \
+		reps = batch_ns / (cpu_ns() - _t0 + 1) + 1; \
 	} while (0)
 
 /* ns per run of one batch of `reps` calls. */
-#define TIME_BATCH(result, reps, call)                                                             \
-	do {                                                                                       \
-		uint64_t _s = cpu_ns();                                                            \
-		for (uint64_t _r = 0; _r < (reps); _r++)                                           \
-			call;                                                                      \
-		result = (double)(cpu_ns() - _s) / (double)(reps);                                 \
+#define TIME_BATCH(result, reps, call)                             \
+	do {                                                       \
+		uint64_t _s = cpu_ns();                            \
+		for (uint64_t _r = 0; _r < (reps); _r++)           \
+			call;                                      \
+		result = (double)(cpu_ns() - _s) / (double)(reps); \
 	} while (0)
 
 static volatile uint64_t sink;
@@ -210,7 +210,8 @@ static int kernel_open(struct bench *b, const char *dir, struct bpf_object **obj
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj)
 		return -errno;
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		if (strstr(bpf_map__name(map), "input") && bpf_map__value_size(map) == INPUT_SIZE)
 			bpf_map__set_initial_value(map, input, INPUT_SIZE);
 	}
@@ -331,7 +332,8 @@ static struct bext_insn *gen_program(size_t n)
 		else if (i % 3)
 			p[i] = BEXT_ALU64_IMM(op, dst, (int32_t)(x >> 8));
 		else
-			p[i] = (i % 2) ? BEXT_ALU32_REG(op, dst, src) : BEXT_ALU64_REG(op, dst, src);
+			p[i] =
+			    (i % 2) ? BEXT_ALU32_REG(op, dst, src) : BEXT_ALU64_REG(op, dst, src);
 	}
 	p[n - 1] = BEXT_EXIT_INSN();
 	return p;
@@ -477,13 +479,14 @@ int main(int argc, char **argv)
 			goto next;
 		}
 		if (bext_vm__exec(vm, NULL, 0, &res)) {
-			snprintf(r->note, sizeof(r->note), "interp: %.140s", bext_vm__last_error(vm));
+			snprintf(r->note, sizeof(r->note), "interp: %.140s",
+				 bext_vm__last_error(vm));
 			status = 1;
 		} else {
 			got = (uint32_t)res;
 			if (have && got != want) {
-				snprintf(r->note, sizeof(r->note), "MISMATCH interp %u native %u", got,
-					 want);
+				snprintf(r->note, sizeof(r->note), "MISMATCH interp %u native %u",
+					 got, want);
 				status = 1;
 			}
 			interp_ok = true;
@@ -497,7 +500,8 @@ int main(int argc, char **argv)
 		} else {
 			got = (uint32_t)jfn(NULL, 0);
 			if (have && got != want) {
-				snprintf(r->note, sizeof(r->note), "MISMATCH jit %u native %u", got, want);
+				snprintf(r->note, sizeof(r->note), "MISMATCH jit %u native %u", got,
+					 want);
 				status = 1;
 			}
 			SIZE_BATCH(reps[1], sink += jfn(NULL, 0));
@@ -536,10 +540,11 @@ int main(int argc, char **argv)
 			if (jfn)
 				TIME_BATCH(v[1][bt], reps[1], sink += jfn(NULL, 0));
 			if (interp_ok)
-				TIME_BATCH(v[2][bt], reps[2],
-					   bext_vm__exec(vm, NULL, 0, &res); sink += res);
+				TIME_BATCH(v[2][bt], reps[2], bext_vm__exec(vm, NULL, 0, &res);
+					   sink += res);
 			if (kfd >= 0 && kernel_batch(kfd, (uint32_t)reps[3], &v[3][bt], &got)) {
-				snprintf(r->note, sizeof(r->note), "kernel: %.140s", strerror(errno));
+				snprintf(r->note, sizeof(r->note), "kernel: %.140s",
+					 strerror(errno));
 				kfd = -1;
 			}
 		}
@@ -551,7 +556,7 @@ int main(int argc, char **argv)
 			r->interp = median(v[2], batches);
 		if (kfd >= 0)
 			r->kernel = median(v[3], batches);
-next:
+	next:
 		if (kobj)
 			bpf_object__close(kobj);
 		bext_vm__free(vm);
@@ -566,7 +571,8 @@ next:
 	for (size_t p = 0; p < n_rows; p++) {
 		struct row *r = &rows[p];
 		char a[32], c[32], d[32], e[32], f[32], g[32];
-		double nsi = r->executed && !isnan(r->interp) ? r->interp / (double)r->executed : NAN;
+		double nsi =
+		    r->executed && !isnan(r->interp) ? r->interp / (double)r->executed : NAN;
 
 		fmt_ns(a, sizeof(a), r->native);
 		fmt_ns(c, sizeof(c), r->jit);
@@ -574,8 +580,8 @@ next:
 		fmt_ns(e, sizeof(e), r->kernel);
 		fmt_ratio(f, sizeof(f), r->jit, r->native);
 		fmt_ratio(g, sizeof(g), r->jit, r->kernel);
-		printf("%-8s %6zu %s %s %s %s %s %s %9llu %11.2f %9.1f%s%s\n", r->name, r->n_insns, a,
-		       c, d, e, f, g, (unsigned long long)r->executed, nsi, r->compile_us,
+		printf("%-8s %6zu %s %s %s %s %s %s %9llu %11.2f %9.1f%s%s\n", r->name, r->n_insns,
+		       a, c, d, e, f, g, (unsigned long long)r->executed, nsi, r->compile_us,
 		       r->note[0] ? "  " : "", r->note);
 		if (!isnan(r->jit) && !isnan(r->native) && r->native > 0) {
 			gm_jn += log(r->jit / r->native);
@@ -631,8 +637,9 @@ next:
 			bext_vm__free(vm);
 		}
 		if (ok)
-			printf("\nJIT compile, generated 1000-insn program: %.1f µs (median of %d)\n",
-			       median(v, batches), batches);
+			printf(
+			    "\nJIT compile, generated 1000-insn program: %.1f µs (median of %d)\n",
+			    median(v, batches), batches);
 		else
 			printf("\nJIT compile, generated 1000-insn program: failed: %s\n", err);
 		free(g);

@@ -35,7 +35,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, __u32);	/* pid */
+	__type(key, __u32);	 /* pid */
 	__type(value, char[16]); /* command name */
 } comms SEC(".maps");
 

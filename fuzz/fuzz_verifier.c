@@ -66,10 +66,10 @@ struct gen {
 	struct bext_insn p[MAX_INSNS];
 	size_t n, limit; /* emit() stops at limit */
 	bool full;
-	int depth;     /* loop nesting */
-	bool has_sub;  /* a subprogram follows main: calls and bpf_loop may use it */
+	int depth;    /* loop nesting */
+	bool has_sub; /* a subprogram follows main: calls and bpf_loop may use it */
 	bool in_sub;
-	bool callbacks; /* bpf_loop is called: the run budget is looser */
+	bool callbacks;	  /* bpf_loop is called: the run budget is looser */
 	size_t fixup[64]; /* call local / lddw func insns to point at the subprogram */
 	size_t n_fixup;
 };
@@ -136,7 +136,7 @@ static uint8_t base_reg(struct gen *g)
 static int16_t mem_off(struct gen *g, uint8_t base)
 {
 	if (base == 10 || base == 8)
-		return (int16_t)-(int)(1 + pick(g, 80));
+		return (int16_t) - (int)(1 + pick(g, 80));
 	return (int16_t)((int)pick(g, 80) - 8);
 }
 
@@ -149,9 +149,9 @@ static uint8_t size_code(struct gen *g)
 
 static uint8_t alu_op(struct gen *g)
 {
-	static const uint8_t ops[] = {BEXT_ALU_ADD, BEXT_ALU_SUB, BEXT_ALU_MUL, BEXT_ALU_DIV,
-				      BEXT_ALU_OR,  BEXT_ALU_AND, BEXT_ALU_LSH, BEXT_ALU_RSH,
-				      BEXT_ALU_NEG, BEXT_ALU_MOD, BEXT_ALU_XOR, BEXT_ALU_MOV,
+	static const uint8_t ops[] = {BEXT_ALU_ADD,  BEXT_ALU_SUB, BEXT_ALU_MUL, BEXT_ALU_DIV,
+				      BEXT_ALU_OR,   BEXT_ALU_AND, BEXT_ALU_LSH, BEXT_ALU_RSH,
+				      BEXT_ALU_NEG,  BEXT_ALU_MOD, BEXT_ALU_XOR, BEXT_ALU_MOV,
 				      BEXT_ALU_ARSH, BEXT_ALU_ADD, BEXT_ALU_AND, BEXT_ALU_ADD};
 
 	return ops[pick(g, sizeof(ops))];
@@ -222,8 +222,9 @@ static void gen_mem(struct gen *g)
 	switch (pick(g, 5)) {
 	case 0:
 	case 1:
-		emit(g, BEXT_INSN(BEXT_CLS_LDX | sz | (pick(g, 8) ? BEXT_MODE_MEM : BEXT_MODE_MEMSX),
-				  reg(g), b, off, 0));
+		emit(g,
+		     BEXT_INSN(BEXT_CLS_LDX | sz | (pick(g, 8) ? BEXT_MODE_MEM : BEXT_MODE_MEMSX),
+			       reg(g), b, off, 0));
 		break;
 	case 2:
 		emit(g, BEXT_STX_MEM(sz, b, reg(g), off));
@@ -232,9 +233,13 @@ static void gen_mem(struct gen *g)
 		emit(g, BEXT_ST_MEM(sz, b, off, imm32(g)));
 		break;
 	default: {
-		static const int32_t aops[] = {BEXT_ATOMIC_ADD, BEXT_ATOMIC_OR, BEXT_ATOMIC_AND,
-					       BEXT_ATOMIC_XOR, BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH,
-					       BEXT_ATOMIC_XCHG, BEXT_ATOMIC_CMPXCHG};
+		static const int32_t aops[] = {BEXT_ATOMIC_ADD,
+					       BEXT_ATOMIC_OR,
+					       BEXT_ATOMIC_AND,
+					       BEXT_ATOMIC_XOR,
+					       BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH,
+					       BEXT_ATOMIC_XCHG,
+					       BEXT_ATOMIC_CMPXCHG};
 
 		emit(g, BEXT_ATOMIC(pick(g, 2) ? BEXT_SZ_W : BEXT_SZ_DW, b, reg(g), off,
 				    aops[pick(g, sizeof(aops) / sizeof(aops[0]))]));
@@ -404,7 +409,8 @@ static void gen_body(struct gen *g, int n_ops)
 				gen_bpf_loop(g);
 				break;
 			default:
-				emit(g, BEXT_CALL_HELPER_INSN(pick(g, 2) ? 7 : 5)); /* prandom, ktime */
+				emit(g, BEXT_CALL_HELPER_INSN(pick(g, 2) ? 7
+									 : 5)); /* prandom, ktime */
 				break;
 			}
 			break;
@@ -429,9 +435,9 @@ static void clamp_jumps(struct gen *g, size_t from)
 		struct bext_insn *in = &g->p[k];
 		uint8_t cls = BEXT_CLASS(in->code);
 
-		if ((cls == BEXT_CLS_JMP || cls == BEXT_CLS_JMP32) && BEXT_OP(in->code) != BEXT_JMP_CALL &&
-		    BEXT_OP(in->code) != BEXT_JMP_EXIT && in->off > 0 &&
-		    (int64_t)k + in->off + 1 > (int64_t)g->n)
+		if ((cls == BEXT_CLS_JMP || cls == BEXT_CLS_JMP32) &&
+		    BEXT_OP(in->code) != BEXT_JMP_CALL && BEXT_OP(in->code) != BEXT_JMP_EXIT &&
+		    in->off > 0 && (int64_t)k + in->off + 1 > (int64_t)g->n)
 			in->off = (int16_t)(g->n - k - 1);
 	}
 }
@@ -459,7 +465,8 @@ static void generate(struct gen *g, struct setup *s)
 		if (r == 2 && s->len_in_r2)
 			continue;
 		if (s->ctx_size >= 8 && pick(g, 3) == 0)
-			emit(g, BEXT_LDX_MEM(BEXT_SZ_DW, r, 6, (int16_t)(pick(g, s->ctx_size - 7) & ~7u)));
+			emit(g, BEXT_LDX_MEM(BEXT_SZ_DW, r, 6,
+					     (int16_t)(pick(g, s->ctx_size - 7) & ~7u)));
 		else
 			emit(g, BEXT_MOV64_IMM(r, imm32(g)));
 	}
@@ -497,7 +504,8 @@ static void generate(struct gen *g, struct setup *s)
 			g->p[g->n++] = BEXT_MOV64_IMM(0, (int32_t)pick(g, 2));
 		g->p[g->n++] = BEXT_EXIT_INSN();
 		for (size_t k = 0; k < g->n_fixup; k++)
-			g->p[g->fixup[k]].imm = (int32_t)((int64_t)start - (int64_t)g->fixup[k] - 1);
+			g->p[g->fixup[k]].imm =
+			    (int32_t)((int64_t)start - (int64_t)g->fixup[k] - 1);
 	}
 }
 
@@ -597,14 +605,18 @@ static uint64_t h_prandom(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, ui
 	return (uint32_t)h_random(a1, a2, a3, a4, a5);
 }
 
-static void __attribute__((noreturn)) unsound(const struct gen *g, const struct setup *s,
-					      const char *what, const char *detail)
+static void __attribute__((noreturn))
+unsound(const struct gen *g, const struct setup *s, const char *what, const char *detail)
 {
 	char log[1 << 14];
-	struct bext_verify_opts o = {.sz = sizeof(o), .prog_type = BEXT_PROG_EXT,
-				     .ctx_size = s->ctx_size, .ctx_writable = s->ctx_writable,
+	struct bext_verify_opts o = {.sz = sizeof(o),
+				     .prog_type = BEXT_PROG_EXT,
+				     .ctx_size = s->ctx_size,
+				     .ctx_writable = s->ctx_writable,
 				     .ctx_len_in_r2 = s->len_in_r2,
-				     .maps = &s->map, .n_maps = 1, .complexity_limit = V_LIMIT,
+				     .maps = &s->map,
+				     .n_maps = 1,
+				     .complexity_limit = V_LIMIT,
 				     .log_level = 1};
 
 	fprintf(stderr, "fuzz_verifier: UNSOUND: %s: %s\n", what, detail);
@@ -622,7 +634,8 @@ static unsigned long n_inputs, n_accepted, n_jit;
 static void report(void)
 {
 	fprintf(stderr,
-		"fuzz_verifier: %lu of %lu programs accepted and run (%lu runs compared with the JIT)\n",
+		"fuzz_verifier: %lu of %lu programs accepted and run (%lu runs compared with the "
+		"JIT)\n",
 		n_accepted, n_inputs, n_jit);
 }
 
@@ -642,8 +655,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct gen g;
 	struct setup s;
 	struct bext_verify_stats st;
-	struct bext_verify_opts o = {.sz = sizeof(o), .prog_type = BEXT_PROG_EXT, .stats = &st,
-				     .complexity_limit = V_LIMIT};
+	struct bext_verify_opts o = {
+	    .sz = sizeof(o), .prog_type = BEXT_PROG_EXT, .stats = &st, .complexity_limit = V_LIMIT};
 	struct bext_vm_opts vo = {.sz = sizeof(vo), .checked = true};
 	struct bext_vm *vm;
 	uint8_t ctx[64], ctx_copy[64], ctx_jit[64], *values, *values_copy, *values_jit;
@@ -669,8 +682,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			s.ctx_writable ? " writable" : "", s.map.type, s.map.value_size,
 			s.map.flags);
 		bext_disasm(g.p, g.n, stderr);
-		fprintf(stderr, "verdict %d: %s; %" PRIu64 " insns processed, %u states, %u pruned\n",
-			rc, rc ? st.reason : "accepted", st.insns_processed, st.states_stored,
+		fprintf(stderr,
+			"verdict %d: %s; %" PRIu64 " insns processed, %u states, %u pruned\n", rc,
+			rc ? st.reason : "accepted", st.insns_processed, st.states_stored,
 			st.states_pruned);
 	}
 	if (rc == -ENOMEM)
@@ -692,7 +706,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (rc1 != rc || strcmp(st1.reason, st.reason) || ll < rl + 1 ||
 			    strncmp(log + ll - rl - 1, st1.reason, rl) || log[ll - 1] != '\n' ||
 			    (ll > rl + 1 && log[ll - rl - 2] != '\n'))
-				unsound(&g, &s, "level-1 log", "verdict changed or reason not last");
+				unsound(&g, &s, "level-1 log",
+					"verdict changed or reason not last");
 		}
 		return 0;
 	}
@@ -770,8 +785,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memcmp(values, values_jit, vbytes)) {
 			char d[128];
 
-			snprintf(d, sizeof(d), "interpreter r0 0x%" PRIx64 ", JIT r0 0x%" PRIx64 "%s%s",
-				 r0, r0_jit, memcmp(ctx, ctx_jit, sizeof(ctx)) ? ", ctx differs" : "",
+			snprintf(d, sizeof(d),
+				 "interpreter r0 0x%" PRIx64 ", JIT r0 0x%" PRIx64 "%s%s", r0,
+				 r0_jit, memcmp(ctx, ctx_jit, sizeof(ctx)) ? ", ctx differs" : "",
 				 memcmp(values, values_jit, vbytes) ? ", map differs" : "");
 			unsound(&g, &s, "interpreter and JIT differ on a verified program", d);
 		}

@@ -47,14 +47,14 @@ struct xdp_md;
  * an unknown scalar and breaks that chain; all engines pay the same store
  * and load.
  */
-#define BENCH_INPUT                                                                                \
-	__u8 input[BENCH_INPUT_SIZE] __attribute__((aligned(8))) SEC(".data.input") = {1};        \
+#define BENCH_INPUT                                                                        \
+	__u8 input[BENCH_INPUT_SIZE] __attribute__((aligned(8))) SEC(".data.input") = {1}; \
 	__u32 bench_result
 
-#define BENCH_RETURN(x)                                                                            \
-	do {                                                                                       \
-		bench_result = (x);                                                                \
-		return *(volatile __u32 *)&bench_result;                                           \
+#define BENCH_RETURN(x)                                  \
+	do {                                             \
+		bench_result = (x);                      \
+		return *(volatile __u32 *)&bench_result; \
 	} while (0)
 
 static inline __u32 fold(__u64 x)

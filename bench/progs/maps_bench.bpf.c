@@ -181,4 +181,3 @@ SEC("xdp") int loop_ctx(struct xdp_md *ctx)
 }
 
 char LICENSE[] SEC("license") = "GPL";
-

@@ -30,15 +30,15 @@ extern "C" {
 #endif
 
 enum bext_attach_kind {
-	BEXT_ATTACH_UPROBE = 0,    /* at entry (or entry + offset) */
+	BEXT_ATTACH_UPROBE = 0,	   /* at entry (or entry + offset) */
 	BEXT_ATTACH_URETPROBE = 1, /* when the function returns; ctx rax = return value */
 };
 
 struct bext_attach_opts {
 	size_t sz; /* sizeof(struct bext_attach_opts) */
 	enum bext_attach_kind kind;
-	uint64_t cookie;      /* bpf_get_attach_cookie() */
-	bool allow_override;  /* the program may call bpf_override_return (uprobe at entry only) */
+	uint64_t cookie;     /* bpf_get_attach_cookie() */
+	bool allow_override; /* the program may call bpf_override_return (uprobe at entry only) */
 	/*
 	 * The vm prog was JIT-compiled from (optional; must stay loaded while
 	 * attached). Its instructions tell which work a hit can skip: a program

@@ -92,8 +92,7 @@ BEXT_API int bext_helpers__pseudo_resolver(void *user, int src, int32_t imm, int
 BEXT_API int bext_helpers__set_prog(uint32_t prog_id, struct bext_vm *vm);
 BEXT_API struct bext_vm *bext_helpers__get_prog(uint32_t prog_id);
 /* A bext_tail_call_fn: @map is the struct bext_map * the program passed. */
-BEXT_API struct bext_vm *bext_helpers__tail_call_resolver(void *user, uint64_t map,
-							  uint32_t index);
+BEXT_API struct bext_vm *bext_helpers__tail_call_resolver(void *user, uint64_t map, uint32_t index);
 
 /* ---- the current run ----------------------------------------------------------------
  * Per-thread facts about the program run in progress, which the attach layer

@@ -36,9 +36,9 @@ struct bext_insn {
 };
 
 #define BEXT_MAX_INSNS (1u << 20)
-#define BEXT_STACK_SIZE 512u     /* bytes of stack per frame */
-#define BEXT_MAX_CALL_DEPTH 8u   /* bpf-to-bpf frames, the kernel's limit */
-#define BEXT_MAX_TAIL_CALLS 33u  /* MAX_TAIL_CALL_CNT */
+#define BEXT_STACK_SIZE 512u	/* bytes of stack per frame */
+#define BEXT_MAX_CALL_DEPTH 8u	/* bpf-to-bpf frames, the kernel's limit */
+#define BEXT_MAX_TAIL_CALLS 33u /* MAX_TAIL_CALL_CNT */
 
 /* Instruction classes (code & 0x07). */
 #define BEXT_CLS_LD 0x00
@@ -113,9 +113,9 @@ struct bext_insn {
 #define BEXT_ATOMIC_CMPXCHG (0xf0 | BEXT_ATOMIC_FETCH)
 
 /* src field of a call instruction. */
-#define BEXT_CALL_HELPER 0     /* imm = helper id */
-#define BEXT_CALL_LOCAL 1      /* imm = pc-relative target - 1 (bpf-to-bpf) */
-#define BEXT_CALL_KFUNC 2      /* imm = BTF id (not supported in userspace) */
+#define BEXT_CALL_HELPER 0 /* imm = helper id */
+#define BEXT_CALL_LOCAL 1  /* imm = pc-relative target - 1 (bpf-to-bpf) */
+#define BEXT_CALL_KFUNC 2  /* imm = BTF id (not supported in userspace) */
 
 /* src field of lddw (pseudo forms, <linux/bpf.h> BPF_PSEUDO_*). */
 #define BEXT_PSEUDO_NONE 0
@@ -130,7 +130,7 @@ struct bext_insn {
 #define BEXT_HELPER_TAIL_CALL 12
 
 /* Encoding macros, for building programs in C (tests, tools). */
-#define BEXT_INSN(c, d, s, o, i)                                                                  \
+#define BEXT_INSN(c, d, s, o, i) \
 	((struct bext_insn){.code = (c), .dst = (d), .src = (s), .off = (o), .imm = (i)})
 #define BEXT_ALU64_IMM(op, d, i) BEXT_INSN(BEXT_CLS_ALU64 | (op) | BEXT_SRC_K, d, 0, 0, i)
 #define BEXT_ALU64_REG(op, d, s) BEXT_INSN(BEXT_CLS_ALU64 | (op) | BEXT_SRC_X, d, s, 0, 0)
@@ -139,7 +139,8 @@ struct bext_insn {
 #define BEXT_MOV64_IMM(d, i) BEXT_ALU64_IMM(BEXT_ALU_MOV, d, i)
 #define BEXT_MOV64_REG(d, s) BEXT_ALU64_REG(BEXT_ALU_MOV, d, s)
 #define BEXT_MOV32_IMM(d, i) BEXT_ALU32_IMM(BEXT_ALU_MOV, d, i)
-#define BEXT_LD_IMM64_LO(d, s, v) BEXT_INSN(BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM, d, s, 0, (int32_t)(uint32_t)(v))
+#define BEXT_LD_IMM64_LO(d, s, v) \
+	BEXT_INSN(BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM, d, s, 0, (int32_t)(uint32_t)(v))
 #define BEXT_LD_IMM64_HI(v) BEXT_INSN(0, 0, 0, 0, (int32_t)(uint32_t)((uint64_t)(v) >> 32))
 #define BEXT_LDX_MEM(sz, d, s, o) BEXT_INSN(BEXT_CLS_LDX | (sz) | BEXT_MODE_MEM, d, s, o, 0)
 #define BEXT_STX_MEM(sz, d, s, o) BEXT_INSN(BEXT_CLS_STX | (sz) | BEXT_MODE_MEM, d, s, o, 0)
@@ -148,8 +149,10 @@ struct bext_insn {
 #define BEXT_JMP_IMM(op, d, i, o) BEXT_INSN(BEXT_CLS_JMP | (op) | BEXT_SRC_K, d, 0, o, i)
 #define BEXT_JMP_REG(op, d, s, o) BEXT_INSN(BEXT_CLS_JMP | (op) | BEXT_SRC_X, d, s, o, 0)
 #define BEXT_JA(o) BEXT_INSN(BEXT_CLS_JMP | BEXT_JMP_JA, 0, 0, o, 0)
-#define BEXT_CALL_HELPER_INSN(id) BEXT_INSN(BEXT_CLS_JMP | BEXT_JMP_CALL, 0, BEXT_CALL_HELPER, 0, id)
-#define BEXT_CALL_LOCAL_INSN(rel) BEXT_INSN(BEXT_CLS_JMP | BEXT_JMP_CALL, 0, BEXT_CALL_LOCAL, 0, rel)
+#define BEXT_CALL_HELPER_INSN(id) \
+	BEXT_INSN(BEXT_CLS_JMP | BEXT_JMP_CALL, 0, BEXT_CALL_HELPER, 0, id)
+#define BEXT_CALL_LOCAL_INSN(rel) \
+	BEXT_INSN(BEXT_CLS_JMP | BEXT_JMP_CALL, 0, BEXT_CALL_LOCAL, 0, rel)
 #define BEXT_EXIT_INSN() BEXT_INSN(BEXT_CLS_JMP | BEXT_JMP_EXIT, 0, 0, 0, 0)
 
 /*

@@ -34,7 +34,7 @@ extern "C" {
 struct bext_map;
 
 struct bext_map_create_opts {
-	size_t sz; /* sizeof(struct bext_map_create_opts) */
+	size_t sz;	  /* sizeof(struct bext_map_create_opts) */
 	const char *name; /* up to 15 characters are kept */
 	uint32_t map_type;
 	uint32_t key_size;

@@ -35,10 +35,13 @@ extern "C" {
 
 enum bext_prog_type {
 	BEXT_PROG_EXT = 0,     /* plain extension: ctx of opts->ctx_size bytes */
-	BEXT_PROG_UPROBE,      /* uprobe/uretprobe/kprobe-like: x86-64 struct pt_regs, 168 bytes, read-only */
-	BEXT_PROG_TRACEPOINT,  /* syscall tracepoint: tracefs record (ctx_size bytes, 64 if 0), read-only */
-	BEXT_PROG_RAW_SYSCALL, /* raw_syscalls: 8-byte header, long id @8, unsigned long args[6] @16 */
-	BEXT_PROG_XDP,         /* XDP-like: struct xdp_md (data @0, data_end @4, ...) */
+	BEXT_PROG_UPROBE,      /* uprobe/uretprobe/kprobe-like: x86-64 struct pt_regs, 168 bytes,
+				  read-only */
+	BEXT_PROG_TRACEPOINT,  /* syscall tracepoint: tracefs record (ctx_size bytes, 64 if 0),
+				  read-only */
+	BEXT_PROG_RAW_SYSCALL, /* raw_syscalls: 8-byte header, long id @8, unsigned long args[6] @16
+				*/
+	BEXT_PROG_XDP,	       /* XDP-like: struct xdp_md (data @0, data_end @4, ...) */
 	BEXT_PROG__MAX,
 };
 
@@ -53,17 +56,18 @@ struct bext_map_desc {
 
 /* Filled by bext_verify() when opts->stats is set (also on rejection). */
 struct bext_verify_stats {
-	uint64_t insns_processed;   /* instructions symbolically executed */
-	uint32_t states_stored;     /* states kept for pruning */
-	uint32_t states_pruned;     /* paths cut because an explored state covered them */
+	uint64_t insns_processed; /* instructions symbolically executed */
+	uint32_t states_stored;	  /* states kept for pruning */
+	uint32_t states_pruned;	  /* paths cut because an explored state covered them */
 	uint32_t n_subprogs;
-	uint32_t stack_depth;       /* worst combined stack depth over the call graph, bytes */
-	bool has_loops;             /* the CFG has a back-edge */
-	uint64_t max_path_insns;    /* loop-free programs: longest path (calls included); else 0 */
-	bool needs_runtime_budget;  /* the policy sets an instruction budget no static bound proves */
-	uint64_t map_memory;        /* bytes of key+value storage of the referenced maps */
-	int32_t err_insn;           /* rejected: index of the offending instruction, else -1 */
-	char reason[192];           /* rejected: the one-line reason (also the log's last line) */
+	uint32_t stack_depth;	 /* worst combined stack depth over the call graph, bytes */
+	bool has_loops;		 /* the CFG has a back-edge */
+	uint64_t max_path_insns; /* loop-free programs: longest path (calls included); else 0 */
+	bool
+	    needs_runtime_budget; /* the policy sets an instruction budget no static bound proves */
+	uint64_t map_memory;	  /* bytes of key+value storage of the referenced maps */
+	int32_t err_insn;	  /* rejected: index of the offending instruction, else -1 */
+	char reason[192];	  /* rejected: the one-line reason (also the log's last line) */
 };
 
 struct bext_verify_opts {

@@ -32,8 +32,7 @@ extern "C" {
 /* Helper ids are the kernel's (bpf_helper_defs.h); the table has this many slots. */
 #define BEXT_MAX_HELPERS 512u
 
-typedef uint64_t (*bext_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-				   uint64_t r5);
+typedef uint64_t (*bext_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
 
 /* A JIT-compiled program, callable directly: returns r0. */
 typedef uint64_t (*bext_jit_fn)(void *ctx, uint64_t ctx_len);
@@ -64,8 +63,7 @@ struct bext_vm_opts {
  * lddw's src field, imm and next_imm the two immediates. Returns 0 and the
  * 64-bit value to load, or a negative errno that fails the load.
  */
-typedef int (*bext_pseudo_fn)(void *user, int src, int32_t imm, int32_t next_imm,
-			      uint64_t *value);
+typedef int (*bext_pseudo_fn)(void *user, int src, int32_t imm, int32_t next_imm, uint64_t *value);
 
 /*
  * Tail calls: bpf_tail_call(ctx, map, index) asks this function for the
@@ -93,20 +91,20 @@ typedef struct bext_vm *(*bext_tail_call_fn)(void *user, uint64_t map, uint32_t 
  *     otherwise                    -> r0 = helper 1 (r1, r2), called as usual
  */
 enum bext_inline_kind {
-	BEXT_INLINE_NONE = 0,	/* do not inline: call the helper */
+	BEXT_INLINE_NONE = 0, /* do not inline: call the helper */
 	BEXT_INLINE_ARRAY = 1,
 	BEXT_INLINE_PERCPU_ARRAY = 2,
 };
 
 struct bext_inline_lookup {
-	uint32_t kind;		/* enum bext_inline_kind */
+	uint32_t kind; /* enum bext_inline_kind */
 	uint32_t max_entries;
-	uint64_t base;		/* address of key 0's value (per-CPU: of CPU 0's slot) */
-	uint64_t elem_stride;	/* bytes from key i to key i + 1 */
-	uint64_t cpu_stride;	/* per-CPU: bytes from CPU c's slot to CPU c + 1's */
-	uint32_t nr_cpus;	/* per-CPU: slots per key */
+	uint64_t base;	      /* address of key 0's value (per-CPU: of CPU 0's slot) */
+	uint64_t elem_stride; /* bytes from key i to key i + 1 */
+	uint64_t cpu_stride;  /* per-CPU: bytes from CPU c's slot to CPU c + 1's */
+	uint32_t nr_cpus;     /* per-CPU: slots per key */
 	uint32_t reserved;
-	int64_t cpu_tp_off;	/* per-CPU: where the s32 CPU id is, from the thread pointer */
+	int64_t cpu_tp_off; /* per-CPU: where the s32 CPU id is, from the thread pointer */
 };
 
 /*

@@ -79,7 +79,6 @@
 
 #include "attach/attach_internal.h"
 
-
 #define DL_POLL_MS 100
 #define DLOPEN_LOCK_S 1
 
@@ -111,7 +110,7 @@ static struct {
 	uint32_t *failed; /* link ids that could not be installed: not retried */
 	size_t nr_failed, cap_failed;
 	bool watcher_running;
-} agent = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} agent = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- the log ----------------------------------------------------------------------- */
 
@@ -201,7 +200,7 @@ static int lib_cb(struct dl_phdr_info *info, size_t size, void *data)
  */
 static int match_target(const struct bext_probe_target *t, const char **path_arg)
 {
-	struct lib_match lm = { .want = t->path };
+	struct lib_match lm = {.want = t->path};
 	char rp[PATH_MAX];
 	bool has_rp = false;
 
@@ -240,7 +239,7 @@ static void prog_free(struct agent_prog *p)
 
 static struct agent_prog *prog_get(uint32_t id, char *err, size_t err_len)
 {
-	struct bext_helpers_opts ho = { .sz = sizeof(ho) };
+	struct bext_helpers_opts ho = {.sz = sizeof(ho)};
 	struct bext_prog_data d;
 	struct bext_helpers_maps hm;
 	struct bext_obj_info in;
@@ -300,11 +299,10 @@ static struct agent_prog *prog_get(uint32_t id, char *err, size_t err_len)
 	}
 	r = bext_helpers__register_all(p->vm, &ho);
 	if (r) {
-		snprintf(err, err_len, "program %u: cannot register helpers: %s", id,
-			 strerror(-r));
+		snprintf(err, err_len, "program %u: cannot register helpers: %s", id, strerror(-r));
 		goto err;
 	}
-	hm = (struct bext_helpers_maps){ .maps = p->maps, .nr = p->nr_maps };
+	hm = (struct bext_helpers_maps){.maps = p->maps, .nr = p->nr_maps};
 	bext_vm__set_pseudo_resolver(p->vm, bext_helpers__pseudo_resolver, &hm);
 	r = bext_vm__load(p->vm, d.insns, d.insn_cnt, err, err_len);
 	bext_vm__set_pseudo_resolver(p->vm, NULL, NULL); /* hm lives on this stack only */
@@ -400,7 +398,7 @@ static void link_install(uint32_t id, const struct bext_link_data *d,
 			 const struct bext_probe_target *t, const char *path_arg,
 			 struct agent_prog *p)
 {
-	struct bext_attach_opts ao = { .sz = sizeof(ao) };
+	struct bext_attach_opts ao = {.sz = sizeof(ao)};
 	struct agent_link *l;
 	char err[512] = "";
 	void *addr = NULL;
@@ -504,7 +502,7 @@ static void reconcile(void)
 			}
 			pend = np;
 		}
-		pend[nr] = (struct pending){ .id = id, .d = d, .t = t };
+		pend[nr] = (struct pending){.id = id, .d = d, .t = t};
 		pend[nr].path_arg = path_arg ? pend[nr].t.path : NULL;
 		nr++;
 	}
@@ -524,7 +522,7 @@ static void reconcile(void)
 
 /* ---- libraries loaded later ------------------------------------------------------------ */
 
-static __thread unsigned agent_depth;	/* > 0: in reconcile() or in the real dlopen */
+static __thread unsigned agent_depth;	   /* > 0: in reconcile() or in the real dlopen */
 static _Atomic unsigned long long dl_seen; /* objects ever loaded, at the last reconcile() */
 static void *(*_Atomic real_dlopen)(const char *, int);
 
@@ -612,7 +610,7 @@ __asm__(".text\n"
 __attribute__((visibility("default"))) void *dlopen(const char *file, int mode)
 {
 	void *(*real)(const char *, int) = atomic_load(&real_dlopen);
-	struct ret_gadget g = { .pc = (uintptr_t)__builtin_return_address(0) };
+	struct ret_gadget g = {.pc = (uintptr_t)__builtin_return_address(0)};
 	struct timespec to;
 	int saved_errno;
 	void *h;
@@ -714,7 +712,7 @@ static void atfork_child(void)
 
 __attribute__((constructor)) static void bext_agent_init(void)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	struct bext_store_opts so = {.sz = sizeof(so)};
 	const char *dir = getenv("BEXT_STORE");
 	struct stat st;
 	ssize_t n;

@@ -104,7 +104,7 @@ struct prog_arr {
 	bext_jit_fn direct;	/* F_DIRECT: the one entry program */
 	bext_jit_fn direct_ret; /* F_RET_DIRECT: the one uretprobe program */
 	struct bext_site *site;
-	uint32_t n_ret;		/* uretprobe programs: e[n..n+n_ret) */
+	uint32_t n_ret; /* uretprobe programs: e[n..n+n_ret) */
 	struct prog_ent e[];
 };
 _Static_assert(offsetof(struct prog_arr, flags) == 0, "tramp P_FLAGS");
@@ -188,7 +188,7 @@ BEXT_HIDDEN __thread struct bext_tls bext_attach_tls __attribute__((tls_model("i
  * in them, the trampolines always save (prog_flags()).
  */
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-	!defined(BEXT_ATTACH_ALWAYS_XMM)
+    !defined(BEXT_ATTACH_ALWAYS_XMM)
 #define HIT_PATH __attribute__((target("general-regs-only")))
 #define HIT_PATH_NO_SSE 1
 #else
@@ -385,9 +385,9 @@ HIT_PATH void bext_attach__ret_dispatch(struct bext_pt_regs *regs, const void *p
  * the shadow entry (and entries of frames unwound before it).
  */
 BEXT_HIDDEN _Unwind_Reason_Code bext_uret_personality(int version, _Unwind_Action actions,
-						       _Unwind_Exception_Class cls,
-						       struct _Unwind_Exception *exc,
-						       struct _Unwind_Context *ctx)
+						      _Unwind_Exception_Class cls,
+						      struct _Unwind_Exception *exc,
+						      struct _Unwind_Context *ctx)
 {
 	struct bext_tls *t = &tls;
 	uint64_t slot = (uint64_t)_Unwind_GetCFA(ctx) - 8;
@@ -512,9 +512,10 @@ static int global_init(char *err, size_t err_len)
 		snprintf(err, err_len, "sigaction(SIGTRAP): %s", strerror(errno));
 		return -errno;
 	}
-	mb_sync_core = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
-			       0, 0) == 0;
-	mb_expedited = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	mb_sync_core =
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0;
+	mb_expedited =
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 	trap_installed = true;
 	return 0;
 }
@@ -547,7 +548,7 @@ static void signal_all_threads(void)
 	closedir(d);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned cur; (cur = atomic_load(&acks)) < sent;) {
-		struct timespec to = { 0, 50 * 1000 * 1000 };
+		struct timespec to = {0, 50 * 1000 * 1000};
 
 		/* the handlers wake us: sleeping gives the interrupted threads the CPU */
 		syscall(SYS_futex, (unsigned *)&acks, FUTEX_WAIT_PRIVATE, cur, &to, NULL, 0);
@@ -583,7 +584,7 @@ static void synchronize(void)
 		if (t == self || !(s & 1))
 			continue;
 		while (atomic_load_explicit(&t->seq, memory_order_acquire) == s) {
-			struct timespec ts = { 0, 10000 };
+			struct timespec ts = {0, 10000};
 
 			nanosleep(&ts, NULL); /* the thread is inside a program: let it run */
 		}
@@ -664,8 +665,8 @@ static struct bext_site *site_new(uint8_t *addr, char *err, size_t err_len)
 	s->dispatch_fn = entry_dispatch;
 	s->uret_tramp = bext_uret_tramp;
 	s->push_fn = shadow_push;
-	tl = bext_x86_build_tramp(s->tramp, TRAMP_PAGE, s->at_entry, (uint64_t)addr, s, tls_offset(),
-				  s->patch, s->patch_len, &s->rl, err, err_len);
+	tl = bext_x86_build_tramp(s->tramp, TRAMP_PAGE, s->at_entry, (uint64_t)addr, s,
+				  tls_offset(), s->patch, s->patch_len, &s->rl, err, err_len);
 	if (tl < 0) {
 		ret = (int)tl;
 		goto unmap;
@@ -873,8 +874,8 @@ static int site_publish(struct bext_site *s)
 
 /* ---- API --------------------------------------------------------------------------------- */
 
-struct bext_attachment *bext_attach(void *addr, bext_jit_fn prog, const struct bext_attach_opts *opts,
-				    char *err, size_t err_len)
+struct bext_attachment *bext_attach(void *addr, bext_jit_fn prog,
+				    const struct bext_attach_opts *opts, char *err, size_t err_len)
 {
 	char dummy[1];
 	struct bext_attachment *a = NULL, **na;
@@ -932,8 +933,8 @@ struct bext_attachment *bext_attach(void *addr, bext_jit_fn prog, const struct b
 	a->cookie = opts->cookie;
 	a->allow_override = opts->allow_override;
 	a->pflags = opts->sz >= offsetof(struct bext_attach_opts, vm) + sizeof(opts->vm)
-			    ? prog_flags(opts->vm)
-			    : PF_CALLS | PF_RUNINFO;
+			? prog_flags(opts->vm)
+			: PF_CALLS | PF_RUNINFO;
 	s->atts[s->n_atts++] = a;
 	ret = site_publish(s);
 	if (!ret && !s->patched)

@@ -48,8 +48,7 @@ BEXT_HIDDEN int bext_attach__site_flags(const void *addr);
 BEXT_HIDDEN unsigned bext_attach__shadow_depth(void);
 /* Patch bytes of the site at addr (for golden tests): patch address, length,
  * and the trampoline's relocated code. Returns 0 or -ENOENT. */
-BEXT_HIDDEN int bext_attach__site_info(const void *addr, const uint8_t **patch,
-				       unsigned *patch_len, const uint8_t **reloc,
-				       size_t *reloc_len);
+BEXT_HIDDEN int bext_attach__site_info(const void *addr, const uint8_t **patch, unsigned *patch_len,
+				       const uint8_t **reloc, size_t *reloc_len);
 
 #endif

@@ -93,7 +93,7 @@ typedef int (*sym_fn)(void *user, const char *name, const GElf_Sym *sym);
 
 static int for_each_sym(const char *path, sym_fn fn, void *user)
 {
-	static const Elf64_Word kinds[] = { SHT_SYMTAB, SHT_DYNSYM };
+	static const Elf64_Word kinds[] = {SHT_SYMTAB, SHT_DYNSYM};
 	int fd, ret = 0;
 	Elf *elf;
 
@@ -168,7 +168,7 @@ int bext_attach__find_func(const void *addr, uint64_t *start, uint64_t *size, ch
 	if (modules(&ml))
 		return -ENOENT;
 	for (size_t i = 0; i < ml.n; i++) {
-		struct find_func_ctx c = { .name = name, .name_len = name_len };
+		struct find_func_ctx c = {.name = name, .name_len = name_len};
 
 		if (a < ml.m[i].lo || a >= ml.m[i].hi)
 			continue;
@@ -194,8 +194,8 @@ static int find_sym_cb(void *user, const char *name, const GElf_Sym *sym)
 	struct find_sym_ctx *c = user;
 	int type = GELF_ST_TYPE(sym->st_info);
 
-	if (strcmp(name, c->want) || (type != STT_FUNC && type != STT_GNU_IFUNC &&
-				      type != STT_NOTYPE && type != STT_OBJECT))
+	if (strcmp(name, c->want) ||
+	    (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE && type != STT_OBJECT))
 		return 0;
 	c->sym = *sym;
 	return 1;
@@ -243,7 +243,7 @@ int bext_attach__resolve(const char *path, const char *symbol, uint64_t offset, 
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < ml.n && ret; i++) {
-		struct find_sym_ctx c = { .want = symbol };
+		struct find_sym_ctx c = {.want = symbol};
 		const struct module *m = &ml.m[i];
 
 		if (!module_matches(m, path))
@@ -259,9 +259,10 @@ int bext_attach__resolve(const char *path, const char *symbol, uint64_t offset, 
 			if (h)
 				dlclose(h);
 			if (!impl) {
-				snprintf(err, err_len,
-					 "%s in %s is an IFUNC whose implementation dlsym cannot find",
-					 symbol, m->path);
+				snprintf(
+				    err, err_len,
+				    "%s in %s is an IFUNC whose implementation dlsym cannot find",
+				    symbol, m->path);
 				ret = -ENOENT;
 				break;
 			}

@@ -25,7 +25,8 @@
 
 #include "helpers_internal.h"
 
-#define H(name) static uint64_t name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+#define H(name) \
+	static uint64_t name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 #define UNUSED5 (void)r1, (void)r2, (void)r3, (void)r4, (void)r5
 #define PTR(x) ((void *)(uintptr_t)(x))
 #define ERR(e) ((uint64_t)(int64_t)(e))
@@ -180,7 +181,8 @@ static int inline_lookup(void *user, uint64_t map, struct bext_inline_lookup *ou
 		}
 		last = max - 1;
 		p = bext_map__helper_lookup_percpu(m, &last, nr - 1);
-		if (p != base + (uint64_t)last * out->elem_stride + (uint64_t)(nr - 1) * out->cpu_stride)
+		if (p !=
+		    base + (uint64_t)last * out->elem_stride + (uint64_t)(nr - 1) * out->cpu_stride)
 			return 0;
 		out->kind = BEXT_INLINE_PERCPU_ARRAY;
 		out->max_entries = max;
@@ -228,16 +230,15 @@ static long fe_one(void *c, struct bext_map *m, const void *key, void *value)
 	struct fe_ctx *f = c;
 	uint64_t ret;
 
-	f->err = bext_vm__call_func(NULL, f->fn, (uint64_t)(uintptr_t)m,
-				    (uint64_t)(uintptr_t)key, (uint64_t)(uintptr_t)value, f->ctx,
-				    0, &ret);
+	f->err = bext_vm__call_func(NULL, f->fn, (uint64_t)(uintptr_t)m, (uint64_t)(uintptr_t)key,
+				    (uint64_t)(uintptr_t)value, f->ctx, 0, &ret);
 	return f->err ? 1 : (long)ret;
 }
 
 /* callback(map, key, value, ctx): 0 continues, 1 stops; returns elements visited */
 H(h_for_each_map_elem)
 {
-	struct fe_ctx f = { .fn = r2, .ctx = r3 };
+	struct fe_ctx f = {.fn = r2, .ctx = r3};
 	long n;
 
 	(void)r5;
@@ -726,7 +727,8 @@ int bext_helpers__pseudo_resolver(void *user, int src, int32_t imm, int32_t next
 	return 0;
 }
 
-/* ---- the table ---------------------------------------------------------------------------------- */
+/* ---- the table ----------------------------------------------------------------------------------
+ */
 
 struct helper_def {
 	uint32_t id;
@@ -735,46 +737,46 @@ struct helper_def {
 };
 
 static const struct helper_def table[] = {
-	{ BPF_FUNC_map_lookup_elem, "bpf_map_lookup_elem", h_map_lookup_elem },
-	{ BPF_FUNC_map_update_elem, "bpf_map_update_elem", h_map_update_elem },
-	{ BPF_FUNC_map_delete_elem, "bpf_map_delete_elem", h_map_delete_elem },
-	{ BPF_FUNC_probe_read, "bpf_probe_read", h_probe_read_user },
-	{ BPF_FUNC_ktime_get_ns, "bpf_ktime_get_ns", h_ktime_get_ns },
-	{ BPF_FUNC_trace_printk, "bpf_trace_printk", bext_h_trace_printk },
-	{ BPF_FUNC_get_prandom_u32, "bpf_get_prandom_u32", h_get_prandom_u32 },
-	{ BPF_FUNC_get_smp_processor_id, "bpf_get_smp_processor_id", h_get_smp_processor_id },
-	{ BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid", h_get_current_pid_tgid },
-	{ BPF_FUNC_get_current_uid_gid, "bpf_get_current_uid_gid", h_get_current_uid_gid },
-	{ BPF_FUNC_get_current_comm, "bpf_get_current_comm", h_get_current_comm },
-	{ BPF_FUNC_perf_event_output, "bpf_perf_event_output", h_perf_event_output },
-	{ BPF_FUNC_get_stackid, "bpf_get_stackid", h_get_stackid },
-	{ BPF_FUNC_probe_write_user, "bpf_probe_write_user", h_probe_write_user },
-	{ BPF_FUNC_probe_read_str, "bpf_probe_read_str", h_probe_read_user_str },
-	{ BPF_FUNC_get_stack, "bpf_get_stack", h_get_stack },
-	{ BPF_FUNC_map_push_elem, "bpf_map_push_elem", h_map_push_elem },
-	{ BPF_FUNC_map_pop_elem, "bpf_map_pop_elem", h_map_pop_elem },
-	{ BPF_FUNC_map_peek_elem, "bpf_map_peek_elem", h_map_peek_elem },
-	{ BPF_FUNC_spin_lock, "bpf_spin_lock", h_spin_lock },
-	{ BPF_FUNC_spin_unlock, "bpf_spin_unlock", h_spin_unlock },
-	{ BPF_FUNC_probe_read_user, "bpf_probe_read_user", h_probe_read_user },
-	{ BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel", h_probe_read_kernel },
-	{ BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str", h_probe_read_user_str },
-	{ BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str", h_probe_read_kernel_str },
-	{ BPF_FUNC_ktime_get_boot_ns, "bpf_ktime_get_boot_ns", h_ktime_get_boot_ns },
-	{ BPF_FUNC_loop, "bpf_loop", h_loop },
-	{ BPF_FUNC_for_each_map_elem, "bpf_for_each_map_elem", h_for_each_map_elem },
-	{ BPF_FUNC_ringbuf_output, "bpf_ringbuf_output", h_ringbuf_output },
-	{ BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve", h_ringbuf_reserve },
-	{ BPF_FUNC_ringbuf_submit, "bpf_ringbuf_submit", h_ringbuf_submit },
-	{ BPF_FUNC_ringbuf_discard, "bpf_ringbuf_discard", h_ringbuf_discard },
-	{ BPF_FUNC_ringbuf_query, "bpf_ringbuf_query", h_ringbuf_query },
-	{ BPF_FUNC_ktime_get_coarse_ns, "bpf_ktime_get_coarse_ns", h_ktime_get_coarse_ns },
-	{ BPF_FUNC_snprintf, "bpf_snprintf", bext_h_snprintf },
-	{ BPF_FUNC_get_func_ip, "bpf_get_func_ip", h_get_func_ip },
-	{ BPF_FUNC_get_attach_cookie, "bpf_get_attach_cookie", h_get_attach_cookie },
-	{ BPF_FUNC_trace_vprintk, "bpf_trace_vprintk", bext_h_trace_vprintk },
-	{ BPF_FUNC_strncmp, "bpf_strncmp", h_strncmp },
-	{ BPF_FUNC_map_lookup_percpu_elem, "bpf_map_lookup_percpu_elem", h_map_lookup_percpu_elem },
+    {BPF_FUNC_map_lookup_elem, "bpf_map_lookup_elem", h_map_lookup_elem},
+    {BPF_FUNC_map_update_elem, "bpf_map_update_elem", h_map_update_elem},
+    {BPF_FUNC_map_delete_elem, "bpf_map_delete_elem", h_map_delete_elem},
+    {BPF_FUNC_probe_read, "bpf_probe_read", h_probe_read_user},
+    {BPF_FUNC_ktime_get_ns, "bpf_ktime_get_ns", h_ktime_get_ns},
+    {BPF_FUNC_trace_printk, "bpf_trace_printk", bext_h_trace_printk},
+    {BPF_FUNC_get_prandom_u32, "bpf_get_prandom_u32", h_get_prandom_u32},
+    {BPF_FUNC_get_smp_processor_id, "bpf_get_smp_processor_id", h_get_smp_processor_id},
+    {BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid", h_get_current_pid_tgid},
+    {BPF_FUNC_get_current_uid_gid, "bpf_get_current_uid_gid", h_get_current_uid_gid},
+    {BPF_FUNC_get_current_comm, "bpf_get_current_comm", h_get_current_comm},
+    {BPF_FUNC_perf_event_output, "bpf_perf_event_output", h_perf_event_output},
+    {BPF_FUNC_get_stackid, "bpf_get_stackid", h_get_stackid},
+    {BPF_FUNC_probe_write_user, "bpf_probe_write_user", h_probe_write_user},
+    {BPF_FUNC_probe_read_str, "bpf_probe_read_str", h_probe_read_user_str},
+    {BPF_FUNC_get_stack, "bpf_get_stack", h_get_stack},
+    {BPF_FUNC_map_push_elem, "bpf_map_push_elem", h_map_push_elem},
+    {BPF_FUNC_map_pop_elem, "bpf_map_pop_elem", h_map_pop_elem},
+    {BPF_FUNC_map_peek_elem, "bpf_map_peek_elem", h_map_peek_elem},
+    {BPF_FUNC_spin_lock, "bpf_spin_lock", h_spin_lock},
+    {BPF_FUNC_spin_unlock, "bpf_spin_unlock", h_spin_unlock},
+    {BPF_FUNC_probe_read_user, "bpf_probe_read_user", h_probe_read_user},
+    {BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel", h_probe_read_kernel},
+    {BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str", h_probe_read_user_str},
+    {BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str", h_probe_read_kernel_str},
+    {BPF_FUNC_ktime_get_boot_ns, "bpf_ktime_get_boot_ns", h_ktime_get_boot_ns},
+    {BPF_FUNC_loop, "bpf_loop", h_loop},
+    {BPF_FUNC_for_each_map_elem, "bpf_for_each_map_elem", h_for_each_map_elem},
+    {BPF_FUNC_ringbuf_output, "bpf_ringbuf_output", h_ringbuf_output},
+    {BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve", h_ringbuf_reserve},
+    {BPF_FUNC_ringbuf_submit, "bpf_ringbuf_submit", h_ringbuf_submit},
+    {BPF_FUNC_ringbuf_discard, "bpf_ringbuf_discard", h_ringbuf_discard},
+    {BPF_FUNC_ringbuf_query, "bpf_ringbuf_query", h_ringbuf_query},
+    {BPF_FUNC_ktime_get_coarse_ns, "bpf_ktime_get_coarse_ns", h_ktime_get_coarse_ns},
+    {BPF_FUNC_snprintf, "bpf_snprintf", bext_h_snprintf},
+    {BPF_FUNC_get_func_ip, "bpf_get_func_ip", h_get_func_ip},
+    {BPF_FUNC_get_attach_cookie, "bpf_get_attach_cookie", h_get_attach_cookie},
+    {BPF_FUNC_trace_vprintk, "bpf_trace_vprintk", bext_h_trace_vprintk},
+    {BPF_FUNC_strncmp, "bpf_strncmp", h_strncmp},
+    {BPF_FUNC_map_lookup_percpu_elem, "bpf_map_lookup_percpu_elem", h_map_lookup_percpu_elem},
 };
 
 const char *bext_helpers__name(uint32_t id)

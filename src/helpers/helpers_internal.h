@@ -36,7 +36,7 @@ BEXT_HIDDEN long bext_bprintf(char *out, size_t out_size, const char *fmt, uint3
 BEXT_HIDDEN void bext_trace_emit(const char *msg, size_t len);
 
 /* Helper functions implemented outside helpers.c. */
-#define HELPER(name)                                                                               \
+#define HELPER(name) \
 	BEXT_HIDDEN uint64_t name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 HELPER(bext_h_trace_printk);
 HELPER(bext_h_trace_vprintk);

@@ -102,7 +102,7 @@ static void put_ip(struct outbuf *o, char kind, char ver, uint64_t ptr)
 long bext_bprintf(char *out, size_t out_size, const char *fmt, uint32_t fmt_size,
 		  const uint64_t *args, uint32_t nr_args)
 {
-	struct outbuf o = { out, out_size, 0 };
+	struct outbuf o = {out, out_size, 0};
 	uint32_t arg = 0;
 	char spec[16];
 
@@ -148,7 +148,8 @@ long bext_bprintf(char *out, size_t out_size, const char *fmt, uint32_t fmt_size
 			long n;
 
 			if ((f[1] == 'k' || f[1] == 'u') && f[2] == 's') {
-				n = bext_safe_read_str(buf, (const char *)(uintptr_t)v, sizeof(buf));
+				n = bext_safe_read_str(buf, (const char *)(uintptr_t)v,
+						       sizeof(buf));
 				if (n < 0)
 					put_padded(&o, "(efault)", 8, width, left);
 				else
@@ -284,9 +285,8 @@ void bext_trace_emit(const char *msg, size_t len)
 	prctl(PR_GET_NAME, comm);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	cpu = sched_getcpu();
-	n = snprintf(line, sizeof(line), "%llu.%06ld %s-%d [%03d] ",
-		     (unsigned long long)ts.tv_sec, ts.tv_nsec / 1000, comm, (int)bext_helpers_tid(),
-		     cpu);
+	n = snprintf(line, sizeof(line), "%llu.%06ld %s-%d [%03d] ", (unsigned long long)ts.tv_sec,
+		     ts.tv_nsec / 1000, comm, (int)bext_helpers_tid(), cpu);
 	if (n < 0)
 		return;
 	if (len > sizeof(line) - (size_t)n - 1)
@@ -316,7 +316,7 @@ static long trace_common(const char *fmt, uint32_t fmt_size, const uint64_t *arg
 /* long bpf_trace_printk(const char *fmt, u32 fmt_size, ...) : up to 3 arguments */
 uint64_t bext_h_trace_printk(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 {
-	uint64_t args[3] = { r3, r4, r5 };
+	uint64_t args[3] = {r3, r4, r5};
 
 	return (uint64_t)trace_common((const char *)(uintptr_t)r1, (uint32_t)r2, args, 3);
 }

@@ -19,7 +19,7 @@
 #include "helpers_internal.h"
 
 static int vm_rw_broken; /* process_vm_* unusable here: use the pipe */
-static __thread int pipe_fd[2] = { -1, -1 };
+static __thread int pipe_fd[2] = {-1, -1};
 
 /* Bytes of [src, src + n) readable through the pipe, copied to dst. */
 static ssize_t pipe_read(void *dst, const void *src, size_t n)
@@ -47,7 +47,7 @@ static ssize_t pipe_read(void *dst, const void *src, size_t n)
 /* Bytes copied from the start of the range (short on a fault), or -errno. */
 static ssize_t copy_in(void *dst, const void *src, size_t n)
 {
-	struct iovec l = { dst, n }, r = { (void *)src, n };
+	struct iovec l = {dst, n}, r = {(void *)src, n};
 	ssize_t k;
 
 	if (!n)
@@ -77,7 +77,7 @@ long bext_safe_read(void *dst, const void *src, size_t n)
 
 long bext_safe_write(void *dst, const void *src, size_t n)
 {
-	struct iovec l = { (void *)src, n }, r = { dst, n };
+	struct iovec l = {(void *)src, n}, r = {dst, n};
 	ssize_t k;
 
 	if (!n)

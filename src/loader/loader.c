@@ -55,8 +55,8 @@ static enum bext_prog_type verifier_type(const char *sec, uint32_t *ctx_size)
 			*ctx_size = 24;
 		return BEXT_PROG_TRACEPOINT;
 	}
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") || has_prefix(sec, "kprobe") ||
-	    has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
+	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
 		return BEXT_PROG_UPROBE;
 	if (has_prefix(sec, "xdp"))
 		return BEXT_PROG_XDP;
@@ -72,8 +72,8 @@ static uint32_t store_type(const char *sec)
 		return BPF_PROG_TYPE_RAW_TRACEPOINT;
 	if (has_prefix(sec, "xdp"))
 		return BPF_PROG_TYPE_XDP;
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") || has_prefix(sec, "kprobe") ||
-	    has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
+	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
 		return BPF_PROG_TYPE_KPROBE;
 	return BPF_PROG_TYPE_UNSPEC;
 }
@@ -131,8 +131,7 @@ static void set_btf(const struct bext_obj *obj, const struct bext_obj_map *m,
 
 	o->btf_key_type_id = bext_obj_map__btf_key_type_id(m);
 	o->btf_value_type_id = bext_obj_map__btf_value_type_id(m);
-	if (!btf || !size || size > UINT32_MAX ||
-	    (!o->btf_key_type_id && !o->btf_value_type_id)) {
+	if (!btf || !size || size > UINT32_MAX || (!o->btf_key_type_id && !o->btf_value_type_id)) {
 		o->btf_key_type_id = o->btf_value_type_id = 0;
 		return;
 	}
@@ -150,7 +149,7 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 	for (i = 0; i < n; i++) {
 		const struct bext_obj_map *m = bext_obj__map(obj, i);
 		enum bext_obj_map_kind kind = bext_obj_map__kind(m);
-		struct bext_map_create_opts o = { .sz = sizeof(o) };
+		struct bext_map_create_opts o = {.sz = sizeof(o)};
 		struct bext_map *h;
 		char name[16];
 		const void *init;
@@ -174,8 +173,8 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 		o.map_flags = bext_obj_map__flags(m);
 		if (kind == BEXT_OBJ_MAP_BTF)
 			set_btf(obj, m, &o);
-		descs[i] = (struct bext_map_desc){ o.map_type, o.key_size, o.value_size,
-						   o.max_entries, o.map_flags };
+		descs[i] = (struct bext_map_desc){o.map_type, o.key_size, o.value_size,
+						  o.max_entries, o.map_flags};
 		r = bext_store__create_map(s, &o);
 		if (r == -EINVAL && o.btf) {
 			/* BTF the store's checks refuse only costs typed dump output */
@@ -224,7 +223,7 @@ static int verify_prog(const struct bext_obj_prog *p, const struct bext_map_desc
 		       uint32_t n_maps, const struct bext_load_opts *opts, char *err,
 		       size_t err_len)
 {
-	struct bext_verify_opts vo = { .sz = sizeof(vo), .log_level = opts->log ? 1 : 0 };
+	struct bext_verify_opts vo = {.sz = sizeof(vo), .log_level = opts->log ? 1 : 0};
 	struct bext_verify_stats st;
 	const struct bext_insn *insns;
 	size_t n;
@@ -308,7 +307,7 @@ int bext_loader__check(const char *path, const struct bext_load_opts *opts, char
 int bext_loader__load(struct bext_store *s, const char *path, const struct bext_load_opts *opts,
 		      struct bext_loaded *out, char *err, size_t err_len)
 {
-	struct bext_load_opts def = { .sz = sizeof(def), .pid = -1 };
+	struct bext_load_opts def = {.sz = sizeof(def), .pid = -1};
 	struct bext_map_desc *descs = NULL;
 	struct bext_obj *obj;
 	char dummy[1];
@@ -359,7 +358,7 @@ int bext_loader__load(struct bext_store *s, const char *path, const struct bext_
 	for (i = 0; i < nprogs; i++) {
 		const struct bext_obj_prog *p = bext_obj__prog(obj, i);
 		const char *sec = bext_obj_prog__section_name(p);
-		struct bext_prog_create_opts po = { .sz = sizeof(po) };
+		struct bext_prog_create_opts po = {.sz = sizeof(po)};
 		char hint[256];
 		size_t n;
 
@@ -368,7 +367,8 @@ int bext_loader__load(struct bext_store *s, const char *path, const struct bext_
 			if (r)
 				goto out_undo;
 		}
-		snprintf(hint, sizeof(hint), "%s%s", sec, opts->no_verify ? BEXT_NO_VERIFY_MARK : "");
+		snprintf(hint, sizeof(hint), "%s%s", sec,
+			 opts->no_verify ? BEXT_NO_VERIFY_MARK : "");
 		po.name = bext_obj_prog__name(p);
 		po.prog_type = store_type(sec);
 		po.insns = bext_obj_prog__insns(p, &n);
@@ -392,7 +392,7 @@ int bext_loader__load(struct bext_store *s, const char *path, const struct bext_
 
 	for (i = 0; i < nprogs && !opts->no_links; i++) {
 		const struct bext_obj_prog *p = bext_obj__prog(obj, i);
-		struct bext_link_create_opts lo = { .sz = sizeof(lo) };
+		struct bext_link_create_opts lo = {.sz = sizeof(lo)};
 		struct bext_probe_target t;
 		char target[sizeof(((struct bext_link_data *)0)->target)];
 

@@ -15,8 +15,8 @@
  * "negative offset '-8'", "offset '...' does not fit in 64 bits", ...).
  * Same return values.
  */
-BEXT_HIDDEN int bext_loader_parse_section(const char *sec, struct bext_probe_target *t,
-					  char *why, size_t len);
+BEXT_HIDDEN int bext_loader_parse_section(const char *sec, struct bext_probe_target *t, char *why,
+					  size_t len);
 /*
  * For an absolute PATH: a regular ELF file that defines FUNC (.symtab or
  * .dynsym), OFF inside FUNC when its size is known. 0 for bare names (the
@@ -24,7 +24,6 @@ BEXT_HIDDEN int bext_loader_parse_section(const char *sec, struct bext_probe_tar
  * file, offset past the end), -ENOEXEC (not ELF), -ENOENT (no such symbol),
  * with the reason in @why.
  */
-BEXT_HIDDEN int bext_loader_check_target(const struct bext_probe_target *t, char *why,
-					 size_t len);
+BEXT_HIDDEN int bext_loader_check_target(const struct bext_probe_target *t, char *why, size_t len);
 
 #endif

@@ -36,7 +36,7 @@ static bool has_prefix(const char *s, const char *p)
 
 /* Sets @why (may be NULL) and returns @err. */
 __attribute__((format(printf, 4, 5))) static int fail(int err, char *why, size_t len,
-							const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -49,8 +49,8 @@ __attribute__((format(printf, 4, 5))) static int fail(int err, char *why, size_t
 }
 
 /* "PATH:FUNC[+OFF]" (@s) into @t; @form is what the caller expects, for messages. */
-static int parse_path_func(const char *s, const char *form, struct bext_probe_target *t,
-			   char *why, size_t len)
+static int parse_path_func(const char *s, const char *form, struct bext_probe_target *t, char *why,
+			   size_t len)
 {
 	const char *colon = strrchr(s, ':');
 	const char *plus, *off;
@@ -61,13 +61,14 @@ static int parse_path_func(const char *s, const char *form, struct bext_probe_ta
 		return fail(-EINVAL, why, len, "nothing after '%s': want %sPATH:FUNC[+OFF]", form,
 			    form);
 	if (!colon)
-		return fail(-EINVAL, why, len, "no ':FUNC' after the path '%s': want %sPATH:FUNC[+OFF]",
-			    s, form);
+		return fail(-EINVAL, why, len,
+			    "no ':FUNC' after the path '%s': want %sPATH:FUNC[+OFF]", s, form);
 	if (colon == s)
 		return fail(-EINVAL, why, len, "empty PATH before ':'");
 	plen = (size_t)(colon - s);
 	if (plen >= sizeof(t->path))
-		return fail(-EINVAL, why, len, "PATH is longer than %zu bytes", sizeof(t->path) - 1);
+		return fail(-EINVAL, why, len, "PATH is longer than %zu bytes",
+			    sizeof(t->path) - 1);
 	memcpy(t->path, s, plen);
 	t->path[plen] = 0;
 	s = colon + 1;
@@ -77,9 +78,11 @@ static int parse_path_func(const char *s, const char *form, struct bext_probe_ta
 	if (!flen)
 		return fail(-EINVAL, why, len, "no FUNC after '%s:'", t->path);
 	if (flen >= sizeof(t->func))
-		return fail(-EINVAL, why, len, "FUNC is longer than %zu bytes", sizeof(t->func) - 1);
+		return fail(-EINVAL, why, len, "FUNC is longer than %zu bytes",
+			    sizeof(t->func) - 1);
 	if (s[0] >= '0' && s[0] <= '9')
-		return fail(-EOPNOTSUPP, why, len, "raw addresses are not supported, name a symbol");
+		return fail(-EOPNOTSUPP, why, len,
+			    "raw addresses are not supported, name a symbol");
 	memcpy(t->func, s, flen);
 	t->func[flen] = 0;
 	if (!plus)
@@ -100,17 +103,16 @@ static int parse_path_func(const char *s, const char *form, struct bext_probe_ta
 	return 0;
 }
 
-int bext_loader_parse_section(const char *sec, struct bext_probe_target *t, char *why,
-			      size_t len)
+int bext_loader_parse_section(const char *sec, struct bext_probe_target *t, char *why, size_t len)
 {
 	static const struct {
 		const char *prefix;
 		enum bext_probe_kind kind;
 	} forms[] = {
-		{ "uprobe/", BEXT_PROBE_UPROBE },
-		{ "uprobe.s/", BEXT_PROBE_UPROBE },
-		{ "uretprobe/", BEXT_PROBE_URETPROBE },
-		{ "uretprobe.s/", BEXT_PROBE_URETPROBE },
+	    {"uprobe/", BEXT_PROBE_UPROBE},
+	    {"uprobe.s/", BEXT_PROBE_UPROBE},
+	    {"uretprobe/", BEXT_PROBE_URETPROBE},
+	    {"uretprobe.s/", BEXT_PROBE_URETPROBE},
 	};
 	size_t i;
 
@@ -156,8 +158,8 @@ int bext_probe_target__parse(const char *target, struct bext_probe_target *t)
 int bext_probe_target__format(const struct bext_probe_target *t, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s:%s:%s+0x%llx",
-			 t->kind == BEXT_PROBE_URETPROBE ? "uretprobe" : "uprobe", t->path,
-			 t->func, (unsigned long long)t->offset);
+			 t->kind == BEXT_PROBE_URETPROBE ? "uretprobe" : "uprobe", t->path, t->func,
+			 (unsigned long long)t->offset);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -169,7 +171,7 @@ int bext_probe_target__format(const struct bext_probe_target *t, char *buf, size
  */
 static int find_symbol(Elf *elf, const char *name, GElf_Sym *out)
 {
-	static const Elf64_Word tables[] = { SHT_SYMTAB, SHT_DYNSYM };
+	static const Elf64_Word tables[] = {SHT_SYMTAB, SHT_DYNSYM};
 
 	for (size_t k = 0; k < BEXT_ARRAY_SIZE(tables); k++) {
 		Elf_Scn *scn = NULL;
@@ -193,8 +195,8 @@ static int find_symbol(Elf *elf, const char *name, GElf_Sym *out)
 				if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
 					continue;
 				type = GELF_ST_TYPE(sym.st_info);
-				if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE &&
-				    type != STT_OBJECT)
+				if (type != STT_FUNC && type != STT_GNU_IFUNC &&
+				    type != STT_NOTYPE && type != STT_OBJECT)
 					continue;
 				s = elf_strptr(elf, sh.sh_link, sym.st_name);
 				if (s && !strcmp(s, name)) {

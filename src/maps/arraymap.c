@@ -14,8 +14,8 @@
 static int array_check_attr(const struct bext_map_create_opts *o)
 {
 	bool percpu = o->map_type == BPF_MAP_TYPE_PERCPU_ARRAY;
-	uint32_t allowed = BPF_F_NUMA_NODE | BEXT_ACCESS_FLAGS | BPF_F_MMAPABLE |
-			   BPF_F_INNER_MAP | BPF_F_PRESERVE_ELEMS;
+	uint32_t allowed = BPF_F_NUMA_NODE | BEXT_ACCESS_FLAGS | BPF_F_MMAPABLE | BPF_F_INNER_MAP |
+			   BPF_F_PRESERVE_ELEMS;
 
 	if (o->max_entries == 0 || o->key_size != 4 || o->value_size == 0 ||
 	    (o->map_flags & ~allowed))
@@ -155,7 +155,7 @@ static long array_for_each(struct bext_map *m, bext_map_elem_fn fn, void *ctx)
 	for (i = 0; i < m->max_entries; i++) {
 		uint32_t key = i;
 		void *v = m->type == BPF_MAP_TYPE_PERCPU_ARRAY ? pcpu_array_slot(m, i, cpu)
-							      : array_lookup(m, &key);
+							       : array_lookup(m, &key);
 
 		if (fn(ctx, m, &key, v))
 			return (long)i + 1;
@@ -164,25 +164,25 @@ static long array_for_each(struct bext_map *m, bext_map_elem_fn fn, void *ctx)
 }
 
 const struct bext_map_ops bext_array_ops = {
-	.for_each = array_for_each,
-	.batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
-	.check_attr = array_check_attr,
-	.layout = array_layout,
-	.lookup = array_lookup,
-	.update = array_update,
-	.delete = array_delete,
-	.get_next_key = array_get_next_key,
+    .for_each = array_for_each,
+    .batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
+    .check_attr = array_check_attr,
+    .layout = array_layout,
+    .lookup = array_lookup,
+    .update = array_update,
+    .delete = array_delete,
+    .get_next_key = array_get_next_key,
 };
 
 const struct bext_map_ops bext_percpu_array_ops = {
-	.for_each = array_for_each,
-	.batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
-	.check_attr = array_check_attr,
-	.layout = array_layout,
-	.lookup = pcpu_array_lookup,
-	.update = pcpu_array_update,
-	.delete = array_delete,
-	.lookup_copy = pcpu_array_lookup_copy,
-	.get_next_key = array_get_next_key,
-	.lookup_percpu = pcpu_array_lookup_percpu,
+    .for_each = array_for_each,
+    .batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
+    .check_attr = array_check_attr,
+    .layout = array_layout,
+    .lookup = pcpu_array_lookup,
+    .update = pcpu_array_update,
+    .delete = array_delete,
+    .lookup_copy = pcpu_array_lookup_copy,
+    .get_next_key = array_get_next_key,
+    .lookup_percpu = pcpu_array_lookup_percpu,
 };

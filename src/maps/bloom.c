@@ -11,8 +11,8 @@
 static int bloom_check_attr(const struct bext_map_create_opts *o)
 {
 	uint32_t allowed = BPF_F_NUMA_NODE | BPF_F_ZERO_SEED | BEXT_ACCESS_FLAGS;
-	uint64_t extra = o->sz >= offsetof(struct bext_map_create_opts, map_extra) + 8 ?
-				 o->map_extra : 0;
+	uint64_t extra =
+	    o->sz >= offsetof(struct bext_map_create_opts, map_extra) + 8 ? o->map_extra : 0;
 
 	if (o->key_size != 0 || o->value_size == 0 || o->max_entries == 0 ||
 	    (o->map_flags & ~allowed) || extra > 15)
@@ -93,11 +93,11 @@ static int bloom_get_next_key(struct bext_map *m, const void *key, void *next)
 }
 
 const struct bext_map_ops bext_bloom_ops = {
-	.delete = bloom_delete,
-	.get_next_key = bloom_get_next_key,
-	.check_attr = bloom_check_attr,
-	.layout = bloom_layout,
-	.push = bloom_push,
-	.peek = bloom_peek,
-	.pop = bloom_pop,
+    .delete = bloom_delete,
+    .get_next_key = bloom_get_next_key,
+    .check_attr = bloom_check_attr,
+    .layout = bloom_layout,
+    .push = bloom_push,
+    .peek = bloom_peek,
+    .pop = bloom_pop,
 };

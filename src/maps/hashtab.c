@@ -132,7 +132,8 @@ static uint64_t htab_layout(struct bext_map_hdr *h)
 	hs->seed = (h->map_flags & BPF_F_ZERO_SEED) ? 0 : bext_random_seed();
 	hs->buckets_off = 0;
 	hs->freelists_off = ((uint64_t)hs->n_buckets * sizeof(struct htab_bucket) + 63) & ~63ULL;
-	hs->elems_off = hs->freelists_off + (uint64_t)hs->nr_freelists * sizeof(struct htab_freelist);
+	hs->elems_off =
+	    hs->freelists_off + (uint64_t)hs->nr_freelists * sizeof(struct htab_freelist);
 	return hs->elems_off + (uint64_t)hs->nr_elems * hs->elem_size;
 }
 
@@ -147,8 +148,8 @@ static void htab_init(struct bext_map_hdr *h, uint8_t *data)
 		b[i].head = NULLS_BIT | i;
 	/* Deal the elements out to the freelists, each list in index order. */
 	for (i = hs->nr_elems; i-- > 0;) {
-		struct htab_elem *e = (struct htab_elem *)(data + hs->elems_off +
-							   (uint64_t)i * hs->elem_size);
+		struct htab_elem *e =
+		    (struct htab_elem *)(data + hs->elems_off + (uint64_t)i * hs->elem_size);
 		struct htab_freelist *f = &fl[i % hs->nr_freelists];
 
 		e->next = NULLS_BIT | 0x7fffffffu;
@@ -177,8 +178,8 @@ static int htab_open(struct bext_map *m, int fd)
 	m->h.nr_freelists = hs->nr_freelists;
 	m->h.lru = type_lru(m->type);
 	m->h.percpu = type_percpu(m->type);
-	m->h.inplace = !m->h.percpu && !m->hdr->has_spin_lock &&
-		       (m->value_size == 8 || m->value_size == 4);
+	m->h.inplace =
+	    !m->h.percpu && !m->hdr->has_spin_lock && (m->value_size == 8 || m->value_size == 4);
 	m->h.refslots = NULL; /* map_in_map.c sets it for hash of maps */
 	return 0;
 }
@@ -653,8 +654,8 @@ static struct htab_elem *lru_evict(struct bext_map *m, struct htab_bucket *own,
 	uint32_t tries, limit = 3 * m->h.nr_elems + 64, me = bext_tid();
 
 	for (tries = 0; tries < limit; tries++) {
-		uint32_t idx = __atomic_fetch_add(&m->hdr->h.clock_hand, 1, __ATOMIC_RELAXED) %
-			       m->h.nr_elems;
+		uint32_t idx =
+		    __atomic_fetch_add(&m->hdr->h.clock_hand, 1, __ATOMIC_RELAXED) % m->h.nr_elems;
 		struct htab_elem *e = elem_at(m, idx + 1);
 		struct htab_bucket *vb;
 		uint32_t *prevp;
@@ -669,8 +670,8 @@ static struct htab_elem *lru_evict(struct bext_map *m, struct htab_bucket *own,
 		if (vb != own && !bext_shm_trylock(&vb->lock))
 			continue;
 		prevp = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) == ELEM_LINKED
-				? bucket_prev_of(m, vb, e)
-				: NULL;
+			    ? bucket_prev_of(m, vb, e)
+			    : NULL;
 		if (prevp) {
 			uint32_t exp = ELEM_LINKED;
 
@@ -725,8 +726,8 @@ static uint32_t reclaim_dead(struct bext_map *m)
 						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 			continue;
 		}
-		if (__atomic_compare_exchange_n(&e->state, &st, bext_tid(), false,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		if (__atomic_compare_exchange_n(&e->state, &st, bext_tid(), false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
 			fl_push(m, e);
 			n++;
 		}
@@ -1041,9 +1042,8 @@ static int htab_get_next_key(struct bext_map *m, const void *key, void *next_key
  * left of *count ends the call, with -ENOSPC if nothing was returned); the
  * walk past the last bucket returns -ENOENT.
  */
-static int htab_lookup_batch(struct bext_map *m, const void *in_batch, void *out_batch,
-			     void *keys, void *values, uint32_t *count, uint64_t elem_flags,
-			     bool del)
+static int htab_lookup_batch(struct bext_map *m, const void *in_batch, void *out_batch, void *keys,
+			     void *values, uint32_t *count, uint64_t elem_flags, bool del)
 {
 	uint32_t max = *count, batch = 0, total = 0, nb = m->h.bucket_mask + 1;
 	size_t vsz = m->h.percpu ? (size_t)m->value_stride * m->nr_cpus : m->value_size;
@@ -1072,12 +1072,13 @@ static int htab_lookup_batch(struct bext_map *m, const void *in_batch, void *out
 				break;
 			}
 			cnt = 0;
-			for (ref = b->head; !(ref & NULLS_BIT); ref = elem_at(m, ref)->next, cnt++) {
+			for (ref = b->head; !(ref & NULLS_BIT);
+			     ref = elem_at(m, ref)->next, cnt++) {
 				struct htab_elem *e = elem_at(m, ref);
 				uint8_t *v = (uint8_t *)values + (size_t)(total + cnt) * vsz;
 
-				memcpy((uint8_t *)keys + (size_t)(total + cnt) * m->key_size, e->key,
-				       m->key_size);
+				memcpy((uint8_t *)keys + (size_t)(total + cnt) * m->key_size,
+				       e->key, m->key_size);
 				if (elem_flags & BPF_F_LOCK)
 					bext_copy_value_locked(m, v, elem_value(m, e), true);
 				else
@@ -1142,9 +1143,9 @@ static int htab_check(struct bext_map *m)
 			}
 			seen[ref] = 1;
 			e = elem_at(m, ref);
-			if ((e->hash & m->h.bucket_mask) != i ||
-			    e->hash != htab_hash(m, e->key)) {
-				pr_warn("check map %u: element %u in the wrong bucket\n", m->id, ref);
+			if ((e->hash & m->h.bucket_mask) != i || e->hash != htab_hash(m, e->key)) {
+				pr_warn("check map %u: element %u in the wrong bucket\n", m->id,
+					ref);
 				bad++;
 			}
 			if (e->state != ELEM_LINKED)
@@ -1217,20 +1218,20 @@ static long htab_for_each(struct bext_map *m, bext_map_elem_fn fn, void *ctx)
 }
 
 const struct bext_map_ops bext_htab_ops = {
-	.for_each = htab_for_each,
-	.check_attr = htab_check_attr,
-	.layout = htab_layout,
-	.init = htab_init,
-	.open = htab_open,
-	.lookup = htab_lookup,
-	.update = htab_update,
-	.delete = htab_delete,
-	.lookup_copy = htab_lookup_copy,
-	.get_next_key = htab_get_next_key,
-	.lookup_and_delete = htab_lookup_and_delete,
-	.lookup_percpu = htab_lookup_percpu,
-	.check = htab_check,
-	.lookup_batch = htab_lookup_batch,
-	.nr_entries = htab_nr_entries,
-	.batch_ops = BATCH_LOOKUP | BATCH_LOOKUP_DEL | BATCH_UPDATE | BATCH_DELETE,
+    .for_each = htab_for_each,
+    .check_attr = htab_check_attr,
+    .layout = htab_layout,
+    .init = htab_init,
+    .open = htab_open,
+    .lookup = htab_lookup,
+    .update = htab_update,
+    .delete = htab_delete,
+    .lookup_copy = htab_lookup_copy,
+    .get_next_key = htab_get_next_key,
+    .lookup_and_delete = htab_lookup_and_delete,
+    .lookup_percpu = htab_lookup_percpu,
+    .check = htab_check,
+    .lookup_batch = htab_lookup_batch,
+    .nr_entries = htab_nr_entries,
+    .batch_ops = BATCH_LOOKUP | BATCH_LOOKUP_DEL | BATCH_UPDATE | BATCH_DELETE,
 };

@@ -72,8 +72,8 @@ static int lpm_open(struct bext_map *m, int fd)
 	struct lpm_shared *l = &m->hdr->l;
 
 	(void)fd;
-	if (l->data_size != m->key_size - 4 || l->nodes_off + (uint64_t)l->nr_nodes * l->node_size >
-							    m->hdr->data_size)
+	if (l->data_size != m->key_size - 4 ||
+	    l->nodes_off + (uint64_t)l->nr_nodes * l->node_size > m->hdr->data_size)
 		return -EBADMSG;
 	m->l.nodes = m->data + l->nodes_off;
 	m->l.node_size = l->node_size;
@@ -511,15 +511,15 @@ static int lpm_check(struct bext_map *m)
 }
 
 const struct bext_map_ops bext_lpm_ops = {
-	.check_attr = lpm_check_attr,
-	.layout = lpm_layout,
-	.open = lpm_open,
-	.lookup = lpm_lookup,
-	.update = lpm_update,
-	.delete = lpm_delete,
-	.lookup_copy = lpm_lookup_copy,
-	.get_next_key = lpm_get_next_key,
-	.nr_entries = lpm_nr_entries,
-	.check = lpm_check,
-	.batch_ops = BATCH_LOOKUP | BATCH_UPDATE | BATCH_DELETE,
+    .check_attr = lpm_check_attr,
+    .layout = lpm_layout,
+    .open = lpm_open,
+    .lookup = lpm_lookup,
+    .update = lpm_update,
+    .delete = lpm_delete,
+    .lookup_copy = lpm_lookup_copy,
+    .get_next_key = lpm_get_next_key,
+    .nr_entries = lpm_nr_entries,
+    .check = lpm_check,
+    .batch_ops = BATCH_LOOKUP | BATCH_UPDATE | BATCH_DELETE,
 };

@@ -124,8 +124,8 @@ static int map_init(void *payload, uint64_t size, void *arg)
 
 int bext_store__create_map(struct bext_store *s, const struct bext_map_create_opts *o)
 {
-	struct bext_obj_desc d = { 0 };
-	struct create_ctx c = { 0 };
+	struct bext_obj_desc d = {0};
+	struct create_ctx c = {0};
 	int err;
 
 	if (!s || !o || o->sz < offsetof(struct bext_map_create_opts, map_flags) + 4)
@@ -247,8 +247,7 @@ struct bext_map *bext_store__map_by_id(struct bext_store *s, uint32_t id)
 	m->hdr = (struct bext_map_hdr *)((uint8_t *)m->seg + sh->payload_off);
 	if (m->hdr->magic != BEXT_MAP_MAGIC ||
 	    m->hdr->layout_version != BEXT_STORE_LAYOUT_VERSION ||
-	    m->hdr->data_off + m->hdr->data_size > sh->payload_size ||
-	    m->hdr->nr_cpus == 0) {
+	    m->hdr->data_off + m->hdr->data_size > sh->payload_size || m->hdr->nr_cpus == 0) {
 		err = -EBADMSG;
 		goto err_close;
 	}
@@ -321,14 +320,38 @@ void bext_map__close(struct bext_map *m)
 	free(m);
 }
 
-uint32_t bext_map__id(const struct bext_map *m) { return m->id; }
-uint32_t bext_map__type(const struct bext_map *m) { return m->type; }
-uint32_t bext_map__key_size(const struct bext_map *m) { return m->key_size; }
-uint32_t bext_map__value_size(const struct bext_map *m) { return m->value_size; }
-uint32_t bext_map__max_entries(const struct bext_map *m) { return m->max_entries; }
-uint32_t bext_map__flags(const struct bext_map *m) { return m->flags; }
-const char *bext_map__name(const struct bext_map *m) { return m->name; }
-uint32_t bext_map__nr_cpus(const struct bext_map *m) { return m->nr_cpus; }
+uint32_t bext_map__id(const struct bext_map *m)
+{
+	return m->id;
+}
+uint32_t bext_map__type(const struct bext_map *m)
+{
+	return m->type;
+}
+uint32_t bext_map__key_size(const struct bext_map *m)
+{
+	return m->key_size;
+}
+uint32_t bext_map__value_size(const struct bext_map *m)
+{
+	return m->value_size;
+}
+uint32_t bext_map__max_entries(const struct bext_map *m)
+{
+	return m->max_entries;
+}
+uint32_t bext_map__flags(const struct bext_map *m)
+{
+	return m->flags;
+}
+const char *bext_map__name(const struct bext_map *m)
+{
+	return m->name;
+}
+uint32_t bext_map__nr_cpus(const struct bext_map *m)
+{
+	return m->nr_cpus;
+}
 
 static bool is_percpu(uint32_t type)
 {
@@ -389,8 +412,8 @@ int bext_map__spin_lock_off(const struct bext_map *m)
 	return m->has_lock ? (int)m->lock_off : -ENOENT;
 }
 
-int bext_map__btf(const struct bext_map *m, const void **btf, uint32_t *size,
-		  uint32_t *key_type_id, uint32_t *value_type_id)
+int bext_map__btf(const struct bext_map *m, const void **btf, uint32_t *size, uint32_t *key_type_id,
+		  uint32_t *value_type_id)
 {
 	const struct bext_seg_hdr *sh = m->seg;
 	uint64_t off = btf_off(m->hdr);
@@ -492,7 +515,7 @@ int bext_map__delete_elem(struct bext_map *m, const void *key)
 		return -EINVAL;
 	if (!key)
 		return -EINVAL;
-	return (int)m->ops->delete(m, key);
+	return (int)m->ops->delete (m, key);
 }
 
 int bext_map__get_next_key(struct bext_map *m, const void *key, void *next_key)
@@ -534,8 +557,7 @@ void *bext_map__helper_lookup(struct bext_map *m, const void *key)
 	return m->lookup_fn ? m->lookup_fn(m, key) : NULL;
 }
 
-long bext_map__helper_update(struct bext_map *m, const void *key, const void *value,
-			     uint64_t flags)
+long bext_map__helper_update(struct bext_map *m, const void *key, const void *value, uint64_t flags)
 {
 	if (is_queue_like(m->type))
 		return m->ops->push ? m->ops->push(m, value, flags) : -EINVAL;
@@ -551,7 +573,7 @@ long bext_map__for_each_elem(struct bext_map *m, bext_map_elem_fn fn, void *ctx)
 
 long bext_map__helper_delete(struct bext_map *m, const void *key)
 {
-	return m->ops->delete ? m->ops->delete(m, key) : -EINVAL;
+	return m->ops->delete ? m->ops->delete (m, key) : -EINVAL;
 }
 
 long bext_map__helper_push(struct bext_map *m, const void *value, uint64_t flags)

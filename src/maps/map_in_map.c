@@ -305,17 +305,17 @@ static int aom_get_next_key(struct bext_map *m, const void *key, void *next_key)
 }
 
 const struct bext_map_ops bext_array_of_maps_ops = {
-	.get_next_key = aom_get_next_key,
-	.check_attr = aom_check_attr,
-	.layout = aom_layout,
-	.open = mim_open,
-	.close = mim_close,
-	.lookup = aom_lookup,
-	.update = aom_update,
-	.delete = aom_delete,
-	.lookup_copy = aom_lookup_copy,
-	.nr_entries = aom_nr_entries,
-	.batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
+    .get_next_key = aom_get_next_key,
+    .check_attr = aom_check_attr,
+    .layout = aom_layout,
+    .open = mim_open,
+    .close = mim_close,
+    .lookup = aom_lookup,
+    .update = aom_update,
+    .delete = aom_delete,
+    .lookup_copy = aom_lookup_copy,
+    .nr_entries = aom_nr_entries,
+    .batch_ops = BATCH_LOOKUP | BATCH_UPDATE,
 };
 
 /* ---- hash of maps ---------------------------------------------------------------------- */
@@ -415,18 +415,18 @@ static int hom_check(struct bext_map *m)
 }
 
 const struct bext_map_ops bext_hash_of_maps_ops = {
-	.check_attr = hom_check_attr,
-	.layout = hom_layout,
-	.init = hom_init,
-	.open = mim_open,
-	.close = mim_close,
-	.lookup = hom_lookup,
-	.update = hom_update,
-	.delete = hom_delete,
-	.lookup_copy = hom_lookup_copy,
-	.get_next_key = hom_get_next_key,
-	.lookup_batch = hom_lookup_batch,
-	.nr_entries = hom_nr_entries,
-	.check = hom_check,
-	.batch_ops = BATCH_LOOKUP | BATCH_LOOKUP_DEL | BATCH_UPDATE | BATCH_DELETE,
+    .check_attr = hom_check_attr,
+    .layout = hom_layout,
+    .init = hom_init,
+    .open = mim_open,
+    .close = mim_close,
+    .lookup = hom_lookup,
+    .update = hom_update,
+    .delete = hom_delete,
+    .lookup_copy = hom_lookup_copy,
+    .get_next_key = hom_get_next_key,
+    .lookup_batch = hom_lookup_batch,
+    .nr_entries = hom_nr_entries,
+    .check = hom_check,
+    .batch_ops = BATCH_LOOKUP | BATCH_LOOKUP_DEL | BATCH_UPDATE | BATCH_DELETE,
 };

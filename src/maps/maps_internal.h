@@ -30,7 +30,7 @@ struct htab_shared {
 	uint32_t nr_elems; /* max_entries + nr_cpus spares */
 	uint32_t seed;
 	uint32_t nr_freelists;
-	uint32_t count; /* keys linked (atomic) */
+	uint32_t count;	     /* keys linked (atomic) */
 	uint32_t clock_hand; /* LRU sweep position (atomic) */
 	uint32_t reserved;
 	uint64_t buckets_off; /* from data */
@@ -259,7 +259,7 @@ BEXT_HIDDEN int bext_mim_prepare(struct bext_store *s, uint32_t inner_id, struct
 /* Value copies that respect a bpf_spin_lock field (map.c). */
 BEXT_HIDDEN void bext_copy_value(struct bext_map *m, void *dst, const void *src);
 BEXT_HIDDEN void bext_copy_value_locked(struct bext_map *m, void *dst, const void *src,
-				       bool to_user);
+					bool to_user);
 extern const struct bext_map_ops bext_prog_array_ops;
 extern const struct bext_map_ops bext_stack_trace_ops;
 
@@ -278,7 +278,7 @@ static inline uint32_t bext_cpu_now(void)
 
 	if (__builtin_expect(__rseq_size != 0, 1)) {
 		const struct rseq *rs =
-			(const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+		    (const struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
 		int32_t id = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
 
 		if (__builtin_expect(id >= 0, 1))
@@ -297,8 +297,7 @@ static inline uint32_t bext_cur_cpu(const struct bext_map *m)
 }
 
 /* Flags accepted at creation (kernel's *_CREATE_FLAG_MASK equivalents). */
-#define BEXT_ACCESS_FLAGS                                                                      \
-	(BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)
+#define BEXT_ACCESS_FLAGS (BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)
 
 /* The hash of keys in shared memory: every process must compute the same value. */
 static inline uint32_t bext_hash_bytes(const void *key, uint32_t len, uint32_t seed)

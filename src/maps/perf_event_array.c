@@ -90,7 +90,7 @@ static void perf_init(struct bext_map_hdr *h, uint8_t *data)
 
 	for (i = 0; i < h->max_entries; i++) {
 		struct perf_event_mmap_page *pg =
-			(struct perf_event_mmap_page *)(rings + (uint64_t)i * h->p.ring_size);
+		    (struct perf_event_mmap_page *)(rings + (uint64_t)i * h->p.ring_size);
 
 		pg->version = 0;
 		pg->data_offset = h->p.page_size;
@@ -184,8 +184,8 @@ long bext_perf_event_output(struct bext_map *m, uint64_t flags, const void *data
 	head = pg->data_head;
 	tail = __atomic_load_n(&pg->data_tail, __ATOMIC_ACQUIRE);
 	if (c->lost) {
-		struct perf_lost_rec lr = { .h = { .type = PERF_RECORD_LOST, .size = sizeof(lr) },
-					    .lost = c->lost };
+		struct perf_lost_rec lr = {.h = {.type = PERF_RECORD_LOST, .size = sizeof(lr)},
+					   .lost = c->lost};
 
 		if (dsize - (head - tail) < sizeof(lr) + rec) {
 			c->lost++;
@@ -309,12 +309,12 @@ static int perf_get_next_key(struct bext_map *m, const void *key, void *next_key
 }
 
 const struct bext_map_ops bext_perf_array_ops = {
-	.check_attr = perf_check_attr,
-	.layout = perf_layout,
-	.init = perf_init,
-	.open = perf_open,
-	.update = perf_update,
-	.delete = perf_delete,
-	.lookup_copy = perf_lookup_copy,
-	.get_next_key = perf_get_next_key,
+    .check_attr = perf_check_attr,
+    .layout = perf_layout,
+    .init = perf_init,
+    .open = perf_open,
+    .update = perf_update,
+    .delete = perf_delete,
+    .lookup_copy = perf_lookup_copy,
+    .get_next_key = perf_get_next_key,
 };

@@ -125,12 +125,11 @@ static int prog_array_get_next_key(struct bext_map *m, const void *key, void *ne
 }
 
 const struct bext_map_ops bext_prog_array_ops = {
-	.check_attr = prog_array_check_attr,
-	.layout = prog_array_layout,
-	.lookup = prog_array_lookup,
-	.lookup_copy = prog_array_lookup_copy,
-	.update = prog_array_update,
-	.delete = prog_array_delete,
-	.get_next_key = prog_array_get_next_key,
+    .check_attr = prog_array_check_attr,
+    .layout = prog_array_layout,
+    .lookup = prog_array_lookup,
+    .lookup_copy = prog_array_lookup_copy,
+    .update = prog_array_update,
+    .delete = prog_array_delete,
+    .get_next_key = prog_array_get_next_key,
 };
-

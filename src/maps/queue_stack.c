@@ -86,23 +86,35 @@ static long qs_take(struct bext_map *m, void *value, bool stack, bool remove)
 	return 0;
 }
 
-static long queue_pop(struct bext_map *m, void *v) { return qs_take(m, v, false, true); }
-static long queue_peek(struct bext_map *m, void *v) { return qs_take(m, v, false, false); }
-static long stack_pop(struct bext_map *m, void *v) { return qs_take(m, v, true, true); }
-static long stack_peek(struct bext_map *m, void *v) { return qs_take(m, v, true, false); }
+static long queue_pop(struct bext_map *m, void *v)
+{
+	return qs_take(m, v, false, true);
+}
+static long queue_peek(struct bext_map *m, void *v)
+{
+	return qs_take(m, v, false, false);
+}
+static long stack_pop(struct bext_map *m, void *v)
+{
+	return qs_take(m, v, true, true);
+}
+static long stack_peek(struct bext_map *m, void *v)
+{
+	return qs_take(m, v, true, false);
+}
 
 const struct bext_map_ops bext_queue_ops = {
-	.check_attr = qs_check_attr,
-	.layout = qs_layout,
-	.push = qs_push,
-	.pop = queue_pop,
-	.peek = queue_peek,
+    .check_attr = qs_check_attr,
+    .layout = qs_layout,
+    .push = qs_push,
+    .pop = queue_pop,
+    .peek = queue_peek,
 };
 
 const struct bext_map_ops bext_stack_ops = {
-	.check_attr = qs_check_attr,
-	.layout = qs_layout,
-	.push = qs_push,
-	.pop = stack_pop,
-	.peek = stack_peek,
+    .check_attr = qs_check_attr,
+    .layout = qs_layout,
+    .push = qs_push,
+    .pop = stack_pop,
+    .peek = stack_peek,
 };

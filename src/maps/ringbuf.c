@@ -213,7 +213,8 @@ static int rb_consume(struct bext_map *m, bext_ringbuf_sample_fn fn, void *ctx, 
 			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
 				err = fn ? fn(ctx, h + 1, sz) : 0;
 				if (err < 0) {
-					__atomic_store_n(m->rb.consumer_pos, cons, __ATOMIC_RELEASE);
+					__atomic_store_n(m->rb.consumer_pos, cons,
+							 __ATOMIC_RELEASE);
 					return err;
 				}
 				n++;
@@ -233,8 +234,7 @@ static void rb_unstall(struct bext_map *m)
 
 	if ((len & BPF_RINGBUF_BUSY_BIT) && bext_task_dead(h->owner))
 		__atomic_compare_exchange_n(&h->len, &len,
-					    (len & ~BPF_RINGBUF_BUSY_BIT) |
-						    BPF_RINGBUF_DISCARD_BIT,
+					    (len & ~BPF_RINGBUF_BUSY_BIT) | BPF_RINGBUF_DISCARD_BIT,
 					    false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
@@ -294,8 +294,8 @@ int bext_ringbuf__poll(struct bext_map *m, bext_ringbuf_sample_fn fn, void *ctx,
 }
 
 const struct bext_map_ops bext_ringbuf_ops = {
-	.check_attr = rb_check_attr,
-	.layout = rb_layout,
-	.open = rb_open,
-	.close = rb_close,
+    .check_attr = rb_check_attr,
+    .layout = rb_layout,
+    .open = rb_open,
+    .close = rb_close,
 };

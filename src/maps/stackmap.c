@@ -200,12 +200,12 @@ static long stack_nr_entries(struct bext_map *m)
 }
 
 const struct bext_map_ops bext_stack_trace_ops = {
-	.check_attr = stack_check_attr,
-	.layout = stack_layout,
-	.open = stack_open,
-	.update = stack_update,
-	.delete = stack_delete,
-	.lookup_copy = stack_lookup_copy,
-	.get_next_key = stack_get_next_key,
-	.nr_entries = stack_nr_entries,
+    .check_attr = stack_check_attr,
+    .layout = stack_layout,
+    .open = stack_open,
+    .update = stack_update,
+    .delete = stack_delete,
+    .lookup_copy = stack_lookup_copy,
+    .get_next_key = stack_get_next_key,
+    .nr_entries = stack_nr_entries,
 };

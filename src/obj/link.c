@@ -29,7 +29,7 @@
 struct unit {
 	uint32_t shndx;
 	size_t start, len; /* slots in the section */
-	size_t base;       /* first slot in the output */
+	size_t base;	   /* first slot in the output */
 };
 
 struct linker {
@@ -48,8 +48,9 @@ static int add_unit(struct linker *l, uint32_t shndx, size_t start, size_t len, 
 	const struct obj_sec *sec = &l->obj->secs[shndx];
 
 	if (l->n_out + len > BEXT_MAX_INSNS)
-		return obj_err(l->err, l->err_len, "program %s: more than %u instructions once linked",
-			       l->prog->name, BEXT_MAX_INSNS);
+		return obj_err(l->err, l->err_len,
+			       "program %s: more than %u instructions once linked", l->prog->name,
+			       BEXT_MAX_INSNS);
 	if (l->n_units == l->cap_units) {
 		size_t cap = l->cap_units ? 2 * l->cap_units : 8;
 		struct unit *u = realloc(l->units, cap * sizeof(*u));
@@ -72,8 +73,8 @@ static int add_unit(struct linker *l, uint32_t shndx, size_t start, size_t len, 
 		l->cap_out = cap;
 	}
 	memcpy(l->out + l->n_out, sec->data + start * 8, len * 8);
-	l->units[l->n_units++] = (struct unit){.shndx = shndx, .start = start, .len = len,
-					       .base = l->n_out};
+	l->units[l->n_units++] =
+	    (struct unit){.shndx = shndx, .start = start, .len = len, .base = l->n_out};
 	*base = l->n_out;
 	l->n_out += len;
 	return 0;
@@ -102,8 +103,9 @@ static int find_func(struct linker *l, uint32_t shndx, size_t slot, size_t *star
 		*len = obj->secs[shndx].size / 8;
 		return 0;
 	}
-	return obj_err(l->err, l->err_len, "program %s: target insn %zu of section %s is in no function",
-		       l->prog->name, slot, obj->secs[shndx].name);
+	return obj_err(l->err, l->err_len,
+		       "program %s: target insn %zu of section %s is in no function", l->prog->name,
+		       slot, obj->secs[shndx].name);
 }
 
 /* Output slot of (shndx, slot), appending its function if no unit holds it yet. */
@@ -115,12 +117,14 @@ static int resolve_target(struct linker *l, uint32_t shndx, int64_t slot, size_t
 
 	if (slot < 0 || (uint64_t)slot >= sec->size / 8)
 		return obj_err(l->err, l->err_len,
-			       "program %s: call or function address to insn %lld, outside section %s (%zu insns)",
+			       "program %s: call or function address to insn %lld, outside section "
+			       "%s (%zu insns)",
 			       l->prog->name, (long long)slot, sec->name, sec->size / 8);
 	for (size_t i = 0; i < l->n_units; i++) {
 		const struct unit *u = &l->units[i];
 
-		if (u->shndx == shndx && (size_t)slot >= u->start && (size_t)slot < u->start + u->len) {
+		if (u->shndx == shndx && (size_t)slot >= u->start &&
+		    (size_t)slot < u->start + u->len) {
 			*out_slot = u->base + ((size_t)slot - u->start);
 			return 0;
 		}
@@ -157,9 +161,10 @@ static int link_lddw(struct linker *l, const struct unit *u, size_t j, const str
 	int err;
 
 	if (r->type != R_BPF_64_64)
-		return obj_err(l->err, l->err_len,
-			       "section %s insn %zu: relocation type %u on lddw (expected R_BPF_64_64)",
-			       usec, u->start + j, r->type);
+		return obj_err(
+		    l->err, l->err_len,
+		    "section %s insn %zu: relocation type %u on lddw (expected R_BPF_64_64)", usec,
+		    u->start + j, r->type);
 	s = &obj->syms[r->sym];
 	if (s->shndx == 0)
 		return obj_err(l->err, l->err_len,
@@ -170,9 +175,10 @@ static int link_lddw(struct linker *l, const struct unit *u, size_t j, const str
 	switch (sec->kind) {
 	case SEC_MAPS:
 		if (!map_at(obj, s->value + (uint64_t)addend, &idx))
-			return obj_err(l->err, l->err_len,
-				       "section %s insn %zu: reference to .maps offset %lld is no map",
-				       usec, u->start + j, (long long)(s->value + addend));
+			return obj_err(
+			    l->err, l->err_len,
+			    "section %s insn %zu: reference to .maps offset %lld is no map", usec,
+			    u->start + j, (long long)(s->value + addend));
 		l->out[pc].src = BEXT_PSEUDO_MAP_IDX;
 		l->out[pc].imm = (int32_t)idx;
 		l->out[pc + 1].imm = 0;
@@ -181,17 +187,20 @@ static int link_lddw(struct linker *l, const struct unit *u, size_t j, const str
 		if (addend < 0 || s->value + (uint64_t)addend > sec->size)
 			return obj_err(l->err, l->err_len,
 				       "section %s insn %zu: offset %lld is outside section %s",
-				       usec, u->start + j, (long long)(s->value + addend), sec->name);
+				       usec, u->start + j, (long long)(s->value + addend),
+				       sec->name);
 		l->out[pc].src = BEXT_PSEUDO_MAP_IDX_VALUE;
 		l->out[pc].imm = sec->map_idx;
 		l->out[pc + 1].imm = (int32_t)(s->value + (uint64_t)addend);
 		return 0;
 	case SEC_CODE:
 		if ((s->value + (uint64_t)addend) % 8)
-			return obj_err(l->err, l->err_len,
-				       "section %s insn %zu: function address not on an instruction", usec,
-				       u->start + j);
-		err = resolve_target(l, s->shndx, (int64_t)(s->value + (uint64_t)addend) / 8, &target);
+			return obj_err(
+			    l->err, l->err_len,
+			    "section %s insn %zu: function address not on an instruction", usec,
+			    u->start + j);
+		err = resolve_target(l, s->shndx, (int64_t)(s->value + (uint64_t)addend) / 8,
+				     &target);
 		if (err)
 			return err;
 		l->out[pc].src = BEXT_PSEUDO_FUNC;
@@ -200,7 +209,8 @@ static int link_lddw(struct linker *l, const struct unit *u, size_t j, const str
 		return 0;
 	default:
 		return obj_err(l->err, l->err_len,
-			       "section %s insn %zu: lddw of '%s' in section %s, which is no map, global data or code",
+			       "section %s insn %zu: lddw of '%s' in section %s, which is no map, "
+			       "global data or code",
 			       usec, u->start + j, s->name, sec->name);
 	}
 }
@@ -219,12 +229,14 @@ static int link_call(struct linker *l, const struct unit *u, size_t j, const str
 
 		if (r->type != R_BPF_64_32)
 			return obj_err(l->err, l->err_len,
-				       "section %s insn %zu: relocation type %u on a call (expected R_BPF_64_32)",
+				       "section %s insn %zu: relocation type %u on a call "
+				       "(expected R_BPF_64_32)",
 				       usec, u->start + j, r->type);
 		if (s->shndx == 0 || obj->secs[s->shndx].kind != SEC_CODE || s->value % 8)
-			return obj_err(l->err, l->err_len,
-				       "section %s insn %zu: call to '%s', which is no function here",
-				       usec, u->start + j, s->name);
+			return obj_err(
+			    l->err, l->err_len,
+			    "section %s insn %zu: call to '%s', which is no function here", usec,
+			    u->start + j, s->name);
 		shndx = s->shndx;
 		slot = (int64_t)(s->value / 8) + l->out[pc].imm + 1;
 	} else {
@@ -252,12 +264,14 @@ static int link_units(struct linker *l)
 
 			if (in.code == (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM)) {
 				if (j + 1 >= u.len)
-					return obj_err(l->err, l->err_len,
-						       "section %s insn %zu: lddw without its second slot",
-						       sec->name, u.start + j);
+					return obj_err(
+					    l->err, l->err_len,
+					    "section %s insn %zu: lddw without its second slot",
+					    sec->name, u.start + j);
 				if (sec->reloc_of[u.start + j + 1] >= 0)
 					return obj_err(l->err, l->err_len,
-						       "section %s insn %zu: relocation on the second slot of an lddw",
+						       "section %s insn %zu: relocation on the "
+						       "second slot of an lddw",
 						       sec->name, u.start + j + 1);
 				if (r)
 					err = link_lddw(l, &u, j, r);
@@ -267,7 +281,8 @@ static int link_units(struct linker *l)
 				err = link_call(l, &u, j, r);
 			} else if (r && r->type != R_BPF_NONE) {
 				err = obj_err(l->err, l->err_len,
-					      "section %s insn %zu: relocation type %u on an instruction that is neither lddw nor call",
+					      "section %s insn %zu: relocation type %u on an "
+					      "instruction that is neither lddw nor call",
 					      sec->name, u.start + j, r->type);
 			}
 			if (err)

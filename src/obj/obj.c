@@ -49,9 +49,9 @@ static bool is_data_name(const char *n, enum bext_obj_map_kind *kind)
 		const char *name;
 		enum bext_obj_map_kind kind;
 	} names[] = {
-		{".data", BEXT_OBJ_MAP_DATA},
-		{".rodata", BEXT_OBJ_MAP_RODATA},
-		{".bss", BEXT_OBJ_MAP_BSS},
+	    {".data", BEXT_OBJ_MAP_DATA},
+	    {".rodata", BEXT_OBJ_MAP_RODATA},
+	    {".bss", BEXT_OBJ_MAP_BSS},
 	};
 
 	for (size_t i = 0; i < BEXT_ARRAY_SIZE(names); i++) {
@@ -74,21 +74,25 @@ static int check_header(const uint8_t *buf, size_t size, const char *name, char 
 	if (size < SELFMAG || memcmp(buf, ELFMAG, SELFMAG))
 		return obj_err(err, err_len, "%s: not an ELF file", name);
 	if (size < EI_NIDENT || buf[EI_CLASS] != ELFCLASS64)
-		return obj_err(err, err_len, "%s: not a 64-bit ELF file (eBPF objects are ELF64)", name);
+		return obj_err(err, err_len, "%s: not a 64-bit ELF file (eBPF objects are ELF64)",
+			       name);
 	if (buf[EI_DATA] != ELFDATA2LSB)
 		return obj_err(err, err_len,
-			       "%s: big-endian ELF (bpfeb) is not supported; compile with -target bpf or bpfel",
+			       "%s: big-endian ELF (bpfeb) is not supported; compile with -target "
+			       "bpf or bpfel",
 			       name);
 	if (size < sizeof(Elf64_Ehdr))
 		return obj_err(err, err_len, "%s: truncated ELF header (%zu bytes)", name, size);
 	if (eh->e_machine != EM_BPF)
-		return obj_err(err, err_len, "%s: not an eBPF object (e_machine %u, expected EM_BPF %u)",
-			       name, eh->e_machine, EM_BPF);
+		return obj_err(err, err_len,
+			       "%s: not an eBPF object (e_machine %u, expected EM_BPF %u)", name,
+			       eh->e_machine, EM_BPF);
 	if (eh->e_type != ET_REL)
 		return obj_err(err, err_len, "%s: not a relocatable object (e_type %u)", name,
 			       eh->e_type);
 	if (eh->e_shentsize != sizeof(Elf64_Shdr))
-		return obj_err(err, err_len, "%s: bad section header size %u", name, eh->e_shentsize);
+		return obj_err(err, err_len, "%s: bad section header size %u", name,
+			       eh->e_shentsize);
 	if (eh->e_shoff > size || (size - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
 		return obj_err(err, err_len, "%s: truncated: section headers end beyond the file",
 			       name);
@@ -97,8 +101,7 @@ static int check_header(const uint8_t *buf, size_t size, const char *name, char 
 	return 0;
 }
 
-static int read_sections(struct bext_obj *obj, Elf *elf, size_t *symtab, char *err,
-			 size_t err_len)
+static int read_sections(struct bext_obj *obj, Elf *elf, size_t *symtab, char *err, size_t err_len)
 {
 	size_t shstrndx;
 
@@ -121,12 +124,14 @@ static int read_sections(struct bext_obj *obj, Elf *elf, size_t *symtab, char *e
 				       elf_errmsg(-1));
 		sec->name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (!sec->name)
-			return obj_err(err, err_len, "%s: section %zu: name outside the string table",
-				       obj->name, i);
+			return obj_err(err, err_len,
+				       "%s: section %zu: name outside the string table", obj->name,
+				       i);
 		if (sh.sh_type != SHT_NOBITS &&
 		    (sh.sh_offset > obj->size || obj->size - sh.sh_offset < sh.sh_size))
 			return obj_err(err, err_len,
-				       "%s: truncated: section %s (offset %llu, %llu bytes) ends beyond the file (%zu bytes)",
+				       "%s: truncated: section %s (offset %llu, %llu bytes) ends "
+				       "beyond the file (%zu bytes)",
 				       obj->name, sec->name, (unsigned long long)sh.sh_offset,
 				       (unsigned long long)sh.sh_size, obj->size);
 		sec->size = sh.sh_size;
@@ -134,13 +139,16 @@ static int read_sections(struct bext_obj *obj, Elf *elf, size_t *symtab, char *e
 
 		if (sh.sh_type == SHT_SYMTAB) {
 			if (*symtab)
-				return obj_err(err, err_len, "%s: more than one symbol table", obj->name);
+				return obj_err(err, err_len, "%s: more than one symbol table",
+					       obj->name);
 			*symtab = i;
 		} else if (sh.sh_type == SHT_PROGBITS && (sh.sh_flags & SHF_EXECINSTR)) {
 			if (sh.sh_size % 8)
 				return obj_err(err, err_len,
-					       "%s: code section %s is %llu bytes, not a whole number of instructions",
-					       obj->name, sec->name, (unsigned long long)sh.sh_size);
+					       "%s: code section %s is %llu bytes, not a whole "
+					       "number of instructions",
+					       obj->name, sec->name,
+					       (unsigned long long)sh.sh_size);
 			sec->kind = SEC_CODE;
 			sec->reloc_of = malloc((sh.sh_size / 8 + 1) * sizeof(int32_t));
 			if (!sec->reloc_of)
@@ -150,7 +158,8 @@ static int read_sections(struct bext_obj *obj, Elf *elf, size_t *symtab, char *e
 			sec->kind = SEC_MAPS;
 		} else if (!strcmp(sec->name, "maps")) {
 			return obj_err(err, err_len,
-				       "%s: legacy 'maps' section (struct bpf_map_def) is not supported; define maps in SEC(\".maps\")",
+				       "%s: legacy 'maps' section (struct bpf_map_def) is not "
+				       "supported; define maps in SEC(\".maps\")",
 				       obj->name);
 		} else if ((sh.sh_flags & SHF_ALLOC) && is_data_name(sec->name, &kind)) {
 			sec->kind = SEC_DATA;
@@ -185,11 +194,13 @@ static int read_symbols(struct bext_obj *obj, Elf *elf, size_t symtab, char *err
 		GElf_Sym sym;
 
 		if (!gelf_getsym(data, (int)i, &sym))
-			return obj_err(err, err_len, "%s: symbol %zu: %s", obj->name, i, elf_errmsg(-1));
+			return obj_err(err, err_len, "%s: symbol %zu: %s", obj->name, i,
+				       elf_errmsg(-1));
 		s->name = elf_strptr(elf, sh.sh_link, sym.st_name);
 		if (!s->name)
-			return obj_err(err, err_len, "%s: symbol %zu: name outside the string table",
-				       obj->name, i);
+			return obj_err(err, err_len,
+				       "%s: symbol %zu: name outside the string table", obj->name,
+				       i);
 		s->value = sym.st_value;
 		s->size = sym.st_size;
 		s->type = GELF_ST_TYPE(sym.st_info);
@@ -199,8 +210,9 @@ static int read_symbols(struct bext_obj *obj, Elf *elf, size_t symtab, char *err
 			continue;
 		}
 		if (sym.st_shndx >= obj->n_secs)
-			return obj_err(err, err_len, "%s: symbol '%s': section index %u out of range",
-				       obj->name, s->name, sym.st_shndx);
+			return obj_err(err, err_len,
+				       "%s: symbol '%s': section index %u out of range", obj->name,
+				       s->name, sym.st_shndx);
 		s->shndx = sym.st_shndx;
 		if (s->type == STT_FUNC && obj->secs[s->shndx].kind == SEC_CODE) {
 			const struct obj_sec *sec = &obj->secs[s->shndx];
@@ -208,7 +220,8 @@ static int read_symbols(struct bext_obj *obj, Elf *elf, size_t symtab, char *err
 			if (s->value % 8 || s->size % 8 || s->value > sec->size ||
 			    sec->size - s->value < s->size)
 				return obj_err(err, err_len,
-					       "%s: function '%s' (offset %llu, %llu bytes) lies outside section %s or off instruction boundaries",
+					       "%s: function '%s' (offset %llu, %llu bytes) lies "
+					       "outside section %s or off instruction boundaries",
 					       obj->name, s->name, (unsigned long long)s->value,
 					       (unsigned long long)s->size, sec->name);
 			if (!s->size) /* assembler without .size: up to the section end */
@@ -230,17 +243,20 @@ static int read_relocs(struct bext_obj *obj, Elf *elf, size_t symtab, char *err,
 			GElf_Shdr sh;
 			size_t cnt;
 
-			if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_REL && sh.sh_type != SHT_RELA))
+			if (!gelf_getshdr(scn, &sh) ||
+			    (sh.sh_type != SHT_REL && sh.sh_type != SHT_RELA))
 				continue;
 			if (sh.sh_info == 0 || sh.sh_info >= obj->n_secs)
-				return obj_err(err, err_len,
-					       "%s: relocation section %s applies to section %u, out of range",
-					       obj->name, obj->secs[i].name, sh.sh_info);
+				return obj_err(
+				    err, err_len,
+				    "%s: relocation section %s applies to section %u, out of range",
+				    obj->name, obj->secs[i].name, sh.sh_info);
 			tgt = &obj->secs[sh.sh_info];
 			if (tgt->kind != SEC_CODE)
 				continue; /* .BTF, .BTF.ext, DWARF, .maps inner maps: not needed */
 			if (sh.sh_type == SHT_RELA)
-				return obj_err(err, err_len, "%s: %s: RELA relocations are not used by eBPF",
+				return obj_err(err, err_len,
+					       "%s: %s: RELA relocations are not used by eBPF",
 					       obj->name, obj->secs[i].name);
 			if (sh.sh_link != symtab)
 				return obj_err(err, err_len,
@@ -251,8 +267,8 @@ static int read_relocs(struct bext_obj *obj, Elf *elf, size_t symtab, char *err,
 					       obj->name, obj->secs[i].name);
 			data = elf_getdata(scn, NULL);
 			if (!data)
-				return obj_err(err, err_len, "%s: %s: %s", obj->name, obj->secs[i].name,
-					       elf_errmsg(-1));
+				return obj_err(err, err_len, "%s: %s: %s", obj->name,
+					       obj->secs[i].name, elf_errmsg(-1));
 			cnt = data->d_size / sizeof(Elf64_Rel);
 			if (pass == 0) {
 				total += cnt;
@@ -269,21 +285,26 @@ static int read_relocs(struct bext_obj *obj, Elf *elf, size_t symtab, char *err,
 				sym = GELF_R_SYM(rel.r_info);
 				if (rel.r_offset % 8 || rel.r_offset >= tgt->size)
 					return obj_err(err, err_len,
-						       "%s: relocation %zu of %s points outside section %s (offset %llu, size %zu)",
+						       "%s: relocation %zu of %s points outside "
+						       "section %s (offset %llu, size %zu)",
 						       obj->name, k, obj->secs[i].name, tgt->name,
 						       (unsigned long long)rel.r_offset, tgt->size);
 				if (sym >= obj->n_syms)
 					return obj_err(err, err_len,
-						       "%s: relocation %zu of %s: symbol index %u out of range",
+						       "%s: relocation %zu of %s: symbol index %u "
+						       "out of range",
 						       obj->name, k, obj->secs[i].name, sym);
-				if (type != R_BPF_64_64 && type != R_BPF_64_32 && type != R_BPF_NONE)
+				if (type != R_BPF_64_64 && type != R_BPF_64_32 &&
+				    type != R_BPF_NONE)
 					return obj_err(err, err_len,
-						       "%s: relocation %zu of %s: unknown relocation type %u for code",
+						       "%s: relocation %zu of %s: unknown "
+						       "relocation type %u for code",
 						       obj->name, k, obj->secs[i].name, type);
 				if (tgt->reloc_of[rel.r_offset / 8] >= 0)
-					return obj_err(err, err_len,
-						       "%s: two relocations on insn %llu of %s", obj->name,
-						       (unsigned long long)(rel.r_offset / 8), tgt->name);
+					return obj_err(
+					    err, err_len, "%s: two relocations on insn %llu of %s",
+					    obj->name, (unsigned long long)(rel.r_offset / 8),
+					    tgt->name);
 				obj->relocs[n] = (struct obj_reloc){.type = type, .sym = sym};
 				tgt->reloc_of[rel.r_offset / 8] = (int32_t)n++;
 			}
@@ -474,7 +495,8 @@ static int read_maps(struct bext_obj *obj, char *err, size_t err_len)
 		if (sec->kind != SEC_DATA)
 			continue;
 		if (sec->size > UINT32_MAX)
-			return obj_err(err, err_len, "%s: section %s too large", obj->name, sec->name);
+			return obj_err(err, err_len, "%s: section %s too large", obj->name,
+				       sec->name);
 		m->name = strdup(sec->name);
 		if (!m->name)
 			return -ENOMEM;
@@ -493,8 +515,7 @@ static int read_maps(struct bext_obj *obj, char *err, size_t err_len)
 	return 0;
 }
 
-static int add_prog(struct bext_obj *obj, uint32_t shndx, const char *name, size_t off,
-		    size_t len)
+static int add_prog(struct bext_obj *obj, uint32_t shndx, const char *name, size_t off, size_t len)
 {
 	struct bext_obj_prog *p = &obj->progs[obj->n_progs];
 

@@ -13,11 +13,11 @@
 
 /* ELF relocation types of EM_BPF (LLVM's BPF ELF ABI). */
 #define R_BPF_NONE 0
-#define R_BPF_64_64 1        /* lddw: S + A, A in the first imm */
-#define R_BPF_64_ABS64 2     /* data (.BTF, .maps inner maps) */
-#define R_BPF_64_ABS32 3     /* data (DWARF, .BTF) */
-#define R_BPF_64_NODYLD32 4  /* .BTF.ext */
-#define R_BPF_64_32 10       /* call: (S + A) / 8 - 1 in imm, A = (imm + 1) * 8 */
+#define R_BPF_64_64 1	    /* lddw: S + A, A in the first imm */
+#define R_BPF_64_ABS64 2    /* data (.BTF, .maps inner maps) */
+#define R_BPF_64_ABS32 3    /* data (DWARF, .BTF) */
+#define R_BPF_64_NODYLD32 4 /* .BTF.ext */
+#define R_BPF_64_32 10	    /* call: (S + A) / 8 - 1 in imm, A = (imm + 1) * 8 */
 
 #ifndef EM_BPF
 #define EM_BPF 247
@@ -26,9 +26,9 @@
 /* What a section is to us. */
 enum obj_sec_kind {
 	SEC_OTHER = 0,
-	SEC_CODE,  /* SHF_EXECINSTR */
-	SEC_MAPS,  /* .maps */
-	SEC_DATA,  /* .data*, .rodata*, .bss* (has a data map) */
+	SEC_CODE, /* SHF_EXECINSTR */
+	SEC_MAPS, /* .maps */
+	SEC_DATA, /* .data*, .rodata*, .bss* (has a data map) */
 };
 
 struct obj_sec {
@@ -46,8 +46,8 @@ struct obj_sym {
 	uint64_t value;
 	uint64_t size;
 	uint32_t shndx; /* 0 (undefined) or a valid section index; special indexes rejected */
-	uint8_t type;   /* STT_* */
-	uint8_t bind;   /* STB_* */
+	uint8_t type;	/* STT_* */
+	uint8_t bind;	/* STB_* */
 };
 
 struct obj_reloc {

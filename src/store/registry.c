@@ -294,7 +294,7 @@ out:
 static void drop_one_ref(struct bext_store *s, uint32_t id)
 {
 	struct bext_reg_entry *t = find_slot(s, id);
-	struct redo_batch b = { 0 };
+	struct redo_batch b = {0};
 
 	if (!t || t->state != BEXT_OBJ_LIVE || t->refcnt == 0)
 		return;
@@ -367,7 +367,7 @@ static void reap_dying(struct bext_store *s)
 				nr = 0; /* missing segment: refs were all dropped already */
 			for (k = e->refs_dropped; k < nr; k++) {
 				struct bext_reg_entry *t = find_slot(s, refs[k]);
-				struct redo_batch b = { 0 };
+				struct redo_batch b = {0};
 
 				if (t && t->state == BEXT_OBJ_LIVE && t->refcnt > 0) {
 					batch_add(&b, &t->refcnt, t->refcnt - 1);
@@ -411,9 +411,10 @@ static void recover(struct bext_store *s)
 			/* refs_dropped counts references taken so far (from the end). */
 			if (e->refs_dropped) {
 				uint32_t *refs, nr;
-				struct redo_batch b = { 0 };
+				struct redo_batch b = {0};
 
-				if (read_seg_refs(s, e->id, &refs, &nr) == 0 && nr >= e->refs_dropped) {
+				if (read_seg_refs(s, e->id, &refs, &nr) == 0 &&
+				    nr >= e->refs_dropped) {
 					free(refs);
 					batch_add(&b, &e->refs_dropped, nr - e->refs_dropped);
 					batch_add(&b, &e->state, BEXT_OBJ_DYING);
@@ -489,7 +490,8 @@ out:
 
 static size_t reg_size(uint32_t max_objects)
 {
-	size_t sz = sizeof(struct bext_reg_hdr) + (size_t)max_objects * sizeof(struct bext_reg_entry);
+	size_t sz =
+	    sizeof(struct bext_reg_hdr) + (size_t)max_objects * sizeof(struct bext_reg_entry);
 
 	return (sz + 4095) & ~(size_t)4095;
 }
@@ -579,8 +581,8 @@ static int map_registry(struct bext_store *s)
 struct bext_store *bext_store__open(const struct bext_store_opts *opts)
 {
 	const char *path = opts && opts->path ? opts->path : getenv("BEXT_STORE");
-	uint32_t max_objects = opts && opts->max_objects ? opts->max_objects
-							   : BEXT_STORE_DEFAULT_MAX_OBJECTS;
+	uint32_t max_objects =
+	    opts && opts->max_objects ? opts->max_objects : BEXT_STORE_DEFAULT_MAX_OBJECTS;
 	mode_t mode = opts && opts->mode ? opts->mode : 0600;
 	/* no_create arrived after the first release of the options: honour it only if passed */
 	bool no_create = opts &&
@@ -838,8 +840,8 @@ out:
 int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
 {
 	uint64_t refs_end = sizeof(struct bext_seg_hdr) + (uint64_t)d->nr_refs * 4;
-	uint64_t payload_off = (refs_end + BEXT_SEG_PAYLOAD_ALIGN - 1) &
-			       ~(uint64_t)(BEXT_SEG_PAYLOAD_ALIGN - 1);
+	uint64_t payload_off =
+	    (refs_end + BEXT_SEG_PAYLOAD_ALIGN - 1) & ~(uint64_t)(BEXT_SEG_PAYLOAD_ALIGN - 1);
 	uint64_t seg_size = payload_off + d->payload_size;
 	struct bext_reg_entry *e = NULL;
 	struct bext_seg_hdr *sh;
@@ -851,9 +853,10 @@ int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
 
 	if (d->nr_refs > 65536 || d->payload_size > (1ULL << 40))
 		return -E2BIG;
-	if (d->nr_slot_refs && ((d->slot_refs_off & 7) ||
-				d->slot_refs_off + (uint64_t)d->nr_slot_refs * 4 > d->payload_size ||
-				(payload_off + d->slot_refs_off) / 8 > UINT32_MAX))
+	if (d->nr_slot_refs &&
+	    ((d->slot_refs_off & 7) ||
+	     d->slot_refs_off + (uint64_t)d->nr_slot_refs * 4 > d->payload_size ||
+	     (payload_off + d->slot_refs_off) / 8 > UINT32_MAX))
 		return -EINVAL;
 	err = reg_lock(s);
 	if (err)
@@ -940,7 +943,7 @@ int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
 	/* Take references last to first; refs_dropped counts how many we hold. */
 	for (i = d->nr_refs; i-- > 0;) {
 		struct bext_reg_entry *t = find_slot(s, d->refs[i]);
-		struct redo_batch b = { 0 };
+		struct redo_batch b = {0};
 
 		batch_add(&b, &t->refcnt, t->refcnt + 1);
 		batch_add(&b, &e->refs_dropped, d->nr_refs - i);
@@ -1107,7 +1110,7 @@ int bext_store__obj_put(struct bext_store *s, uint32_t id)
 		e->refcnt--;
 		bump_generation(s);
 	} else {
-		struct redo_batch b = { 0 };
+		struct redo_batch b = {0};
 
 		batch_add(&b, &e->refcnt, 0);
 		batch_add(&b, &e->refs_dropped, 0);
@@ -1159,9 +1162,9 @@ static int blob_init(void *payload, uint64_t size, void *ctx)
 
 int bext_store__create_prog(struct bext_store *s, const struct bext_prog_create_opts *o)
 {
-	struct bext_obj_desc d = { 0 };
+	struct bext_obj_desc d = {0};
 	struct blob_init_ctx c;
-	struct prog_blob pb = { 0 };
+	struct prog_blob pb = {0};
 
 	if (!o || o->sz < offsetof(struct bext_prog_create_opts, nr_maps) + sizeof(uint32_t) ||
 	    (!o->insns && o->insn_cnt) || (!o->map_ids && o->nr_maps))
@@ -1174,7 +1177,7 @@ int bext_store__create_prog(struct bext_store *s, const struct bext_prog_create_
 		strncpy(pb.license, o->license, sizeof(pb.license) - 1);
 	if (o->attach_hint)
 		strncpy(pb.attach_hint, o->attach_hint, sizeof(pb.attach_hint) - 1);
-	c = (struct blob_init_ctx){ &pb, sizeof(pb), o->insns, (size_t)o->insn_cnt * 8 };
+	c = (struct blob_init_ctx){&pb, sizeof(pb), o->insns, (size_t)o->insn_cnt * 8};
 	d.kind = BEXT_OBJ_PROG;
 	d.type = o->prog_type;
 	d.name = o->name;
@@ -1188,9 +1191,9 @@ int bext_store__create_prog(struct bext_store *s, const struct bext_prog_create_
 
 int bext_store__create_link(struct bext_store *s, const struct bext_link_create_opts *o)
 {
-	struct bext_obj_desc d = { 0 };
+	struct bext_obj_desc d = {0};
 	struct blob_init_ctx c;
-	struct link_blob lb = { 0 };
+	struct link_blob lb = {0};
 
 	if (!o || o->sz < offsetof(struct bext_link_create_opts, cookie) + sizeof(uint64_t))
 		return -EINVAL;
@@ -1200,7 +1203,7 @@ int bext_store__create_link(struct bext_store *s, const struct bext_link_create_
 	lb.cookie = o->cookie;
 	if (o->target)
 		strncpy(lb.target, o->target, sizeof(lb.target) - 1);
-	c = (struct blob_init_ctx){ &lb, sizeof(lb), NULL, 0 };
+	c = (struct blob_init_ctx){&lb, sizeof(lb), NULL, 0};
 	d.kind = BEXT_OBJ_LINK;
 	d.type = o->attach_type;
 	d.refs = &o->prog_id;
@@ -1243,7 +1246,8 @@ static int read_payload(struct bext_store *s, uint32_t id, enum bext_obj_kind ki
 			err = -ENOMEM;
 			goto out;
 		}
-		if (pread(fd, *refs, sh.nr_refs * 4, (off_t)sh.refs_off) != (ssize_t)sh.nr_refs * 4) {
+		if (pread(fd, *refs, sh.nr_refs * 4, (off_t)sh.refs_off) !=
+		    (ssize_t)sh.nr_refs * 4) {
 			free(*refs);
 			*refs = NULL;
 			err = -EBADMSG;
@@ -1400,10 +1404,11 @@ int bext_store__obj_check(struct bext_store *s, uint32_t id, char *why, size_t w
 		snprintf(why, why_len,
 			 "segment %s is corrupt: its header says object %u kind %u version %u",
 			 path, sh.id, sh.kind, sh.layout_version);
-	} else if (sh.payload_off > ent.seg_size || sh.payload_size > ent.seg_size - sh.payload_off ||
-		   sh.refs_off > ent.seg_size || (uint64_t)sh.nr_refs * 4 > ent.seg_size - sh.refs_off) {
-		snprintf(why, why_len, "segment %s is corrupt: payload or references out of the file",
-			 path);
+	} else if (sh.payload_off > ent.seg_size ||
+		   sh.payload_size > ent.seg_size - sh.payload_off || sh.refs_off > ent.seg_size ||
+		   (uint64_t)sh.nr_refs * 4 > ent.seg_size - sh.refs_off) {
+		snprintf(why, why_len,
+			 "segment %s is corrupt: payload or references out of the file", path);
 	} else {
 		err = 0;
 	}

@@ -128,7 +128,8 @@ struct bext_obj_desc {
 	const uint32_t *refs; /* objects the new one takes a reference on (must be LIVE) */
 	uint32_t nr_refs;
 	uint64_t payload_size;
-	/* Slot references (see struct bext_seg_hdr): start empty, 8-aligned offset in the payload. */
+	/* Slot references (see struct bext_seg_hdr): start empty, 8-aligned offset in the payload.
+	 */
 	uint32_t nr_slot_refs;
 	uint64_t slot_refs_off;
 	/* Fills the zeroed payload; runs with the registry lock held. */

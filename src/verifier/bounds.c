@@ -398,8 +398,7 @@ static void alu_movsx(struct vreg *d, unsigned bits)
 
 int scalar_alu(struct vreg *dst, const struct vreg *src, uint8_t op, int16_t off, bool is64)
 {
-	bool sign = ((op == BEXT_ALU_DIV || op == BEXT_ALU_MOD) && off == 1) ||
-		    op == BEXT_ALU_ARSH;
+	bool sign = ((op == BEXT_ALU_DIV || op == BEXT_ALU_MOD) && off == 1) || op == BEXT_ALU_ARSH;
 	struct vreg a, b;
 	unsigned bits = is64 ? 64 : 32;
 
@@ -582,11 +581,11 @@ bool scalar_refine(struct vreg *ra, struct vreg *rb, enum cmp_op op, bool is32)
 		a.smax = b.smax = MIN(a.smax, b.smax);
 		break;
 	case CMP_NE:
-		if (tnum_is_const(bt) && !ne_const(&a, &at, bt.value,
-						   is32 ? (int32_t)bt.value : (int64_t)bt.value))
+		if (tnum_is_const(bt) &&
+		    !ne_const(&a, &at, bt.value, is32 ? (int32_t)bt.value : (int64_t)bt.value))
 			return false;
-		if (tnum_is_const(at) && !ne_const(&b, &bt, at.value,
-						   is32 ? (int32_t)at.value : (int64_t)at.value))
+		if (tnum_is_const(at) &&
+		    !ne_const(&b, &bt, at.value, is32 ? (int32_t)at.value : (int64_t)at.value))
 			return false;
 		break;
 	case CMP_GT:

@@ -127,8 +127,9 @@ static int check_decode(struct venv *env)
 			break;
 		case BEXT_CLS_LD:
 			if (mode == BEXT_MODE_ABS || mode == BEXT_MODE_IND) {
-				err = vreject(env, -EINVAL, i,
-					      "BPF_LD_[ABS|IND] not supported for this program type");
+				err =
+				    vreject(env, -EINVAL, i,
+					    "BPF_LD_[ABS|IND] not supported for this program type");
 				break;
 			}
 			if (!is_lddw(in)) {
@@ -136,7 +137,8 @@ static int check_decode(struct venv *env)
 				break;
 			}
 			if (i + 1 >= env->n) {
-				err = vreject(env, -EINVAL, i, "invalid insn %u: lddw without its second slot", i);
+				err = vreject(env, -EINVAL, i,
+					      "invalid insn %u: lddw without its second slot", i);
 				break;
 			}
 			{
@@ -144,10 +146,13 @@ static int check_decode(struct venv *env)
 
 				if (n2->code || n2->dst || n2->src || n2->off || in->off)
 					err = bad(env, i, "lddw uses reserved fields");
-				else if (in->src == BEXT_PSEUDO_BTF_ID || in->src > BEXT_PSEUDO_MAP_IDX_VALUE)
-					err = vreject(env, -EINVAL, i, "lddw src %d not supported", in->src);
+				else if (in->src == BEXT_PSEUDO_BTF_ID ||
+					 in->src > BEXT_PSEUDO_MAP_IDX_VALUE)
+					err = vreject(env, -EINVAL, i, "lddw src %d not supported",
+						      in->src);
 				else if (in->dst == 10)
-					err = vreject(env, -EACCES, i, "frame pointer is read only");
+					err =
+					    vreject(env, -EACCES, i, "frame pointer is read only");
 			}
 			env->aux[i + 1].second_slot = true;
 			i++;
@@ -160,17 +165,20 @@ static int check_decode(struct venv *env)
 			if (op == 0xe0 || op == 0xf0) {
 				err = bad(env, i, "unknown jump operation");
 			} else if (op == BEXT_JMP_JA) {
-				if (x || in->src || in->dst || (cls == BEXT_CLS_JMP ? in->imm : in->off))
+				if (x || in->src || in->dst ||
+				    (cls == BEXT_CLS_JMP ? in->imm : in->off))
 					err = bad(env, i, "BPF_JA uses reserved fields");
 			} else if (op == BEXT_JMP_CALL) {
 				if (cls == BEXT_CLS_JMP32 || x || in->dst || in->off)
 					err = bad(env, i, "BPF_CALL uses reserved fields");
 				else if (in->src == BEXT_CALL_KFUNC)
-					err = vreject(env, -EINVAL, i, "kfunc calls are not supported");
+					err = vreject(env, -EINVAL, i,
+						      "kfunc calls are not supported");
 				else if (in->src > BEXT_CALL_KFUNC)
 					err = bad(env, i, "BPF_CALL uses reserved fields");
 			} else if (op == BEXT_JMP_EXIT) {
-				if (cls == BEXT_CLS_JMP32 || x || in->src || in->dst || in->off || in->imm)
+				if (cls == BEXT_CLS_JMP32 || x || in->src || in->dst || in->off ||
+				    in->imm)
 					err = bad(env, i, "BPF_EXIT uses reserved fields");
 			} else if (!x && in->src) {
 				err = bad(env, i, "BPF_K jump uses the src field");
@@ -252,8 +260,9 @@ static int find_subprogs(struct venv *env)
 			continue;
 		}
 		if (t < 0 || t >= env->n || env->aux[t].second_slot) {
-			err = vreject(env, -EINVAL, i, "%s target out of range from insn %u to %lld",
-				      func ? "callback" : "call", i, (long long)t);
+			err =
+			    vreject(env, -EINVAL, i, "%s target out of range from insn %u to %lld",
+				    func ? "callback" : "call", i, (long long)t);
 			goto out_free;
 		}
 		starts[n++] = (uint32_t)t;
@@ -298,17 +307,20 @@ static int check_jumps(struct venv *env)
 
 		if (env->aux[i].second_slot || is_call_local(in))
 			continue;
-		if ((BEXT_CLASS(in->code) == BEXT_CLS_JMP || BEXT_CLASS(in->code) == BEXT_CLS_JMP32) &&
+		if ((BEXT_CLASS(in->code) == BEXT_CLS_JMP ||
+		     BEXT_CLASS(in->code) == BEXT_CLS_JMP32) &&
 		    BEXT_OP(in->code) != BEXT_JMP_EXIT && BEXT_OP(in->code) != BEXT_JMP_CALL) {
 			const struct subprog *sp = &env->subprogs[env->aux[i].subprog];
 
 			t = jump_target(in, i);
 			if (t < 0 || t >= env->n || env->aux[t].second_slot)
-				return vreject(env, -EINVAL, i, "jump out of range from insn %u to %lld",
-					       i, (long long)t);
+				return vreject(env, -EINVAL, i,
+					       "jump out of range from insn %u to %lld", i,
+					       (long long)t);
 			if (t < sp->start || t >= sp->end)
 				return vreject(env, -EINVAL, i,
-					       "jump out of range from insn %u to %lld (leaves its subprogram)",
+					       "jump out of range from insn %u to %lld (leaves its "
+					       "subprogram)",
 					       i, (long long)t);
 			env->aux[t].prune_point = true;
 			if (BEXT_OP(in->code) != BEXT_JMP_JA && i + 1 < env->n)
@@ -323,9 +335,10 @@ static int check_jumps(struct venv *env)
 		uint32_t last = env->subprogs[s].end - 1;
 
 		if (env->aux[last].second_slot || !is_uncond(&env->insns[last]))
-			return vreject(env, -EINVAL, last,
-				       "last insn is not an exit or jmp (insn %u falls through%s)",
-				       last, s + 1 < env->n_subprogs ? " into the next subprogram" : " off the end");
+			return vreject(
+			    env, -EINVAL, last,
+			    "last insn is not an exit or jmp (insn %u falls through%s)", last,
+			    s + 1 < env->n_subprogs ? " into the next subprogram" : " off the end");
 	}
 	return 0;
 }
@@ -394,9 +407,10 @@ static int walk(struct venv *env, uint32_t *post, uint32_t *n_post)
 
 			if (color[t] == 1) {
 				if (call[e]) {
-					err = vreject(env, -EINVAL, i,
-						      "recursive call from insn %u to subprogram at insn %u",
-						      i, t);
+					err = vreject(
+					    env, -EINVAL, i,
+					    "recursive call from insn %u to subprogram at insn %u",
+					    i, t);
 					goto out;
 				}
 				env->has_loops = true;
@@ -465,7 +479,8 @@ static void use_def(struct venv *env, uint32_t i, uint16_t *use, uint16_t *def)
 		if (op == BEXT_JMP_EXIT) {
 			*use |= 1;
 		} else if (op == BEXT_JMP_CALL) {
-			const struct helper_proto *p = in->src == BEXT_CALL_HELPER ? helper_proto(in->imm) : NULL;
+			const struct helper_proto *p =
+			    in->src == BEXT_CALL_HELPER ? helper_proto(in->imm) : NULL;
 			int nargs = 5;
 
 			if (p)
@@ -691,8 +706,8 @@ int cfg_check_stack_depth(struct venv *env)
 		return err;
 	env->stack_depth = d;
 	if (d > V_STACK)
-		return vreject(env, -EACCES, -1, "combined stack size of the call chain is %u. Too large",
-			       d);
+		return vreject(env, -EACCES, -1,
+			       "combined stack size of the call chain is %u. Too large", d);
 	return 0;
 }
 

@@ -48,21 +48,21 @@ static int reg_read(struct venv *env, struct vstate *st, int regno)
 
 /* ---- every register and spill of every frame ----------------------- */
 
-#define FOR_EACH_REG(st, r, body)                                                                  \
-	do {                                                                                       \
-		for (uint32_t _f = 0; _f <= (st)->curframe; _f++) {                               \
-			struct vframe *_fr = (st)->frames[_f];                                     \
-			for (int _i = 0; _i < 11; _i++) {                                          \
-				struct vreg *r = &_fr->regs[_i];                                   \
-				body;                                                              \
-			}                                                                          \
-			for (int _s = 0; _s < (int)V_SLOTS; _s++) {                                \
-				if (_fr->stype[_s * 8] != STACK_SPILL)                             \
-					continue;                                                  \
-				struct vreg *r = &_fr->spill[_s];                                  \
-				body;                                                              \
-			}                                                                          \
-		}                                                                                  \
+#define FOR_EACH_REG(st, r, body)                                      \
+	do {                                                           \
+		for (uint32_t _f = 0; _f <= (st)->curframe; _f++) {    \
+			struct vframe *_fr = (st)->frames[_f];         \
+			for (int _i = 0; _i < 11; _i++) {              \
+				struct vreg *r = &_fr->regs[_i];       \
+				body;                                  \
+			}                                              \
+			for (int _s = 0; _s < (int)V_SLOTS; _s++) {    \
+				if (_fr->stype[_s * 8] != STACK_SPILL) \
+					continue;                      \
+				struct vreg *r = &_fr->spill[_s];      \
+				body;                                  \
+			}                                              \
+		}                                                      \
 	} while (0)
 
 static void release_ref(struct vstate *st, uint32_t ref)
@@ -239,8 +239,8 @@ static void stack_mark_misc(struct vframe *f, int b, int len)
 {
 	for (int s = b / 8; s <= (b + len - 1) / 8; s++)
 		if (f->stype[s * 8] == STACK_SPILL)
-			memset(&f->stype[s * 8], f->spill[s].type == SCALAR ? STACK_MISC : STACK_INVALID,
-			       8);
+			memset(&f->stype[s * 8],
+			       f->spill[s].type == SCALAR ? STACK_MISC : STACK_INVALID, 8);
 	memset(&f->stype[b], STACK_MISC, len);
 }
 
@@ -269,9 +269,9 @@ static int stack_write(struct venv *env, struct vstate *st, struct vframe *f, in
 		return 0;
 	}
 	if (reg_is_pointer(val))
-		return vreject(env, -EACCES, st->pc,
-			       "invalid size of register spill: pointer stored with size %d at fp%d", size,
-			       o);
+		return vreject(
+		    env, -EACCES, st->pc,
+		    "invalid size of register spill: pointer stored with size %d at fp%d", size, o);
 	stack_mark_misc(f, b, size);
 	return 0;
 }
@@ -291,9 +291,10 @@ static int stack_read(struct venv *env, struct vstate *st, struct vframe *f, int
 		if (f->stype[i] == STACK_SPILL) {
 			if (f->spill[i / 8].type == SCALAR)
 				continue;
-			return vreject(env, -EACCES, st->pc,
-				       "invalid size of register fill: partial read of spilled %s at fp%d",
-				       reg_type_name(f->spill[i / 8].type), (i / 8) * 8 - (int)V_STACK);
+			return vreject(
+			    env, -EACCES, st->pc,
+			    "invalid size of register fill: partial read of spilled %s at fp%d",
+			    reg_type_name(f->spill[i / 8].type), (i / 8) * 8 - (int)V_STACK);
 		}
 		return vreject(env, -EACCES, st->pc,
 			       "invalid read from stack off %d+%d size %d (uninitialised)", o,
@@ -313,27 +314,32 @@ static int check_region(struct venv *env, struct vstate *st, int regno, const st
 
 	if (r->smin < -V_MAX_VAR_OFF)
 		return vreject(env, -EACCES, st->pc,
-			       "R%d min value is negative, either use unsigned index or do a if (index >=0) check",
+			       "R%d min value is negative, either use unsigned index or do a if "
+			       "(index >=0) check",
 			       regno);
 	if (r->smax > V_MAX_VAR_OFF)
-		return vreject(env, -EACCES, st->pc,
-			       "R%d unbounded memory access, make sure to bounds check any such access",
-			       regno);
+		return vreject(
+		    env, -EACCES, st->pc,
+		    "R%d unbounded memory access, make sure to bounds check any such access",
+		    regno);
 	lo = (int64_t)r->off + off + r->smin;
 	hi = (int64_t)r->off + off + r->smax + size;
 	if (lo < 0 && r->smin < 0)
 		return vreject(env, -EACCES, st->pc,
-			       "R%d min value is negative, either use unsigned index or do a if (index >=0) check",
+			       "R%d min value is negative, either use unsigned index or do a if "
+			       "(index >=0) check",
 			       regno);
 	if (lo < 0 || hi > limit) {
 		const char *lim = strcmp(what, "map value") ? "mem_size" : "value_size";
 
 		if (lo == hi - size)
 			return vreject(env, -EACCES, st->pc,
-				       "invalid access to %s, %s=%u off=%" PRId64 " size=%" PRId64 " (R%d)",
+				       "invalid access to %s, %s=%u off=%" PRId64 " size=%" PRId64
+				       " (R%d)",
 				       what, lim, limit, lo, size, regno);
 		return vreject(env, -EACCES, st->pc,
-			       "invalid access to %s, %s=%u off=[%" PRId64 ",%" PRId64 "] size=%" PRId64 " (R%d)",
+			       "invalid access to %s, %s=%u off=[%" PRId64 ",%" PRId64
+			       "] size=%" PRId64 " (R%d)",
 			       what, lim, limit, lo, hi - size, size, regno);
 	}
 	return 0;
@@ -348,9 +354,9 @@ static int ctx_access(struct venv *env, struct vstate *st, int off, int size, bo
 	if (err || write || !sign)
 		return err;
 	if (out->type != SCALAR)
-		return vreject(env, -EACCES, st->pc,
-			       "invalid access to ctx: sign-extending load of a pointer field (off=%d)",
-			       off);
+		return vreject(
+		    env, -EACCES, st->pc,
+		    "invalid access to ctx: sign-extending load of a pointer field (off=%d)", off);
 	reg_set_size_unknown(out, size, true);
 	return 0;
 }
@@ -371,10 +377,11 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 
 			if (o < -(int64_t)V_STACK || o + size > 0)
 				return vreject(env, -EACCES, st->pc,
-					       "invalid stack access off=%" PRId64 " size=%d (R%d)", o,
-					       size, regno);
+					       "invalid stack access off=%" PRId64 " size=%d (R%d)",
+					       o, size, regno);
 			note_depth(env, f, o);
-			if (r.frameno != st->curframe || (o + V_STACK) / 8 != (o + V_STACK + size - 1) / 8)
+			if (r.frameno != st->curframe ||
+			    (o + V_STACK) / 8 != (o + V_STACK + size - 1) / 8)
 				env->step_opaque = true;
 			else
 				env->step_slot = (int16_t)((o + V_STACK) / 8);
@@ -384,45 +391,55 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 		env->step_opaque = true;
 		if (write)
 			return vreject(env, -EACCES, st->pc,
-				       "invalid stack access: variable-offset write through R%d", regno);
+				       "invalid stack access: variable-offset write through R%d",
+				       regno);
 		if (r.smin < -(int64_t)V_STACK || r.smax > (int64_t)V_STACK)
 			return vreject(env, -EACCES, st->pc,
-				       "invalid stack access: unbounded variable offset in R%d", regno);
+				       "invalid stack access: unbounded variable offset in R%d",
+				       regno);
 		{
 			int64_t lo = r.off + off + r.smin, hi = r.off + off + r.smax + size;
 
 			if (lo < -(int64_t)V_STACK || hi > 0)
-				return vreject(env, -EACCES, st->pc,
-					       "invalid stack access: variable offset range [%" PRId64 ", %" PRId64 ") of R%d",
-					       lo, hi, regno);
+				return vreject(
+				    env, -EACCES, st->pc,
+				    "invalid stack access: variable offset range [%" PRId64
+				    ", %" PRId64 ") of R%d",
+				    lo, hi, regno);
 			note_depth(env, f, lo);
 			for (int64_t b = lo + V_STACK; b < hi + (int64_t)V_STACK; b++)
 				if (f->stype[b] == STACK_INVALID ||
 				    (f->stype[b] == STACK_SPILL && f->spill[b / 8].type != SCALAR))
-					return vreject(env, -EACCES, st->pc,
-						       "invalid read from stack: variable-offset read of R%d may see uninitialised or pointer bytes",
-						       regno);
+					return vreject(
+					    env, -EACCES, st->pc,
+					    "invalid read from stack: variable-offset read of R%d "
+					    "may see uninitialised or pointer bytes",
+					    regno);
 			reg_set_size_unknown(out, size, sign);
 			return 0;
 		}
 	}
 	case PTR_TO_CTX:
-		if (env->opts.prog_type == BEXT_PROG_EXT && (!reg_is_const(&r) || r.var.value || r.off)) {
+		if (env->opts.prog_type == BEXT_PROG_EXT &&
+		    (!reg_is_const(&r) || r.var.value || r.off)) {
 			/* EXT ctx is plain memory: a moved pointer stays inside it */
 			int64_t lo, hi;
 			bool ok;
 
-			err = check_region(env, st, regno, &r, off, size, progtype_ctx_size(env), "ctx");
+			err = check_region(env, st, regno, &r, off, size, progtype_ctx_size(env),
+					   "ctx");
 			if (err)
 				return err;
 			if (reg_is_const(&r))
-				return ctx_access(env, st, (int)(r.off + (int64_t)r.var.value + off),
-						  size, write, out, sign);
+				return ctx_access(env, st,
+						  (int)(r.off + (int64_t)r.var.value + off), size,
+						  write, out, sign);
 			lo = (int64_t)r.off + off + r.smin;
 			hi = (int64_t)r.off + off + r.smax + size;
 			if (write && !env->opts.ctx_writable)
 				return vreject(env, -EACCES, st->pc,
-					       "invalid access to ctx: write through R%d, ctx of ext is read-only",
+					       "invalid access to ctx: write through R%d, ctx of "
+					       "ext is read-only",
 					       regno);
 			if (env->policy) {
 				ok = write ? bext_policy__ctx_writable(env->policy, (uint32_t)lo,
@@ -431,26 +448,29 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 								       (uint32_t)(hi - lo));
 				if (!ok)
 					return vreject(env, -EACCES, st->pc,
-						       "invalid access to ctx: %s of off=[%" PRId64 ",%" PRId64 ") not allowed by policy",
+						       "invalid access to ctx: %s of off=[%" PRId64
+						       ",%" PRId64 ") not allowed by policy",
 						       write ? "write" : "read", lo, hi);
 			}
 			if (write && reg_is_pointer(val))
-				return vreject(env, -EACCES, st->pc, "R%d leaks addr into ctx", regno);
+				return vreject(env, -EACCES, st->pc, "R%d leaks addr into ctx",
+					       regno);
 			if (!write)
 				reg_set_size_unknown(out, size, sign);
 			return 0;
 		}
 		if (!reg_is_const(&r) || r.var.value || r.off)
 			return vreject(env, -EACCES, st->pc,
-				       "dereference of modified ctx ptr R%d off=%d disallowed", regno,
-				       r.off);
+				       "dereference of modified ctx ptr R%d off=%d disallowed",
+				       regno, r.off);
 		if (write && reg_is_pointer(val))
 			return vreject(env, -EACCES, st->pc, "R%d leaks addr into ctx", regno);
 		return ctx_access(env, st, off, size, write, out, sign);
 	case PTR_TO_MAP_VALUE:
 		map = &env->opts.maps[r.map_idx];
 		if (write && (map->flags & BPF_F_RDONLY_PROG))
-			return vreject(env, -EACCES, st->pc, "write into map forbidden, value is read-only");
+			return vreject(env, -EACCES, st->pc,
+				       "write into map forbidden, value is read-only");
 		err = check_region(env, st, regno, &r, off, size, map->value_size, "map value");
 		if (err)
 			return err;
@@ -461,13 +481,14 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 		return 0;
 	case PTR_TO_MEM:
 		if (write && r.rdonly)
-			return vreject(env, -EACCES, st->pc, "R%d write into read-only memory", regno);
+			return vreject(env, -EACCES, st->pc, "R%d write into read-only memory",
+				       regno);
 		err = check_region(env, st, regno, &r, off, size, r.mem_size, "memory");
 		if (err)
 			return err;
 		if (write && reg_is_pointer(val))
-			return vreject(env, -EACCES, st->pc, "R%d leaks addr into ring buffer memory",
-				       regno);
+			return vreject(env, -EACCES, st->pc,
+				       "R%d leaks addr into ring buffer memory", regno);
 		if (!write)
 			reg_set_size_unknown(out, size, sign);
 		return 0;
@@ -475,9 +496,10 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 		int64_t lo = (int64_t)r.off + off, hi = lo + size;
 
 		if (r.smin < 0 || r.umax > MAX_PACKET_OFF || lo < 0 || hi > r.mem_size)
-			return vreject(env, -EACCES, st->pc,
-				       "invalid access to packet, off=%d size=%d, R%d(id=%u,off=%d,r=%u)",
-				       off, size, regno, r.id, r.off, r.mem_size);
+			return vreject(
+			    env, -EACCES, st->pc,
+			    "invalid access to packet, off=%d size=%d, R%d(id=%u,off=%d,r=%u)", off,
+			    size, regno, r.id, r.off, r.mem_size);
 		if (write && reg_is_pointer(val))
 			return vreject(env, -EACCES, st->pc, "R%d leaks addr into packet", regno);
 		if (!write)
@@ -564,13 +586,15 @@ static int do_atomic(struct venv *env, struct vstate *st, const struct bext_insn
 		if (curf(st)->regs[0].type != SCALAR)
 			return vreject(env, -EACCES, st->pc, "R0 leaks addr into memory");
 	}
-	if (base->type != PTR_TO_STACK && base->type != PTR_TO_MAP_VALUE && base->type != PTR_TO_MEM)
+	if (base->type != PTR_TO_STACK && base->type != PTR_TO_MAP_VALUE &&
+	    base->type != PTR_TO_MEM)
 		return vreject(env, -EACCES, st->pc, "BPF_ATOMIC stores into R%d %s is not allowed",
 			       in->dst, reg_type_name(base->type));
 	{
 		/* atomics need natural alignment (stack frames, map values and
 		 * ring buffer records start 8-byte aligned) */
-		struct tnum a = tnum_add(base->var, tnum_const((uint64_t)(int64_t)(base->off + in->off)));
+		struct tnum a =
+		    tnum_add(base->var, tnum_const((uint64_t)(int64_t)(base->off + in->off)));
 
 		if ((a.value | a.mask) & (uint64_t)(size - 1))
 			return vreject(env, -EACCES, st->pc,
@@ -613,19 +637,22 @@ static int do_lddw(struct venv *env, struct vstate *st, const struct bext_insn *
 	case BEXT_PSEUDO_MAP_VALUE:
 	case BEXT_PSEUDO_MAP_IDX_VALUE:
 		if (imm < 0 || (uint32_t)imm >= env->opts.n_maps)
-			return vreject(env, -EINVAL, st->pc, "fd %d is not pointing to valid bpf_map", imm);
+			return vreject(env, -EINVAL, st->pc,
+				       "fd %d is not pointing to valid bpf_map", imm);
 		map = &env->opts.maps[imm];
 		if (in->src == BEXT_PSEUDO_MAP_FD || in->src == BEXT_PSEUDO_MAP_IDX) {
 			ptr_init(d, CONST_PTR_TO_MAP);
 		} else {
 			if (map->type != BPF_MAP_TYPE_ARRAY)
-				return vreject(env, -EINVAL, st->pc,
-					       "map %d (type %u) does not support direct value access", imm,
-					       map->type);
+				return vreject(
+				    env, -EINVAL, st->pc,
+				    "map %d (type %u) does not support direct value access", imm,
+				    map->type);
 			if (next < 0 || (uint32_t)next >= map->value_size)
-				return vreject(env, -EACCES, st->pc,
-					       "invalid access to map value pointer, value_size=%u off=%d",
-					       map->value_size, next);
+				return vreject(
+				    env, -EACCES, st->pc,
+				    "invalid access to map value pointer, value_size=%u off=%d",
+				    map->value_size, next);
 			ptr_init(d, PTR_TO_MAP_VALUE);
 			d->off = next;
 		}
@@ -646,8 +673,8 @@ static int do_lddw(struct venv *env, struct vstate *st, const struct bext_insn *
 
 static const char *alu_name(uint8_t op)
 {
-	static const char *const n[16] = {"+", "-", "*", "/", "|", "&", "<<", ">>",
-					  "neg", "%", "^", "mov", "s>>", "end", "?", "?"};
+	static const char *const n[16] = {"+",	 "-", "*", "/",	  "|",	 "&",	"<<", ">>",
+					  "neg", "%", "^", "mov", "s>>", "end", "?",  "?"};
 
 	return n[op >> 4];
 }
@@ -661,8 +688,9 @@ static void do_end(struct vreg *d, const struct bext_insn *in)
 		uint64_t v = d->var.value;
 
 		if (swap)
-			v = bits == 16 ? __builtin_bswap16(v) : bits == 32 ? __builtin_bswap32(v)
-									     : __builtin_bswap64(v);
+			v = bits == 16	 ? __builtin_bswap16(v)
+			    : bits == 32 ? __builtin_bswap32(v)
+					 : __builtin_bswap64(v);
 		else if (bits < 64)
 			v &= (1ull << bits) - 1;
 		reg_mark_const(d, v);
@@ -693,7 +721,8 @@ static int ptr_arith(struct venv *env, struct vstate *st, const struct bext_insn
 			       pregno);
 	if (op != BEXT_ALU_ADD && op != BEXT_ALU_SUB)
 		return vreject(env, -EACCES, st->pc,
-			       "R%d pointer arithmetic with %s operator prohibited", pregno, alu_name(op));
+			       "R%d pointer arithmetic with %s operator prohibited", pregno,
+			       alu_name(op));
 	if (reg_is_pointer(dst) && reg_is_pointer(src)) {
 		bool same = dst->type == src->type ||
 			    (dst->type == PTR_TO_PACKET_END && src->type == PTR_TO_PACKET);
@@ -719,8 +748,8 @@ static int ptr_arith(struct venv *env, struct vstate *st, const struct bext_insn
 	case PTR_TO_MAP_VALUE_OR_NULL:
 	case PTR_TO_MEM_OR_NULL:
 		return vreject(env, -EACCES, st->pc,
-			       "R%d pointer arithmetic on %s prohibited, null-check it first", pregno,
-			       reg_type_name(ptr.type));
+			       "R%d pointer arithmetic on %s prohibited, null-check it first",
+			       pregno, reg_type_name(ptr.type));
 	case CONST_PTR_TO_MAP:
 	case PTR_TO_PACKET_END:
 	case PTR_TO_FUNC:
@@ -747,9 +776,10 @@ static int ptr_arith(struct venv *env, struct vstate *st, const struct bext_insn
 	if (ptr.type == PTR_TO_CTX && env->opts.prog_type != BEXT_PROG_EXT)
 		return vreject(env, -EACCES, st->pc, "R%d variable ctx access prohibited", pregno);
 	if (k.smin < -V_MAX_VAR_OFF || k.smax > V_MAX_VAR_OFF)
-		return vreject(env, -EACCES, st->pc,
-			       "math between %s pointer and register with unbounded min value is not allowed",
-			       reg_type_name(ptr.type));
+		return vreject(
+		    env, -EACCES, st->pc,
+		    "math between %s pointer and register with unbounded min value is not allowed",
+		    reg_type_name(ptr.type));
 	t = ptr;
 	t.type = SCALAR;
 	t.id = 0;
@@ -787,8 +817,9 @@ static int do_alu(struct venv *env, struct vstate *st, const struct bext_insn *i
 		if ((err = reg_read(env, st, in->dst)))
 			return err;
 		if (reg_is_pointer(dst))
-			return vreject(env, -EACCES, st->pc, "R%d pointer arithmetic with %s prohibited",
-				       in->dst, alu_name(op));
+			return vreject(env, -EACCES, st->pc,
+				       "R%d pointer arithmetic with %s prohibited", in->dst,
+				       alu_name(op));
 		if (op == BEXT_ALU_END)
 			do_end(dst, in);
 		else
@@ -801,7 +832,8 @@ static int do_alu(struct venv *env, struct vstate *st, const struct bext_insn *i
 			return err;
 		src = f->regs[in->src];
 	} else {
-		reg_mark_const(&src, is64 ? (uint64_t)(int64_t)in->imm : (uint64_t)(uint32_t)in->imm);
+		reg_mark_const(&src,
+			       is64 ? (uint64_t)(int64_t)in->imm : (uint64_t)(uint32_t)in->imm);
 	}
 	if (op == BEXT_ALU_MOV) {
 		if (x && in->off == 0) {
@@ -858,7 +890,8 @@ static int push_state(struct venv *env, struct vstate *st)
 		env->cap_pending = cap;
 	}
 	if (env->n_pending >= 8192)
-		return vreject(env, -E2BIG, st->pc, "BPF program is too complex: too many pending branches");
+		return vreject(env, -E2BIG, st->pc,
+			       "BPF program is too complex: too many pending branches");
 	st->hist_len = env->n_hist + 1; /* the forking insn is appended after its step */
 	env->pending[env->n_pending++] = st;
 	return 0;
@@ -888,17 +921,58 @@ static void plan_cmp(uint8_t jop, struct cmp_plan *p)
 {
 	memset(p, 0, sizeof(*p));
 	switch (jop) {
-	case BEXT_JMP_JEQ: p->op_t = CMP_EQ; p->op_f = CMP_NE; break;
-	case BEXT_JMP_JNE: p->op_t = CMP_NE; p->op_f = CMP_EQ; break;
-	case BEXT_JMP_JSET: p->op_t = CMP_SET; p->op_f = CMP_NSET; break;
-	case BEXT_JMP_JGT: p->op_t = CMP_GT; p->op_f = CMP_GE; p->swap_f = true; break;
-	case BEXT_JMP_JGE: p->op_t = CMP_GE; p->op_f = CMP_GT; p->swap_f = true; break;
-	case BEXT_JMP_JLT: p->op_t = CMP_GT; p->swap_t = true; p->op_f = CMP_GE; break;
-	case BEXT_JMP_JLE: p->op_t = CMP_GE; p->swap_t = true; p->op_f = CMP_GT; break;
-	case BEXT_JMP_JSGT: p->op_t = CMP_SGT; p->op_f = CMP_SGE; p->swap_f = true; break;
-	case BEXT_JMP_JSGE: p->op_t = CMP_SGE; p->op_f = CMP_SGT; p->swap_f = true; break;
-	case BEXT_JMP_JSLT: p->op_t = CMP_SGT; p->swap_t = true; p->op_f = CMP_SGE; break;
-	case BEXT_JMP_JSLE: p->op_t = CMP_SGE; p->swap_t = true; p->op_f = CMP_SGT; break;
+	case BEXT_JMP_JEQ:
+		p->op_t = CMP_EQ;
+		p->op_f = CMP_NE;
+		break;
+	case BEXT_JMP_JNE:
+		p->op_t = CMP_NE;
+		p->op_f = CMP_EQ;
+		break;
+	case BEXT_JMP_JSET:
+		p->op_t = CMP_SET;
+		p->op_f = CMP_NSET;
+		break;
+	case BEXT_JMP_JGT:
+		p->op_t = CMP_GT;
+		p->op_f = CMP_GE;
+		p->swap_f = true;
+		break;
+	case BEXT_JMP_JGE:
+		p->op_t = CMP_GE;
+		p->op_f = CMP_GT;
+		p->swap_f = true;
+		break;
+	case BEXT_JMP_JLT:
+		p->op_t = CMP_GT;
+		p->swap_t = true;
+		p->op_f = CMP_GE;
+		break;
+	case BEXT_JMP_JLE:
+		p->op_t = CMP_GE;
+		p->swap_t = true;
+		p->op_f = CMP_GT;
+		break;
+	case BEXT_JMP_JSGT:
+		p->op_t = CMP_SGT;
+		p->op_f = CMP_SGE;
+		p->swap_f = true;
+		break;
+	case BEXT_JMP_JSGE:
+		p->op_t = CMP_SGE;
+		p->op_f = CMP_SGT;
+		p->swap_f = true;
+		break;
+	case BEXT_JMP_JSLT:
+		p->op_t = CMP_SGT;
+		p->swap_t = true;
+		p->op_f = CMP_SGE;
+		break;
+	case BEXT_JMP_JSLE:
+		p->op_t = CMP_SGE;
+		p->swap_t = true;
+		p->op_f = CMP_SGT;
+		break;
 	}
 }
 
@@ -993,7 +1067,8 @@ static int do_cond(struct venv *env, struct vstate **pst, const struct bext_insn
 		bool null_cmp = oth->type == SCALAR && reg_is_const(oth) && !oth->var.value;
 
 		if (is32)
-			return vreject(env, -EACCES, st->pc, "R%d 32-bit pointer comparison prohibited",
+			return vreject(env, -EACCES, st->pc,
+				       "R%d 32-bit pointer comparison prohibited",
 				       ptr == &a ? in->dst : in->src);
 		if (null_cmp && (jop == BEXT_JMP_JEQ || jop == BEXT_JMP_JNE)) {
 			bool maybe_null = ptr->type == PTR_TO_MAP_VALUE_OR_NULL ||
@@ -1032,9 +1107,8 @@ static int do_cond(struct venv *env, struct vstate **pst, const struct bext_insn
 			default:
 				break;
 			}
-		} else if (reg_is_pointer(&a) && reg_is_pointer(&b) &&
-			   (a.type == b.type) && a.type != PTR_TO_MAP_VALUE_OR_NULL &&
-			   a.type != PTR_TO_MEM_OR_NULL) {
+		} else if (reg_is_pointer(&a) && reg_is_pointer(&b) && (a.type == b.type) &&
+			   a.type != PTR_TO_MAP_VALUE_OR_NULL && a.type != PTR_TO_MEM_OR_NULL) {
 			/* same-kind pointers: allowed, nothing learned */
 		} else {
 			return vreject(env, -EACCES, st->pc, "R%d pointer comparison prohibited",
@@ -1080,13 +1154,13 @@ static int do_cond(struct venv *env, struct vstate **pst, const struct bext_insn
 /* ---- calls --------------------------------------------------------- */
 
 struct call_meta {
-	int map;            /* -1: none */
-	int mem_regno;      /* pending ARG_MEM*: register, 0: none */
+	int map;       /* -1: none */
+	int mem_regno; /* pending ARG_MEM*: register, 0: none */
 	int mem_kind;
-	uint32_t release;   /* ref to release */
-	int64_t alloc;      /* ARG_CONST_ALLOC_SIZE */
+	uint32_t release; /* ref to release */
+	int64_t alloc;	  /* ARG_CONST_ALLOC_SIZE */
 	uint64_t size_max;
-	uint32_t func;      /* callback target */
+	uint32_t func; /* callback target */
 	struct vreg cb_ctx;
 	int lock_off;
 };
@@ -1101,8 +1175,8 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 	if (!size)
 		return 0;
 	if (size > MAX_MEM_SIZE)
-		return vreject(env, -EACCES, st->pc, "R%d memory access of %" PRIu64 " bytes too large",
-			       regno, size);
+		return vreject(env, -EACCES, st->pc,
+			       "R%d memory access of %" PRIu64 " bytes too large", regno, size);
 	switch (r->type) {
 	case PTR_TO_STACK: {
 		struct vframe *f = st->frames[r->frameno];
@@ -1114,7 +1188,8 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 		o = (int64_t)r->off + (int64_t)r->var.value;
 		if (o < -(int64_t)V_STACK || o + (int64_t)size > 0)
 			return vreject(env, -EACCES, st->pc,
-				       "invalid indirect access to stack R%d off=%" PRId64 " size=%" PRIu64,
+				       "invalid indirect access to stack R%d off=%" PRId64
+				       " size=%" PRIu64,
 				       regno, o, size);
 		note_depth(env, f, o);
 		if (write) {
@@ -1129,11 +1204,13 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 				if (f->spill[b / 8].type == SCALAR)
 					continue;
 				return vreject(env, -EACCES, st->pc,
-					       "R%d invalid indirect read from stack: spilled pointer at off %" PRId64,
+					       "R%d invalid indirect read from stack: spilled "
+					       "pointer at off %" PRId64,
 					       regno, b - (int64_t)V_STACK);
 			}
 			return vreject(env, -EACCES, st->pc,
-				       "invalid indirect read from stack R%d off %" PRId64 "+%" PRId64 " size %" PRIu64,
+				       "invalid indirect read from stack R%d off %" PRId64
+				       "+%" PRId64 " size %" PRIu64,
 				       regno, o, b - o - (int64_t)V_STACK, size);
 		}
 		return 0;
@@ -1141,17 +1218,21 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 	case PTR_TO_MAP_VALUE:
 		map = &env->opts.maps[r->map_idx];
 		if (write && (map->flags & BPF_F_RDONLY_PROG))
-			return vreject(env, -EACCES, st->pc, "write into map forbidden, value is read-only");
-		return check_region(env, st, regno, r, 0, (int64_t)size, map->value_size, "map value");
+			return vreject(env, -EACCES, st->pc,
+				       "write into map forbidden, value is read-only");
+		return check_region(env, st, regno, r, 0, (int64_t)size, map->value_size,
+				    "map value");
 	case PTR_TO_MEM:
 		if (write && r->rdonly)
-			return vreject(env, -EACCES, st->pc, "R%d write into read-only memory", regno);
+			return vreject(env, -EACCES, st->pc, "R%d write into read-only memory",
+				       regno);
 		return check_region(env, st, regno, r, 0, (int64_t)size, r->mem_size, "memory");
 	case PTR_TO_PACKET:
 		if (r->smin < 0 || r->umax > MAX_PACKET_OFF || r->off < 0 ||
 		    (uint64_t)r->off + size > r->mem_size)
 			return vreject(env, -EACCES, st->pc,
-				       "invalid access to packet, off=0 size=%" PRIu64 ", R%d(id=%u,off=%d,r=%u)",
+				       "invalid access to packet, off=0 size=%" PRIu64
+				       ", R%d(id=%u,off=%d,r=%u)",
 				       size, regno, r->id, r->off, r->mem_size);
 		return 0;
 	case PTR_TO_CTX:
@@ -1162,26 +1243,27 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 			int err;
 
 			if (write && !env->opts.ctx_writable)
-				return vreject(env, -EACCES, st->pc,
-					       "R%d helper writes into the ctx, ctx of ext is read-only",
-					       regno);
-			err = check_region(env, st, regno, r, 0, (int64_t)size, progtype_ctx_size(env),
-					   "ctx");
+				return vreject(
+				    env, -EACCES, st->pc,
+				    "R%d helper writes into the ctx, ctx of ext is read-only",
+				    regno);
+			err = check_region(env, st, regno, r, 0, (int64_t)size,
+					   progtype_ctx_size(env), "ctx");
 			if (err)
 				return err;
 			if (env->policy &&
 			    !(write ? bext_policy__ctx_writable(env->policy, plo, plen)
 				    : bext_policy__ctx_readable(env->policy, plo, plen)))
 				return vreject(env, -EACCES, st->pc,
-					       "invalid access to ctx: helper %s of off=[%" PRId64 ",%" PRId64 ") not allowed by policy",
+					       "invalid access to ctx: helper %s of off=[%" PRId64
+					       ",%" PRId64 ") not allowed by policy",
 					       write ? "write" : "read", lo, hi);
 			return 0;
 		}
 		/* fall through */
 	default:
-		return vreject(env, -EACCES, st->pc,
-			       "R%d type=%s expected=fp, pkt, map_value, mem", regno,
-			       reg_type_name(r->type));
+		return vreject(env, -EACCES, st->pc, "R%d type=%s expected=fp, pkt, map_value, mem",
+			       regno, reg_type_name(r->type));
 	}
 }
 
@@ -1210,8 +1292,9 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 		m->map = (int)r->map_idx;
 		map = &env->opts.maps[m->map];
 		if (!helper_map_compatible(hid, map->type))
-			return vreject(env, -EACCES, st->pc, "cannot pass map_type %u into func %s#%u",
-				       map->type, hname, hid);
+			return vreject(env, -EACCES, st->pc,
+				       "cannot pass map_type %u into func %s#%u", map->type, hname,
+				       hid);
 		return 0;
 	case ARG_MAP_KEY:
 		return check_helper_mem(env, st, regno, map->key_size, false, 0);
@@ -1222,13 +1305,14 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 	case ARG_MEM:
 	case ARG_MEM_UNINIT:
 	case ARG_MEM_OR_NULL:
-		if (kind == ARG_MEM_OR_NULL && r->type == SCALAR && reg_is_const(r) && !r->var.value) {
+		if (kind == ARG_MEM_OR_NULL && r->type == SCALAR && reg_is_const(r) &&
+		    !r->var.value) {
 			mark_reg_precise(env, regno);
 			m->mem_regno = -1; /* NULL: its size must be 0 */
 			return 0;
 		}
-		if (r->type != PTR_TO_STACK && r->type != PTR_TO_MAP_VALUE && r->type != PTR_TO_MEM &&
-		    r->type != PTR_TO_PACKET &&
+		if (r->type != PTR_TO_STACK && r->type != PTR_TO_MAP_VALUE &&
+		    r->type != PTR_TO_MEM && r->type != PTR_TO_PACKET &&
 		    !(r->type == PTR_TO_CTX && env->opts.prog_type == BEXT_PROG_EXT))
 			return vreject(env, -EACCES, st->pc,
 				       "R%d type=%s expected=fp, pkt, map_value, mem", regno,
@@ -1242,40 +1326,47 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 			goto bad_type;
 		mark_reg_precise(env, regno);
 		if (r->smin < 0)
-			return vreject(env, -EACCES, st->pc,
-				       "R%d min value is negative, either use unsigned or 'var &= const'",
-				       regno);
+			return vreject(
+			    env, -EACCES, st->pc,
+			    "R%d min value is negative, either use unsigned or 'var &= const'",
+			    regno);
 		if (r->umax > MAX_MEM_SIZE)
-			return vreject(env, -EACCES, st->pc,
-				       "R%d unbounded memory access, use 'var &= const' or 'if (var < const)'",
-				       regno);
+			return vreject(
+			    env, -EACCES, st->pc,
+			    "R%d unbounded memory access, use 'var &= const' or 'if (var < const)'",
+			    regno);
 		if (kind == ARG_SIZE && r->umin == 0)
 			return vreject(env, -EACCES, st->pc,
-				       "R%d invalid zero-sized read: u64=[0,%" PRIu64 "]", regno, r->umax);
+				       "R%d invalid zero-sized read: u64=[0,%" PRIu64 "]", regno,
+				       r->umax);
 		m->size_max = r->umax;
 		if (m->mem_regno < 0) {
 			if (r->umax)
 				return vreject(env, -EACCES, st->pc,
-					       "R%d must be 0 when the memory argument is NULL", regno);
+					       "R%d must be 0 when the memory argument is NULL",
+					       regno);
 			return 0;
 		}
-		return check_helper_mem(env, st, m->mem_regno, r->umax, m->mem_kind == ARG_MEM_UNINIT,
-					r->umin);
+		return check_helper_mem(env, st, m->mem_regno, r->umax,
+					m->mem_kind == ARG_MEM_UNINIT, r->umin);
 	case ARG_CTX:
 		if (r->type != PTR_TO_CTX)
 			goto bad_type;
 		if (r->off || !reg_is_const(r) || r->var.value)
 			return vreject(env, -EACCES, st->pc,
-				       "dereference of modified ctx ptr R%d off=%d disallowed", regno, r->off);
+				       "dereference of modified ctx ptr R%d off=%d disallowed",
+				       regno, r->off);
 		return 0;
 	case ARG_RINGBUF_MEM:
 		if (r->type != PTR_TO_MEM || !r->ref_id)
 			return vreject(env, -EACCES, st->pc,
-				       "R%d type=%s expected=ringbuf_mem (a record from bpf_ringbuf_reserve, null-checked)",
+				       "R%d type=%s expected=ringbuf_mem (a record from "
+				       "bpf_ringbuf_reserve, null-checked)",
 				       regno, reg_type_name(r->type));
 		if (r->off || !reg_is_const(r) || r->var.value)
 			return vreject(env, -EACCES, st->pc,
-				       "R%d must have zero offset when passed to release func", regno);
+				       "R%d must have zero offset when passed to release func",
+				       regno);
 		m->release = r->ref_id;
 		return 0;
 	case ARG_CONST_ALLOC_SIZE:
@@ -1283,8 +1374,9 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 		if (r->type != SCALAR || !reg_is_const(r))
 			return vreject(env, -EACCES, st->pc, "R%d is not a known constant", regno);
 		if (!r->var.value || r->var.value > MAX_MEM_SIZE)
-			return vreject(env, -EACCES, st->pc, "R%d invalid reservation size %" PRIu64,
-				       regno, r->var.value);
+			return vreject(env, -EACCES, st->pc,
+				       "R%d invalid reservation size %" PRIu64, regno,
+				       r->var.value);
 		m->alloc = (int64_t)r->var.value;
 		return 0;
 	case ARG_FUNC:
@@ -1305,13 +1397,15 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 
 		if (r->type != PTR_TO_MAP_VALUE || !reg_is_const(r))
 			return vreject(env, -EACCES, st->pc,
-				       "R%d doesn't point to a bpf_spin_lock in a map value", regno);
+				       "R%d doesn't point to a bpf_spin_lock in a map value",
+				       regno);
 		map = &env->opts.maps[r->map_idx];
 		o = (int64_t)r->off + (int64_t)r->var.value;
 		if (o < 0 || o % 4 || o + 4 > map->value_size)
-			return vreject(env, -EACCES, st->pc,
-				       "R%d doesn't point to a bpf_spin_lock in a map value (off=%" PRId64 ")",
-				       regno, o);
+			return vreject(
+			    env, -EACCES, st->pc,
+			    "R%d doesn't point to a bpf_spin_lock in a map value (off=%" PRId64 ")",
+			    regno, o);
 		m->map = (int)r->map_idx;
 		m->lock_off = (int)o;
 		return 0;
@@ -1321,23 +1415,27 @@ static int check_arg(struct venv *env, struct vstate *st, const struct helper_pr
 			return check_helper_mem(env, st, regno, 1, false, 0);
 		if (r->type == PTR_TO_STACK)
 			return check_helper_mem(env, st, regno, 1, false, 0);
-		return vreject(env, -EACCES, st->pc, "R%d type=%s expected=const string (map value or stack)",
-			       regno, reg_type_name(r->type));
+		return vreject(env, -EACCES, st->pc,
+			       "R%d type=%s expected=const string (map value or stack)", regno,
+			       reg_type_name(r->type));
 	}
 	return 0;
-bad_type:
-	{
-		static const char *const want[] = {
-			[ARG_SCALAR] = "scalar", [ARG_CONST_MAP_PTR] = "map_ptr",
-			[ARG_SIZE] = "scalar", [ARG_SIZE_OR_ZERO] = "scalar", [ARG_CTX] = "ctx",
-			[ARG_FUNC] = "func", [ARG_STACK_OR_NULL] = "fp or NULL",
-		};
-		const char *w = (unsigned)kind < sizeof(want) / sizeof(want[0]) && want[kind] ? want[kind]
-											: "?";
+bad_type : {
+	static const char *const want[] = {
+	    [ARG_SCALAR] = "scalar",
+	    [ARG_CONST_MAP_PTR] = "map_ptr",
+	    [ARG_SIZE] = "scalar",
+	    [ARG_SIZE_OR_ZERO] = "scalar",
+	    [ARG_CTX] = "ctx",
+	    [ARG_FUNC] = "func",
+	    [ARG_STACK_OR_NULL] = "fp or NULL",
+	};
+	const char *w =
+	    (unsigned)kind < sizeof(want) / sizeof(want[0]) && want[kind] ? want[kind] : "?";
 
-		return vreject(env, -EACCES, st->pc, "R%d type=%s expected=%s", regno,
-			       reg_type_name(r->type), w);
-	}
+	return vreject(env, -EACCES, st->pc, "R%d type=%s expected=%s", regno,
+		       reg_type_name(r->type), w);
+}
 }
 
 static int push_callback_frame(struct venv *env, struct vstate *st, uint32_t hid,
@@ -1347,7 +1445,8 @@ static int push_callback_frame(struct venv *env, struct vstate *st, uint32_t hid
 	uint32_t fi = st->curframe + 1;
 
 	if (fi >= V_MAX_FRAMES)
-		return vreject(env, -EACCES, st->pc, "the call stack of %u frames is too deep", fi + 1);
+		return vreject(env, -EACCES, st->pc, "the call stack of %u frames is too deep",
+			       fi + 1);
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -1385,7 +1484,8 @@ static int do_helper_call(struct venv *env, struct vstate **pst, const struct be
 	struct vstate *st = *pst;
 	uint32_t hid = (uint32_t)in->imm;
 	const struct helper_proto *p = helper_proto(hid);
-	const struct bext_host_func *hf = env->policy ? bext_policy__host_func(env->policy, hid) : NULL;
+	const struct bext_host_func *hf =
+	    env->policy ? bext_policy__host_func(env->policy, hid) : NULL;
 	const char *hname = p ? p->name : hf ? hf->name : "unknown";
 	struct call_meta m;
 	struct vframe *f = curf(st);
@@ -1399,18 +1499,23 @@ static int do_helper_call(struct venv *env, struct vstate **pst, const struct be
 	if (p) {
 		if (!(p->types & (1u << env->opts.prog_type)))
 			return vreject(env, -EACCES, st->pc,
-				       "helper %s#%u not allowed for this program: not available to %s programs",
+				       "helper %s#%u not allowed for this program: not available "
+				       "to %s programs",
 				       p->name, hid, progtype_get(env->opts.prog_type)->name);
 		if (env->policy && !bext_policy__helper_allowed(env->policy, hid))
-			return vreject(env, -EACCES, st->pc,
-				       "helper %s#%u not allowed for this program: not granted by the policy",
-				       p->name, hid);
+			return vreject(
+			    env, -EACCES, st->pc,
+			    "helper %s#%u not allowed for this program: not granted by the policy",
+			    p->name, hid);
 	}
 	if (st->lock_map >= 0 && hid != 94)
 		return vreject(env, -EACCES, st->pc,
-			       "function calls are not allowed while holding a lock (%s#%u)", hname, hid);
+			       "function calls are not allowed while holding a lock (%s#%u)", hname,
+			       hid);
 	for (int a = 0; a < 5; a++) {
-		enum arg_kind k = p ? (enum arg_kind)p->args[a] : a < (int)hf->nargs ? ARG_ANYTHING : ARG_NONE;
+		enum arg_kind k = p		       ? (enum arg_kind)p->args[a]
+				  : a < (int)hf->nargs ? ARG_ANYTHING
+						       : ARG_NONE;
 
 		if (k == ARG_NONE)
 			break;
@@ -1425,8 +1530,9 @@ static int do_helper_call(struct venv *env, struct vstate **pst, const struct be
 		for (uint32_t i = 0; i < st->nrefs; i++)
 			held |= st->refs[i].id == m.release;
 		if (!held)
-			return vreject(env, -EACCES, st->pc,
-				       "R1 reference has not been acquired before (or was released)");
+			return vreject(
+			    env, -EACCES, st->pc,
+			    "R1 reference has not been acquired before (or was released)");
 		release_ref(st, m.release);
 	}
 	if (hid == 93) {
@@ -1437,7 +1543,8 @@ static int do_helper_call(struct venv *env, struct vstate **pst, const struct be
 		st->lock_id = curf(st)->regs[1].id;
 	} else if (hid == 94) {
 		if (st->lock_map < 0)
-			return vreject(env, -EACCES, st->pc, "bpf_spin_unlock without taking a lock");
+			return vreject(env, -EACCES, st->pc,
+				       "bpf_spin_unlock without taking a lock");
 		if (st->lock_map != m.map || st->lock_off != m.lock_off)
 			return vreject(env, -EACCES, st->pc, "bpf_spin_unlock of a different lock");
 		st->lock_map = -1;
@@ -1446,7 +1553,8 @@ static int do_helper_call(struct venv *env, struct vstate **pst, const struct be
 	}
 	if (hid == BEXT_HELPER_TAIL_CALL && st->nrefs)
 		return vreject(env, -EACCES, st->pc,
-			       "tail_call would lead to reference leak (ref id=%u)", st->refs[0].id);
+			       "tail_call would lead to reference leak (ref id=%u)",
+			       st->refs[0].id);
 	if (env->aux[st->pc].callback_call) {
 		struct vstate *after = fork_state(env, st);
 
@@ -1481,7 +1589,8 @@ static int do_helper_call(struct venv *env, struct vstate **pst, const struct be
 			break;
 		case RET_RINGBUF_MEM_OR_NULL:
 			if (st->nrefs == V_MAX_REFS)
-				return vreject(env, -EACCES, st->pc, "too many unreleased references");
+				return vreject(env, -EACCES, st->pc,
+					       "too many unreleased references");
 			ptr_init(r0, PTR_TO_MEM_OR_NULL);
 			r0->mem_size = (uint32_t)m.alloc;
 			r0->id = ++env->id_gen;
@@ -1511,9 +1620,11 @@ static int do_local_call(struct venv *env, struct vstate *st, const struct bext_
 	struct vframe *f, *caller = curf(st);
 
 	if (st->lock_map >= 0)
-		return vreject(env, -EACCES, st->pc, "function calls are not allowed while holding a lock");
+		return vreject(env, -EACCES, st->pc,
+			       "function calls are not allowed while holding a lock");
 	if (fi >= V_MAX_FRAMES)
-		return vreject(env, -EACCES, st->pc, "the call stack of %u frames is too deep", fi + 1);
+		return vreject(env, -EACCES, st->pc, "the call stack of %u frames is too deep",
+			       fi + 1);
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -1545,13 +1656,15 @@ static int do_exit(struct venv *env, struct vstate *st, bool *done)
 		struct vframe *caller = st->frames[st->curframe - 1];
 
 		if (r0->type == PTR_TO_STACK && r0->frameno == st->curframe)
-			return vreject(env, -EACCES, st->pc, "cannot return stack pointer to the caller");
+			return vreject(env, -EACCES, st->pc,
+				       "cannot return stack pointer to the caller");
 		if (f->is_callback) {
 			mark_reg_precise(env, 0);
 			if (r0->type != SCALAR || r0->smin < 0 || r0->smax > 1) {
 				reg_snprint(b, sizeof(b), r0);
 				return vreject(env, -EACCES, st->pc,
-					       "At callback return the register R0 has %s should have been in [0, 1]",
+					       "At callback return the register R0 has %s should "
+					       "have been in [0, 1]",
 					       b);
 			}
 			st->pc = (uint32_t)f->callsite;
@@ -1587,9 +1700,11 @@ static int do_exit(struct venv *env, struct vstate *st, bool *done)
 			mark_reg_precise(env, 0);
 		if (chk && (r0->smin < lo || r0->smax > hi)) {
 			reg_snprint(b, sizeof(b), r0);
-			return vreject(env, -EACCES, st->pc,
-				       "At program exit the register R0 has %s should have been in [%" PRId64 ", %" PRId64 "]",
-				       b, lo, hi);
+			return vreject(
+			    env, -EACCES, st->pc,
+			    "At program exit the register R0 has %s should have been in [%" PRId64
+			    ", %" PRId64 "]",
+			    b, lo, hi);
 		}
 	}
 	*done = true;
@@ -1761,11 +1876,13 @@ static int visit_state(struct venv *env, struct vstate *cur)
 		}
 	}
 	for (sl = env->ibucket[hash % 4096]; sl; sl = sl->hnext)
-		if (sl->hash == hash && sl->st.pc == pc && (!in_cb || sl->st.cb_gen == cur->cb_gen) &&
+		if (sl->hash == hash && sl->st.pc == pc &&
+		    (!in_cb || sl->st.cb_gen == cur->cb_gen) &&
 		    state_covers(env, &sl->st, cur, true, NULL))
-			return vreject(env, -EACCES, pc,
-				       "unbounded loop at insn %u: the state repeats (infinite loop detected)",
-				       pc);
+			return vreject(
+			    env, -EACCES, pc,
+			    "unbounded loop at insn %u: the state repeats (infinite loop detected)",
+			    pc);
 	if (cb_iter)
 		for (int j = (int)env->n_inprog - 1; j >= 0; j--)
 			if (env->inprog[j]->st.pc == pc) {
@@ -1932,11 +2049,14 @@ int do_check(struct venv *env)
 		if (++env->processed > env->limit) {
 			if (env->has_loops)
 				err = vreject(env, -E2BIG, pc,
-					      "BPF program is too complex: back-edge from insn %u to %u, complexity limit of %" PRIu64 " insns reached (loop not proven to end)",
+					      "BPF program is too complex: back-edge from insn %u "
+					      "to %u, complexity limit of %" PRIu64
+					      " insns reached (loop not proven to end)",
 					      last_back_from, last_back_to, env->limit);
 			else
 				err = vreject(env, -E2BIG, pc,
-					      "BPF program is too complex: processed %" PRIu64 " insns (limit %" PRIu64 ")",
+					      "BPF program is too complex: processed %" PRIu64
+					      " insns (limit %" PRIu64 ")",
 					      env->processed - 1, env->limit);
 			goto fail;
 		}
@@ -1987,7 +2107,7 @@ int do_check(struct venv *env)
 			continue;
 		if (env->opts.log_level >= 2)
 			vlog(env, "%u: exit, path safe\n", pc);
-path_end:
+	path_end:
 		finish_inprog(env);
 		if (!env->n_pending)
 			break;

@@ -87,18 +87,18 @@ int vreject(struct venv *env, int err, int insn, const char *fmt, ...)
 const char *reg_type_name(enum reg_type t)
 {
 	static const char *const names[REG_TYPE__MAX] = {
-		[NOT_INIT] = "?",
-		[SCALAR] = "scalar",
-		[PTR_TO_CTX] = "ctx",
-		[PTR_TO_STACK] = "fp",
-		[CONST_PTR_TO_MAP] = "map_ptr",
-		[PTR_TO_MAP_VALUE] = "map_value",
-		[PTR_TO_MAP_VALUE_OR_NULL] = "map_value_or_null",
-		[PTR_TO_MEM] = "mem",
-		[PTR_TO_MEM_OR_NULL] = "mem_or_null",
-		[PTR_TO_PACKET] = "pkt",
-		[PTR_TO_PACKET_END] = "pkt_end",
-		[PTR_TO_FUNC] = "func",
+	    [NOT_INIT] = "?",
+	    [SCALAR] = "scalar",
+	    [PTR_TO_CTX] = "ctx",
+	    [PTR_TO_STACK] = "fp",
+	    [CONST_PTR_TO_MAP] = "map_ptr",
+	    [PTR_TO_MAP_VALUE] = "map_value",
+	    [PTR_TO_MAP_VALUE_OR_NULL] = "map_value_or_null",
+	    [PTR_TO_MEM] = "mem",
+	    [PTR_TO_MEM_OR_NULL] = "mem_or_null",
+	    [PTR_TO_PACKET] = "pkt",
+	    [PTR_TO_PACKET_END] = "pkt_end",
+	    [PTR_TO_FUNC] = "func",
 	};
 
 	return (unsigned)t < REG_TYPE__MAX ? names[t] : "invalid";
@@ -110,11 +110,11 @@ static int bounds_snprint(char *buf, size_t len, const struct vreg *r)
 	size_t n = 0;
 	char t[64];
 
-#define ADD(...)                                                                                   \
-	do {                                                                                       \
-		int _k = snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__);                   \
-		if (_k > 0)                                                                        \
-			n += _k;                                                                   \
+#define ADD(...)                                                                \
+	do {                                                                    \
+		int _k = snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__); \
+		if (_k > 0)                                                     \
+			n += _k;                                                \
 	} while (0)
 	if (r->smin != INT64_MIN)
 		ADD(",smin=%" PRId64, r->smin);
@@ -189,8 +189,8 @@ void reg_snprint(char *buf, size_t len, const struct vreg *r)
 		snprintf(buf, len, "%s%.0u%smap=%u,off=%d%s)", r->id ? "id=" : "", r->id,
 			 r->id ? "," : "", r->map_idx, r->off, b);
 	else if (r->type == PTR_TO_MEM || r->type == PTR_TO_MEM_OR_NULL)
-		snprintf(buf, len, "id=%u,ref=%u,sz=%u,off=%d%s)", r->id, r->ref_id, r->mem_size, r->off,
-			 b);
+		snprintf(buf, len, "id=%u,ref=%u,sz=%u,off=%d%s)", r->id, r->ref_id, r->mem_size,
+			 r->off, b);
 	else if (r->type == PTR_TO_PACKET)
 		snprintf(buf, len, "id=%u,off=%d,r=%u%s)", r->id, r->off, r->mem_size, b);
 	else

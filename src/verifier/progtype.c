@@ -26,15 +26,15 @@
 #include "verifier_internal.h"
 
 static const struct progtype_desc descs[BEXT_PROG__MAX] = {
-	[BEXT_PROG_EXT] = {"ext", 0, false, 0, 0},
-	[BEXT_PROG_UPROBE] = {"uprobe", 168, false, 0, 0},
-	[BEXT_PROG_TRACEPOINT] = {"tracepoint", 64, false, 0, 0},
-	[BEXT_PROG_RAW_SYSCALL] = {"raw_syscall", 64, false, 0, 0},
-	/* XDP actions are 0..4, but like the kernel an out-of-range value is
-	 * not a safety problem (the runtime treats it as XDP_ABORTED), and
-	 * programs in SEC("xdp") are used to return computed results; a
-	 * caller that wants the range asks for it with opts->ret_min/ret_max. */
-	[BEXT_PROG_XDP] = {"xdp", 24, false, 0, 4},
+    [BEXT_PROG_EXT] = {"ext", 0, false, 0, 0},
+    [BEXT_PROG_UPROBE] = {"uprobe", 168, false, 0, 0},
+    [BEXT_PROG_TRACEPOINT] = {"tracepoint", 64, false, 0, 0},
+    [BEXT_PROG_RAW_SYSCALL] = {"raw_syscall", 64, false, 0, 0},
+    /* XDP actions are 0..4, but like the kernel an out-of-range value is
+     * not a safety problem (the runtime treats it as XDP_ABORTED), and
+     * programs in SEC("xdp") are used to return computed results; a
+     * caller that wants the range asks for it with opts->ret_min/ret_max. */
+    [BEXT_PROG_XDP] = {"xdp", 24, false, 0, 4},
 };
 
 const struct progtype_desc *progtype_get(enum bext_prog_type t)
@@ -53,11 +53,15 @@ int bext_prog_type_from_name(const char *name, enum bext_prog_type *type)
 		const char *name;
 		enum bext_prog_type t;
 	} names[] = {
-		{"ext", BEXT_PROG_EXT},		    {"uprobe", BEXT_PROG_UPROBE},
-		{"uretprobe", BEXT_PROG_UPROBE},    {"kprobe", BEXT_PROG_UPROBE},
-		{"tracepoint", BEXT_PROG_TRACEPOINT}, {"tp", BEXT_PROG_TRACEPOINT},
-		{"raw_tp", BEXT_PROG_RAW_SYSCALL},  {"raw_syscall", BEXT_PROG_RAW_SYSCALL},
-		{"xdp", BEXT_PROG_XDP},
+	    {"ext", BEXT_PROG_EXT},
+	    {"uprobe", BEXT_PROG_UPROBE},
+	    {"uretprobe", BEXT_PROG_UPROBE},
+	    {"kprobe", BEXT_PROG_UPROBE},
+	    {"tracepoint", BEXT_PROG_TRACEPOINT},
+	    {"tp", BEXT_PROG_TRACEPOINT},
+	    {"raw_tp", BEXT_PROG_RAW_SYSCALL},
+	    {"raw_syscall", BEXT_PROG_RAW_SYSCALL},
+	    {"xdp", BEXT_PROG_XDP},
 	};
 
 	if (!name || !type)
@@ -82,30 +86,32 @@ uint32_t progtype_ctx_size(const struct venv *env)
 	}
 }
 
-int progtype_ctx_access(struct venv *env, int insn, int off, int size, bool write,
-			struct vreg *out)
+int progtype_ctx_access(struct venv *env, int insn, int off, int size, bool write, struct vreg *out)
 {
 	enum bext_prog_type t = env->opts.prog_type;
 	uint32_t csz = progtype_ctx_size(env);
 
 	if (off < 0 || (uint32_t)off + size > csz)
-		return vreject(env, -EACCES, insn, "invalid access to ctx: off=%d size=%d (ctx is %u bytes)",
-			       off, size, csz);
-	if (t != BEXT_PROG_EXT && off % size)
-		return vreject(env, -EACCES, insn, "invalid access to ctx: misaligned off=%d size=%d",
-			       off, size);
-	if (write && !(t == BEXT_PROG_EXT && env->opts.ctx_writable))
 		return vreject(env, -EACCES, insn,
-			       "invalid access to ctx: write to off=%d size=%d, ctx of %s is read-only",
-			       off, size, descs[t].name);
+			       "invalid access to ctx: off=%d size=%d (ctx is %u bytes)", off, size,
+			       csz);
+	if (t != BEXT_PROG_EXT && off % size)
+		return vreject(env, -EACCES, insn,
+			       "invalid access to ctx: misaligned off=%d size=%d", off, size);
+	if (write && !(t == BEXT_PROG_EXT && env->opts.ctx_writable))
+		return vreject(
+		    env, -EACCES, insn,
+		    "invalid access to ctx: write to off=%d size=%d, ctx of %s is read-only", off,
+		    size, descs[t].name);
 	if (env->policy) {
 		bool ok = write ? bext_policy__ctx_writable(env->policy, off, size)
 				: bext_policy__ctx_readable(env->policy, off, size);
 
 		if (!ok)
-			return vreject(env, -EACCES, insn,
-				       "invalid access to ctx: %s of off=%d size=%d not allowed by policy",
-				       write ? "write" : "read", off, size);
+			return vreject(
+			    env, -EACCES, insn,
+			    "invalid access to ctx: %s of off=%d size=%d not allowed by policy",
+			    write ? "write" : "read", off, size);
 	}
 	if (write)
 		return 0;
@@ -113,7 +119,8 @@ int progtype_ctx_access(struct venv *env, int insn, int off, int size, bool writ
 	if (t == BEXT_PROG_XDP) {
 		if (size != 4)
 			return vreject(env, -EACCES, insn,
-				       "invalid access to ctx: xdp_md fields are read as 4 bytes (off=%d size=%d)",
+				       "invalid access to ctx: xdp_md fields are read as 4 bytes "
+				       "(off=%d size=%d)",
 				       off, size);
 		if (off == 0 || off == 4) {
 			memset(out, 0, sizeof(*out));

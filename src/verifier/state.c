@@ -99,13 +99,13 @@ static bool range_within(const struct vreg *o, const struct vreg *c)
 static bool reg_exact(const struct vreg *o, const struct vreg *c, struct idmap *m)
 {
 	return o->type == c->type && o->off == c->off && o->frameno == c->frameno &&
-	       o->rdonly == c->rdonly && o->var.value == c->var.value && o->var.mask == c->var.mask &&
-	       o->smin == c->smin && o->smax == c->smax && o->umin == c->umin &&
-	       o->umax == c->umax && o->s32min == c->s32min && o->s32max == c->s32max &&
-	       o->u32min == c->u32min && o->u32max == c->u32max && o->map_idx == c->map_idx &&
-	       o->mem_size == c->mem_size && (o->id == 0) == (c->id == 0) &&
-	       id_match(m, o->id, c->id) && (o->ref_id == 0) == (c->ref_id == 0) &&
-	       id_match(m, o->ref_id, c->ref_id);
+	       o->rdonly == c->rdonly && o->var.value == c->var.value &&
+	       o->var.mask == c->var.mask && o->smin == c->smin && o->smax == c->smax &&
+	       o->umin == c->umin && o->umax == c->umax && o->s32min == c->s32min &&
+	       o->s32max == c->s32max && o->u32min == c->u32min && o->u32max == c->u32max &&
+	       o->map_idx == c->map_idx && o->mem_size == c->mem_size &&
+	       (o->id == 0) == (c->id == 0) && id_match(m, o->id, c->id) &&
+	       (o->ref_id == 0) == (c->ref_id == 0) && id_match(m, o->ref_id, c->ref_id);
 }
 
 static bool reg_covers(const struct vreg *o, const struct vreg *c, struct idmap *m, bool exact,
@@ -128,9 +128,10 @@ static bool reg_covers(const struct vreg *o, const struct vreg *c, struct idmap 
 		       id_match(m, o->id, c->id);
 	default:
 		return o->off == c->off && o->frameno == c->frameno && o->rdonly == c->rdonly &&
-		       o->map_idx == c->map_idx && o->mem_size == c->mem_size && range_within(o, c) &&
-		       (o->id == 0) == (c->id == 0) && id_match(m, o->id, c->id) &&
-		       (o->ref_id == 0) == (c->ref_id == 0) && id_match(m, o->ref_id, c->ref_id);
+		       o->map_idx == c->map_idx && o->mem_size == c->mem_size &&
+		       range_within(o, c) && (o->id == 0) == (c->id == 0) &&
+		       id_match(m, o->id, c->id) && (o->ref_id == 0) == (c->ref_id == 0) &&
+		       id_match(m, o->ref_id, c->ref_id);
 	}
 }
 

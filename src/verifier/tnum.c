@@ -111,7 +111,8 @@ struct tnum tnum_mul(struct tnum a, struct tnum b)
 		if (a.value & 1)
 			acc_m = tnum_add(acc_m, (struct tnum){.value = 0, .mask = b.mask});
 		else if (a.mask & 1)
-			acc_m = tnum_add(acc_m, (struct tnum){.value = 0, .mask = b.value | b.mask});
+			acc_m =
+			    tnum_add(acc_m, (struct tnum){.value = 0, .mask = b.value | b.mask});
 		a = tnum_rshift(a, 1);
 		b = tnum_lshift(b, 1);
 	}

@@ -39,7 +39,8 @@ static int check_budgets(struct venv *env, struct bext_verify_stats *stats)
 	need = maps + env->stack_depth;
 	if (mb && need > mb)
 		return vreject(env, -EACCES, -1,
-			       "memory budget exceeded: the program needs %" PRIu64 " bytes (stack %u + maps %" PRIu64 "), the policy allows %" PRIu64,
+			       "memory budget exceeded: the program needs %" PRIu64
+			       " bytes (stack %u + maps %" PRIu64 "), the policy allows %" PRIu64,
 			       need, env->stack_depth, maps, mb);
 	ib = bext_policy__insn_budget(env->policy);
 	if (ib) {
@@ -48,7 +49,8 @@ static int check_budgets(struct venv *env, struct bext_verify_stats *stats)
 				stats->needs_runtime_budget = true;
 		} else if (env->max_path > ib) {
 			return vreject(env, -EACCES, -1,
-				       "instruction budget exceeded: the longest path runs %" PRIu64 " insns, the policy allows %" PRIu64,
+				       "instruction budget exceeded: the longest path runs %" PRIu64
+				       " insns, the policy allows %" PRIu64,
 				       env->max_path, ib);
 		}
 	}
@@ -115,7 +117,8 @@ int bext_verify(const struct bext_insn *insns, size_t n, const struct bext_verif
 	if (log && log_len)
 		log[0] = 0;
 	if (opts) {
-		if (opts->sz < offsetof(struct bext_verify_opts, prog_type) + sizeof(opts->prog_type))
+		if (opts->sz <
+		    offsetof(struct bext_verify_opts, prog_type) + sizeof(opts->prog_type))
 			return -EINVAL;
 		memcpy(&env.opts, opts, opts->sz < sizeof(env.opts) ? opts->sz : sizeof(env.opts));
 		if (opts->sz > sizeof(env.opts)) { /* newer caller: unknown fields must be zero */
@@ -159,7 +162,9 @@ int bext_verify(const struct bext_insn *insns, size_t n, const struct bext_verif
 		err = check_budgets(&env, stats);
 out:
 	if (env.opts.log_level)
-		vlog(&env, "processed %" PRIu64 " insns (limit %" PRIu64 "), stored %u states, pruned %u\n",
+		vlog(&env,
+		     "processed %" PRIu64 " insns (limit %" PRIu64
+		     "), stored %u states, pruned %u\n",
 		     env.processed, env.limit, env.states_stored, env.states_pruned);
 	if (err == -ENOMEM && !env.reason[0])
 		vreject(&env, err, -1, "out of memory");

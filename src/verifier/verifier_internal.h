@@ -43,7 +43,7 @@ enum reg_type {
 	CONST_PTR_TO_MAP,
 	PTR_TO_MAP_VALUE,
 	PTR_TO_MAP_VALUE_OR_NULL,
-	PTR_TO_MEM,         /* ring buffer record (mem_size bytes) or read-only map key */
+	PTR_TO_MEM,	    /* ring buffer record (mem_size bytes) or read-only map key */
 	PTR_TO_MEM_OR_NULL, /* result of bpf_ringbuf_reserve */
 	PTR_TO_PACKET,
 	PTR_TO_PACKET_END,
@@ -58,15 +58,15 @@ enum reg_type {
  */
 struct vreg {
 	uint8_t type;
-	uint8_t frameno;  /* PTR_TO_STACK: whose frame */
-	bool rdonly;      /* PTR_TO_MEM: read-only (map keys given to callbacks) */
+	uint8_t frameno; /* PTR_TO_STACK: whose frame */
+	bool rdonly;	 /* PTR_TO_MEM: read-only (map keys given to callbacks) */
 	int32_t off;
 	struct tnum var;
 	int64_t smin, smax;
 	uint64_t umin, umax;
 	int32_t s32min, s32max;
 	uint32_t u32min, u32max;
-	uint32_t id;       /* scalars: copies share it; *_OR_NULL: null check group; packet: base */
+	uint32_t id;	   /* scalars: copies share it; *_OR_NULL: null check group; packet: base */
 	uint32_t ref_id;   /* ring buffer reservation this pointer belongs to */
 	uint32_t map_idx;  /* map pointers and values; PTR_TO_FUNC: target insn */
 	uint32_t mem_size; /* PTR_TO_MEM: bytes; PTR_TO_PACKET: proven range from base */
@@ -74,15 +74,15 @@ struct vreg {
 
 enum slot_type {
 	STACK_INVALID = 0, /* never written: reading it is an error */
-	STACK_MISC,        /* scalar bytes */
-	STACK_SPILL,       /* part of a spilled register (all 8 bytes of the slot) */
+	STACK_MISC,	   /* scalar bytes */
+	STACK_SPILL,	   /* part of a spilled register (all 8 bytes of the slot) */
 };
 
 struct vframe {
 	struct vreg regs[11];
 	uint8_t stype[V_STACK]; /* byte i describes fp - V_STACK + i */
 	struct vreg spill[V_SLOTS];
-	int32_t callsite;  /* insn of the call in the caller, -1 for the main frame */
+	int32_t callsite; /* insn of the call in the caller, -1 for the main frame */
 	uint32_t subprog;
 	bool is_callback;
 };
@@ -101,21 +101,21 @@ struct vstate {
 	int32_t lock_map; /* -1: no spin lock held */
 	int32_t lock_off;
 	uint32_t lock_id;
-	bool cb_return; /* just came back from a callback to its helper call */
+	bool cb_return;	   /* just came back from a callback to its helper call */
 	uint32_t hist_len; /* pending states: path history length at the fork */
-	uint32_t cb_gen; /* callback returns along this path */
+	uint32_t cb_gen;   /* callback returns along this path */
 };
 
 struct subprog {
 	uint32_t start, end; /* [start, end) */
 	uint32_t stack_depth;
-	bool is_callback;    /* target of a PSEUDO_FUNC lddw */
+	bool is_callback; /* target of a PSEUDO_FUNC lddw */
 };
 
 /* Per-instruction facts from the structural pass. */
 struct insn_aux {
 	bool prune_point;
-	bool seen;          /* reached by the exploration */
+	bool seen;	    /* reached by the exploration */
 	bool second_slot;   /* second half of an lddw */
 	bool callback_call; /* helper call that runs a callback (loop, for_each) */
 	uint16_t live_in;   /* registers read before written on some path from here */
@@ -131,7 +131,7 @@ struct insn_aux {
 struct precision {
 	uint16_t regs;
 	uint64_t slots; /* bit i: stack slot fp - 512 + 8 * i */
-	bool all;       /* everything (after a case the backtracking cannot follow) */
+	bool all;	/* everything (after a case the backtracking cannot follow) */
 };
 
 struct sl_node {
@@ -140,39 +140,39 @@ struct sl_node {
 	struct vstate st;
 	uint32_t rec_depth; /* pending-stack size when recorded */
 	uint32_t hist_pos;  /* path history length when recorded */
-	bool complete;      /* every path from here was explored */
+	bool complete;	    /* every path from here was explored */
 	uint32_t hits, miss;
-	uint64_t hash;      /* state_hash(): equal states hash equal */
+	uint64_t hash; /* state_hash(): equal states hash equal */
 	struct precision prec;
 };
 
 /* One executed instruction of the current path (for precision backtracking). */
 struct hist_entry {
 	uint32_t idx;
-	int16_t slot;  /* stack slot of the current frame it loaded/stored through, -1 none */
-	bool opaque;   /* memory access backtracking cannot follow (other frame, variable) */
+	int16_t slot; /* stack slot of the current frame it loaded/stored through, -1 none */
+	bool opaque;  /* memory access backtracking cannot follow (other frame, variable) */
 };
 
 enum arg_kind {
 	ARG_NONE = 0,
-	ARG_ANYTHING,         /* any initialised value */
-	ARG_SCALAR,           /* a scalar */
+	ARG_ANYTHING, /* any initialised value */
+	ARG_SCALAR,   /* a scalar */
 	ARG_CONST_MAP_PTR,
-	ARG_MAP_KEY,          /* readable, initialised key_size bytes */
-	ARG_MAP_VALUE,        /* readable, initialised value_size bytes */
+	ARG_MAP_KEY,	      /* readable, initialised key_size bytes */
+	ARG_MAP_VALUE,	      /* readable, initialised value_size bytes */
 	ARG_MAP_VALUE_UNINIT, /* writable value_size bytes */
-	ARG_MEM,              /* readable initialised memory, size in the next arg */
+	ARG_MEM,	      /* readable initialised memory, size in the next arg */
 	ARG_MEM_OR_NULL,      /* same, or NULL with size 0 */
-	ARG_MEM_UNINIT,       /* memory the helper fills, size in the next arg */
-	ARG_SIZE,             /* size of the previous mem arg, > 0 */
+	ARG_MEM_UNINIT,	      /* memory the helper fills, size in the next arg */
+	ARG_SIZE,	      /* size of the previous mem arg, > 0 */
 	ARG_SIZE_OR_ZERO,
 	ARG_CTX,
 	ARG_RINGBUF_MEM,      /* a reservation to release */
 	ARG_CONST_ALLOC_SIZE, /* constant size of a reservation */
-	ARG_FUNC,             /* callback subprogram */
+	ARG_FUNC,	      /* callback subprogram */
 	ARG_STACK_OR_NULL,    /* callback ctx */
-	ARG_SPIN_LOCK,        /* map value, constant offset, 4-aligned */
-	ARG_CONST_STR,        /* readable memory holding a string */
+	ARG_SPIN_LOCK,	      /* map value, constant offset, 4-aligned */
+	ARG_CONST_STR,	      /* readable memory holding a string */
 };
 
 enum ret_kind {
@@ -187,8 +187,8 @@ struct helper_proto {
 	const char *name;
 	enum ret_kind ret;
 	uint8_t args[5];
-	uint32_t types;    /* bitmask over enum bext_prog_type */
-	bool ret_le_size;  /* r0 <= size argument (str/stack helpers) */
+	uint32_t types;	  /* bitmask over enum bext_prog_type */
+	bool ret_le_size; /* r0 <= size argument (str/stack helpers) */
 	bool gpl_only;
 };
 
@@ -210,9 +210,9 @@ struct venv {
 	/* exploration */
 	struct vstate **pending;
 	uint32_t n_pending, cap_pending;
-	struct sl_node **explored;  /* per insn: complete states */
+	struct sl_node **explored; /* per insn: complete states */
 	uint32_t *n_explored;
-	struct sl_node **inprog;    /* the stored ancestors of the current path */
+	struct sl_node **inprog;       /* the stored ancestors of the current path */
 	struct sl_node *ibucket[4096]; /* in-progress states by hash */
 	uint32_t n_inprog, cap_inprog;
 	uint64_t processed, limit;
@@ -229,20 +229,20 @@ struct venv {
 	bool log_oom;
 	int err_insn;
 	char reason[192];
-	uint32_t prev_pc; /* level 2: print state at jumps */
+	uint32_t prev_pc;	  /* level 2: print state at jumps */
 	struct vreg *cur_src_reg; /* the register a STX stores, to link spills */
-	struct hist_entry *hist;    /* the current path */
+	struct hist_entry *hist;  /* the current path */
 	uint32_t n_hist, cap_hist;
-	int16_t step_slot;          /* set by the memory checks of the current step */
+	int16_t step_slot; /* set by the memory checks of the current step */
 	bool step_opaque;
-	struct vstate *cur;         /* the state being stepped */
+	struct vstate *cur; /* the state being stepped */
 };
 
 /* log.c */
 void vlog(struct venv *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Records the one-line reason (and logs it) and returns err. */
 int vreject(struct venv *env, int err, int insn, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void vlog_insn(struct venv *env, uint32_t idx);
 void vlog_state(struct venv *env, const struct vstate *st);
 const char *reg_type_name(enum reg_type t);

@@ -148,8 +148,8 @@ static inline uint32_t smod32(uint32_t a, uint32_t b)
  * Checked mode: may [addr, addr + size) be touched? Active stack frames and
  * the ctx are readable and writable; regions as registered.
  */
-static int check_access(const struct run_state *rs, uint8_t *stack_hi, uintptr_t addr,
-			size_t size, bool store, size_t pc)
+static int check_access(const struct run_state *rs, uint8_t *stack_hi, uintptr_t addr, size_t size,
+			bool store, size_t pc)
 {
 	const struct bext_vm *vm = rs->vm;
 	uintptr_t end = addr + size;
@@ -180,12 +180,14 @@ static int check_access(const struct run_state *rs, uint8_t *stack_hi, uintptr_t
 		ro_hit = true;
 	}
 	if (ro_hit)
-		return bext_vm_error(rs->vm, EFAULT,
-				     "insn %zu: store of %zu bytes at 0x%llx into a read-only region",
-				     pc, size, (unsigned long long)addr);
+		return bext_vm_error(
+		    rs->vm, EFAULT,
+		    "insn %zu: store of %zu bytes at 0x%llx into a read-only region", pc, size,
+		    (unsigned long long)addr);
 bad:
-	return bext_vm_error(rs->vm, EFAULT, "insn %zu: %s of %zu bytes at 0x%llx outside any region",
-			     pc, store ? "store" : "load", size, (unsigned long long)addr);
+	return bext_vm_error(rs->vm, EFAULT,
+			     "insn %zu: %s of %zu bytes at 0x%llx outside any region", pc,
+			     store ? "store" : "load", size, (unsigned long long)addr);
 }
 
 #define BEXT_INTERP_BODY
@@ -219,8 +221,8 @@ static int interp_enter(struct bext_run *run, void *ctx, size_t ctx_len,
 
 int bext_interp_run(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *ret)
 {
-	struct bext_run run = {.vm = vm, .engine = BEXT_ENGINE_INTERP, .ctx = ctx,
-			       .ctx_len = ctx_len};
+	struct bext_run run = {
+	    .vm = vm, .engine = BEXT_ENGINE_INTERP, .ctx = ctx, .ctx_len = ctx_len};
 	const uint64_t args[5] = {(uint64_t)(uintptr_t)ctx, ctx_len, 0, 0, 0};
 
 	return interp_enter(&run, ctx, ctx_len, vm->insns, args, ret);
@@ -229,8 +231,10 @@ int bext_interp_run(struct bext_vm *vm, void *ctx, size_t ctx_len, uint64_t *ret
 int bext_interp_call(struct bext_run *parent, const struct bext_insn *fn, const uint64_t args[5],
 		     uint64_t *ret)
 {
-	struct bext_run run = {.vm = parent->vm, .engine = BEXT_ENGINE_INTERP,
-			       .base = parent->depth + 1, .callback = true};
+	struct bext_run run = {.vm = parent->vm,
+			       .engine = BEXT_ENGINE_INTERP,
+			       .base = parent->depth + 1,
+			       .callback = true};
 	struct bext_run *outer = parent;
 
 	/* Checked mode: the ctx of the run the callback chain started from. */
@@ -245,8 +249,8 @@ int bext_interp_call(struct bext_run *parent, const struct bext_insn *fn, const 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 
-static int INTERP_FN(struct bext_run *run, void *ctx, size_t ctx_len,
-		     const struct bext_insn *start, const uint64_t args[5], uint64_t *ret)
+static int INTERP_FN(struct bext_run *run, void *ctx, size_t ctx_len, const struct bext_insn *start,
+		     const uint64_t args[5], uint64_t *ret)
 {
 	_Alignas(16) uint8_t stack[BEXT_MAX_CALL_DEPTH][BEXT_STACK_SIZE];
 	struct call_frame frames[BEXT_MAX_CALL_DEPTH];
@@ -259,77 +263,77 @@ static int INTERP_FN(struct bext_run *run, void *ctx, size_t ctx_len,
 	uint64_t id, fv;
 	int err;
 #if CHECKED
-	struct run_state rs = {.vm = vm, .ctx = ctx, .ctx_len = ctx_len, .stack_lo = stack[base],
-			       .run = run};
+	struct run_state rs = {
+	    .vm = vm, .ctx = ctx, .ctx_len = ctx_len, .stack_lo = stack[base], .run = run};
 	uint64_t budget = vm->opts.insn_budget ? vm->opts.insn_budget : UINT64_MAX;
 	uint64_t count = 0;
 #endif
 	static const void *const labels[256] = {
-		[0 ... 255] = &&bad_opcode,
-#define ALU_LABELS(op, name)                                                                      \
-	[BEXT_CLS_ALU64 | (op) | BEXT_SRC_K] = &&alu64_##name##_k,                                \
-	[BEXT_CLS_ALU64 | (op) | BEXT_SRC_X] = &&alu64_##name##_x,                                \
-	[BEXT_CLS_ALU | (op) | BEXT_SRC_K] = &&alu32_##name##_k,                                  \
-	[BEXT_CLS_ALU | (op) | BEXT_SRC_X] = &&alu32_##name##_x
-		ALU_LABELS(BEXT_ALU_ADD, add),
-		ALU_LABELS(BEXT_ALU_SUB, sub),
-		ALU_LABELS(BEXT_ALU_MUL, mul),
-		ALU_LABELS(BEXT_ALU_DIV, div),
-		ALU_LABELS(BEXT_ALU_OR, or),
-		ALU_LABELS(BEXT_ALU_AND, and),
-		ALU_LABELS(BEXT_ALU_LSH, lsh),
-		ALU_LABELS(BEXT_ALU_RSH, rsh),
-		ALU_LABELS(BEXT_ALU_MOD, mod),
-		ALU_LABELS(BEXT_ALU_XOR, xor),
-		ALU_LABELS(BEXT_ALU_MOV, mov),
-		ALU_LABELS(BEXT_ALU_ARSH, arsh),
-		[BEXT_CLS_ALU64 | BEXT_ALU_NEG | BEXT_SRC_K] = &&alu64_neg,
-		[BEXT_CLS_ALU64 | BEXT_ALU_NEG | BEXT_SRC_X] = &&alu64_neg,
-		[BEXT_CLS_ALU | BEXT_ALU_NEG | BEXT_SRC_K] = &&alu32_neg,
-		[BEXT_CLS_ALU | BEXT_ALU_NEG | BEXT_SRC_X] = &&alu32_neg,
-		[BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_K] = &&end_le,
-		[BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_X] = &&end_be,
-		[BEXT_CLS_ALU64 | BEXT_ALU_END | BEXT_SRC_K] = &&end_be, /* bswap */
+	    [0 ... 255] = &&bad_opcode,
+#define ALU_LABELS(op, name)                                                                \
+	[BEXT_CLS_ALU64 | (op) | BEXT_SRC_K] = &&alu64_##name##_k,                          \
+				 [BEXT_CLS_ALU64 | (op) | BEXT_SRC_X] = &&alu64_##name##_x, \
+				 [BEXT_CLS_ALU | (op) | BEXT_SRC_K] = &&alu32_##name##_k,   \
+				 [BEXT_CLS_ALU | (op) | BEXT_SRC_X] = &&alu32_##name##_x
+	    ALU_LABELS(BEXT_ALU_ADD, add),
+	    ALU_LABELS(BEXT_ALU_SUB, sub),
+	    ALU_LABELS(BEXT_ALU_MUL, mul),
+	    ALU_LABELS(BEXT_ALU_DIV, div),
+	    ALU_LABELS(BEXT_ALU_OR, or),
+	    ALU_LABELS(BEXT_ALU_AND, and),
+	    ALU_LABELS(BEXT_ALU_LSH, lsh),
+	    ALU_LABELS(BEXT_ALU_RSH, rsh),
+	    ALU_LABELS(BEXT_ALU_MOD, mod),
+	    ALU_LABELS(BEXT_ALU_XOR, xor),
+	    ALU_LABELS(BEXT_ALU_MOV, mov),
+	    ALU_LABELS(BEXT_ALU_ARSH, arsh),
+	    [BEXT_CLS_ALU64 | BEXT_ALU_NEG | BEXT_SRC_K] = &&alu64_neg,
+	    [BEXT_CLS_ALU64 | BEXT_ALU_NEG | BEXT_SRC_X] = &&alu64_neg,
+	    [BEXT_CLS_ALU | BEXT_ALU_NEG | BEXT_SRC_K] = &&alu32_neg,
+	    [BEXT_CLS_ALU | BEXT_ALU_NEG | BEXT_SRC_X] = &&alu32_neg,
+	    [BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_K] = &&end_le,
+	    [BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_X] = &&end_be,
+	    [BEXT_CLS_ALU64 | BEXT_ALU_END | BEXT_SRC_K] = &&end_be, /* bswap */
 #undef ALU_LABELS
-		[BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM] = &&lddw,
-		[BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_B] = &&ldxb,
-		[BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_H] = &&ldxh,
-		[BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_W] = &&ldxw,
-		[BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_DW] = &&ldxdw,
-		[BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_B] = &&ldxsb,
-		[BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_H] = &&ldxsh,
-		[BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_W] = &&ldxsw,
-		[BEXT_CLS_ST | BEXT_MODE_MEM | BEXT_SZ_B] = &&stb,
-		[BEXT_CLS_ST | BEXT_MODE_MEM | BEXT_SZ_H] = &&sth,
-		[BEXT_CLS_ST | BEXT_MODE_MEM | BEXT_SZ_W] = &&stw,
-		[BEXT_CLS_ST | BEXT_MODE_MEM | BEXT_SZ_DW] = &&stdw,
-		[BEXT_CLS_STX | BEXT_MODE_MEM | BEXT_SZ_B] = &&stxb,
-		[BEXT_CLS_STX | BEXT_MODE_MEM | BEXT_SZ_H] = &&stxh,
-		[BEXT_CLS_STX | BEXT_MODE_MEM | BEXT_SZ_W] = &&stxw,
-		[BEXT_CLS_STX | BEXT_MODE_MEM | BEXT_SZ_DW] = &&stxdw,
-		[BEXT_CLS_STX | BEXT_MODE_ATOMIC | BEXT_SZ_W] = &&atomic_w,
-		[BEXT_CLS_STX | BEXT_MODE_ATOMIC | BEXT_SZ_DW] = &&atomic_dw,
-		[BEXT_CLS_JMP | BEXT_JMP_JA] = &&ja,
-		[BEXT_CLS_JMP32 | BEXT_JMP_JA] = &&ja32,
-		[BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_K] = &&call,
-		[BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X] = &&callx,
-		[BEXT_CLS_JMP | BEXT_JMP_EXIT] = &&exit,
-#define JMP_LABELS(op, name)                                                                      \
-	[BEXT_CLS_JMP | (op) | BEXT_SRC_K] = &&jmp_##name##_k,                                    \
-	[BEXT_CLS_JMP | (op) | BEXT_SRC_X] = &&jmp_##name##_x,                                    \
-	[BEXT_CLS_JMP32 | (op) | BEXT_SRC_K] = &&jmp32_##name##_k,                                \
-	[BEXT_CLS_JMP32 | (op) | BEXT_SRC_X] = &&jmp32_##name##_x
-		JMP_LABELS(BEXT_JMP_JEQ, jeq),
-		JMP_LABELS(BEXT_JMP_JGT, jgt),
-		JMP_LABELS(BEXT_JMP_JGE, jge),
-		JMP_LABELS(BEXT_JMP_JSET, jset),
-		JMP_LABELS(BEXT_JMP_JNE, jne),
-		JMP_LABELS(BEXT_JMP_JSGT, jsgt),
-		JMP_LABELS(BEXT_JMP_JSGE, jsge),
-		JMP_LABELS(BEXT_JMP_JLT, jlt),
-		JMP_LABELS(BEXT_JMP_JLE, jle),
-		JMP_LABELS(BEXT_JMP_JSLT, jslt),
-		JMP_LABELS(BEXT_JMP_JSLE, jsle),
+	    [BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM] = &&lddw,
+	    [BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_B] = &&ldxb,
+	    [BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_H] = &&ldxh,
+	    [BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_W] = &&ldxw,
+	    [BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_DW] = &&ldxdw,
+	    [BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_B] = &&ldxsb,
+	    [BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_H] = &&ldxsh,
+	    [BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_W] = &&ldxsw,
+	    [BEXT_CLS_ST | BEXT_MODE_MEM | BEXT_SZ_B] = &&stb,
+	    [BEXT_CLS_ST | BEXT_MODE_MEM | BEXT_SZ_H] = &&sth,
+	    [BEXT_CLS_ST | BEXT_MODE_MEM | BEXT_SZ_W] = &&stw,
+	    [BEXT_CLS_ST | BEXT_MODE_MEM | BEXT_SZ_DW] = &&stdw,
+	    [BEXT_CLS_STX | BEXT_MODE_MEM | BEXT_SZ_B] = &&stxb,
+	    [BEXT_CLS_STX | BEXT_MODE_MEM | BEXT_SZ_H] = &&stxh,
+	    [BEXT_CLS_STX | BEXT_MODE_MEM | BEXT_SZ_W] = &&stxw,
+	    [BEXT_CLS_STX | BEXT_MODE_MEM | BEXT_SZ_DW] = &&stxdw,
+	    [BEXT_CLS_STX | BEXT_MODE_ATOMIC | BEXT_SZ_W] = &&atomic_w,
+	    [BEXT_CLS_STX | BEXT_MODE_ATOMIC | BEXT_SZ_DW] = &&atomic_dw,
+	    [BEXT_CLS_JMP | BEXT_JMP_JA] = &&ja,
+	    [BEXT_CLS_JMP32 | BEXT_JMP_JA] = &&ja32,
+	    [BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_K] = &&call,
+	    [BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X] = &&callx,
+	    [BEXT_CLS_JMP | BEXT_JMP_EXIT] = &&exit,
+#define JMP_LABELS(op, name)                                                              \
+	[BEXT_CLS_JMP | (op) | BEXT_SRC_K] = &&jmp_##name##_k,                            \
+			       [BEXT_CLS_JMP | (op) | BEXT_SRC_X] = &&jmp_##name##_x,     \
+			       [BEXT_CLS_JMP32 | (op) | BEXT_SRC_K] = &&jmp32_##name##_k, \
+			       [BEXT_CLS_JMP32 | (op) | BEXT_SRC_X] = &&jmp32_##name##_x
+	    JMP_LABELS(BEXT_JMP_JEQ, jeq),
+	    JMP_LABELS(BEXT_JMP_JGT, jgt),
+	    JMP_LABELS(BEXT_JMP_JGE, jge),
+	    JMP_LABELS(BEXT_JMP_JSET, jset),
+	    JMP_LABELS(BEXT_JMP_JNE, jne),
+	    JMP_LABELS(BEXT_JMP_JSGT, jsgt),
+	    JMP_LABELS(BEXT_JMP_JSGE, jsge),
+	    JMP_LABELS(BEXT_JMP_JLT, jlt),
+	    JMP_LABELS(BEXT_JMP_JLE, jle),
+	    JMP_LABELS(BEXT_JMP_JSLT, jslt),
+	    JMP_LABELS(BEXT_JMP_JSLE, jsle),
 #undef JMP_LABELS
 	};
 
@@ -338,27 +342,27 @@ static int INTERP_FN(struct bext_run *run, void *ctx, size_t ctx_len,
 #define SRC reg[ip->src]
 #define IMM ((uint64_t)(int64_t)ip->imm)
 #if CHECKED
-#define DISPATCH()                                                                                \
-	do {                                                                                      \
-		if (++count > budget)                                                             \
-			goto budget_exceeded;                                                     \
-		goto *labels[ip->code];                                                           \
+#define DISPATCH()                            \
+	do {                                  \
+		if (++count > budget)         \
+			goto budget_exceeded; \
+		goto *labels[ip->code];       \
 	} while (0)
-#define CHECK_MEM(addr, size, store)                                                              \
-	do {                                                                                      \
-		err = check_access(&rs, stack[depth] + BEXT_STACK_SIZE, (addr), (size), (store),  \
-				   PC);                                                           \
-		if (err)                                                                          \
-			return err;                                                               \
+#define CHECK_MEM(addr, size, store)                                                             \
+	do {                                                                                     \
+		err = check_access(&rs, stack[depth] + BEXT_STACK_SIZE, (addr), (size), (store), \
+				   PC);                                                          \
+		if (err)                                                                         \
+			return err;                                                              \
 	} while (0)
 #else
 #define DISPATCH() goto *labels[ip->code]
 #define CHECK_MEM(addr, size, store) ((void)0)
 #endif
-#define NEXT()                                                                                    \
-	do {                                                                                      \
-		ip++;                                                                             \
-		DISPATCH();                                                                       \
+#define NEXT()              \
+	do {                \
+		ip++;       \
+		DISPATCH(); \
 	} while (0)
 
 	(void)ctx;
@@ -369,26 +373,30 @@ static int INTERP_FN(struct bext_run *run, void *ctx, size_t ctx_len,
 	DISPATCH();
 
 	/* ---- ALU ---- */
-#define ALU_BOTH(name, expr64, expr32)                                                            \
-	alu64_##name##_k : {                                                                      \
-		uint64_t a = DST, b = IMM;                                                        \
-		DST = (expr64);                                                                   \
-		NEXT();                                                                           \
-	}                                                                                         \
-	alu64_##name##_x : {                                                                      \
-		uint64_t a = DST, b = SRC;                                                        \
-		DST = (expr64);                                                                   \
-		NEXT();                                                                           \
-	}                                                                                         \
-	alu32_##name##_k : {                                                                      \
-		uint32_t a = (uint32_t)DST, b = (uint32_t)ip->imm;                                \
-		DST = (uint32_t)(expr32);                                                         \
-		NEXT();                                                                           \
-	}                                                                                         \
-	alu32_##name##_x : {                                                                      \
-		uint32_t a = (uint32_t)DST, b = (uint32_t)SRC;                                    \
-		DST = (uint32_t)(expr32);                                                         \
-		NEXT();                                                                           \
+#define ALU_BOTH(name, expr64, expr32)                             \
+	alu64_##name##_k:                                          \
+	{                                                          \
+		uint64_t a = DST, b = IMM;                         \
+		DST = (expr64);                                    \
+		NEXT();                                            \
+	}                                                          \
+	alu64_##name##_x:                                          \
+	{                                                          \
+		uint64_t a = DST, b = SRC;                         \
+		DST = (expr64);                                    \
+		NEXT();                                            \
+	}                                                          \
+	alu32_##name##_k:                                          \
+	{                                                          \
+		uint32_t a = (uint32_t)DST, b = (uint32_t)ip->imm; \
+		DST = (uint32_t)(expr32);                          \
+		NEXT();                                            \
+	}                                                          \
+	alu32_##name##_x:                                          \
+	{                                                          \
+		uint32_t a = (uint32_t)DST, b = (uint32_t)SRC;     \
+		DST = (uint32_t)(expr32);                          \
+		NEXT();                                            \
 	}
 	ALU_BOTH(add, a + b, a + b)
 	ALU_BOTH(sub, a - b, a - b)
@@ -408,7 +416,7 @@ alu64_neg:
 	DST = -DST;
 	NEXT();
 alu32_neg:
-	DST = (uint32_t)-(uint32_t)DST;
+	DST = (uint32_t) - (uint32_t)DST;
 	NEXT();
 alu64_mov_k:
 	DST = IMM;
@@ -477,12 +485,12 @@ lddw:
 		DST = (uint64_t)(uint32_t)ip->imm | ((uint64_t)(uint32_t)ip[1].imm << 32);
 	ip += 2;
 	DISPATCH();
-#define LDX(name, size, expr)                                                                     \
-	name : {                                                                                  \
-		uintptr_t a = (uintptr_t)(SRC + (uint64_t)(int64_t)ip->off);                      \
-		CHECK_MEM(a, size, false);                                                        \
-		DST = (expr);                                                                     \
-		NEXT();                                                                           \
+#define LDX(name, size, expr)                                                \
+	name : {                                                             \
+		uintptr_t a = (uintptr_t)(SRC + (uint64_t)(int64_t)ip->off); \
+		CHECK_MEM(a, size, false);                                   \
+		DST = (expr);                                                \
+		NEXT();                                                      \
 	}
 	LDX(ldxb, 1, ld8(a))
 	LDX(ldxh, 2, ld16(a))
@@ -492,12 +500,12 @@ lddw:
 	LDX(ldxsh, 2, (uint64_t)(int64_t)(int16_t)ld16(a))
 	LDX(ldxsw, 4, (uint64_t)(int64_t)(int32_t)ld32(a))
 #undef LDX
-#define STORE(name, size, fn, val)                                                                \
-	name : {                                                                                  \
-		uintptr_t a = (uintptr_t)(DST + (uint64_t)(int64_t)ip->off);                      \
-		CHECK_MEM(a, size, true);                                                         \
-		fn(a, (val));                                                                     \
-		NEXT();                                                                           \
+#define STORE(name, size, fn, val)                                           \
+	name : {                                                             \
+		uintptr_t a = (uintptr_t)(DST + (uint64_t)(int64_t)ip->off); \
+		CHECK_MEM(a, size, true);                                    \
+		fn(a, (val));                                                \
+		NEXT();                                                      \
 	}
 	STORE(stb, 1, st8, IMM)
 	STORE(sth, 2, st16, IMM)
@@ -609,26 +617,30 @@ ja:
 ja32:
 	ip += (int64_t)ip->imm + 1;
 	DISPATCH();
-#define JMP_BOTH(name, cmp64, cmp32)                                                              \
-	jmp_##name##_k : {                                                                        \
-		uint64_t a = DST, b = IMM;                                                        \
-		ip += (cmp64) ? ip->off + 1 : 1;                                                  \
-		DISPATCH();                                                                       \
-	}                                                                                         \
-	jmp_##name##_x : {                                                                        \
-		uint64_t a = DST, b = SRC;                                                        \
-		ip += (cmp64) ? ip->off + 1 : 1;                                                  \
-		DISPATCH();                                                                       \
-	}                                                                                         \
-	jmp32_##name##_k : {                                                                      \
-		uint32_t a = (uint32_t)DST, b = (uint32_t)ip->imm;                                \
-		ip += (cmp32) ? ip->off + 1 : 1;                                                  \
-		DISPATCH();                                                                       \
-	}                                                                                         \
-	jmp32_##name##_x : {                                                                      \
-		uint32_t a = (uint32_t)DST, b = (uint32_t)SRC;                                    \
-		ip += (cmp32) ? ip->off + 1 : 1;                                                  \
-		DISPATCH();                                                                       \
+#define JMP_BOTH(name, cmp64, cmp32)                               \
+	jmp_##name##_k:                                            \
+	{                                                          \
+		uint64_t a = DST, b = IMM;                         \
+		ip += (cmp64) ? ip->off + 1 : 1;                   \
+		DISPATCH();                                        \
+	}                                                          \
+	jmp_##name##_x:                                            \
+	{                                                          \
+		uint64_t a = DST, b = SRC;                         \
+		ip += (cmp64) ? ip->off + 1 : 1;                   \
+		DISPATCH();                                        \
+	}                                                          \
+	jmp32_##name##_k:                                          \
+	{                                                          \
+		uint32_t a = (uint32_t)DST, b = (uint32_t)ip->imm; \
+		ip += (cmp32) ? ip->off + 1 : 1;                   \
+		DISPATCH();                                        \
+	}                                                          \
+	jmp32_##name##_x:                                          \
+	{                                                          \
+		uint32_t a = (uint32_t)DST, b = (uint32_t)SRC;     \
+		ip += (cmp32) ? ip->off + 1 : 1;                   \
+		DISPATCH();                                        \
 	}
 	JMP_BOTH(jeq, a == b, a == b)
 	JMP_BOTH(jne, a != b, a != b)
@@ -669,7 +681,8 @@ callx:
 		    !cur->func_entry[off / sizeof(struct bext_insn)])
 			return bext_vm_error(vm, EINVAL,
 					     "insn %zu: callx to 0x%llx, neither a helper id nor a "
-					     "function of this program", PC, (unsigned long long)fv);
+					     "function of this program",
+					     PC, (unsigned long long)fv);
 	}
 local_call:
 	if (depth + 1 >= BEXT_MAX_CALL_DEPTH)

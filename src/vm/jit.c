@@ -47,8 +47,7 @@ bext_jit_fn bext_vm__jit(struct bext_vm *vm, char *err, size_t err_len)
 	if (!vm->loaded)
 		return jit_fail(vm, err, err_len, EINVAL, "no program loaded");
 	if (!bext_arch_jit_ops || !bext_arch_jit_ops->compile)
-		return jit_fail(vm, err, err_len, ENOTSUP,
-				"no JIT back end for this architecture");
+		return jit_fail(vm, err, err_len, ENOTSUP, "no JIT back end for this architecture");
 
 	msg[0] = '\0';
 	ret = bext_arch_jit_ops->compile(vm, msg, sizeof(msg));

@@ -127,8 +127,8 @@ int bext_vm__add_region(struct bext_vm *vm, void *base, size_t len, bool writabl
 	if (!r)
 		return -ENOMEM;
 	vm->regions = r;
-	r[vm->n_regions++] = (struct bext_region){
-		.base = (uintptr_t)base, .len = len, .writable = writable};
+	r[vm->n_regions++] =
+	    (struct bext_region){.base = (uintptr_t)base, .len = len, .writable = writable};
 	return 0;
 }
 
@@ -187,7 +187,7 @@ struct load_ctx {
 	struct bext_vm *vm;
 	struct bext_insn *insns;
 	size_t n;
-	uint8_t *second; /* second[i]: insn i is the second slot of an lddw */
+	uint8_t *second;   /* second[i]: insn i is the second slot of an lddw */
 	uint8_t *map_lddw; /* map_lddw[i]: insn i was a map pointer lddw (MAP_FD/MAP_IDX) */
 };
 
@@ -220,8 +220,9 @@ static int check_target(struct load_ctx *lc, size_t pc, int64_t rel, const char 
 	int64_t t = (int64_t)pc + 1 + rel;
 
 	if (t < 0 || t >= (int64_t)lc->n)
-		return bext_vm_error(lc->vm, EINVAL, "insn %zu: %s target %lld out of range [0, %zu)",
-				     pc, what, (long long)t, lc->n);
+		return bext_vm_error(lc->vm, EINVAL,
+				     "insn %zu: %s target %lld out of range [0, %zu)", pc, what,
+				     (long long)t, lc->n);
 	if (lc->second[t])
 		return bext_vm_error(lc->vm, EINVAL,
 				     "insn %zu: %s target %lld is the second slot of an lddw", pc,
@@ -229,11 +230,11 @@ static int check_target(struct load_ctx *lc, size_t pc, int64_t rel, const char 
 	return 0;
 }
 
-#define REG_CHECK(lc, pc, r, which)                                                               \
-	do {                                                                                      \
-		if ((r) > 10)                                                                     \
-			return bext_vm_error((lc)->vm, EINVAL, "insn %zu: bad %s register r%u",   \
-					     (pc), (which), (unsigned)(r));                      \
+#define REG_CHECK(lc, pc, r, which)                                                             \
+	do {                                                                                    \
+		if ((r) > 10)                                                                   \
+			return bext_vm_error((lc)->vm, EINVAL, "insn %zu: bad %s register r%u", \
+					     (pc), (which), (unsigned)(r));                     \
 	} while (0)
 
 #define DST_WRITE_CHECK(lc, pc, r)                                                                \
@@ -250,7 +251,8 @@ static int check_alu(struct load_ctx *lc, size_t pc, const struct bext_insn *in)
 	bool x = BEXT_SRC(in->code) == BEXT_SRC_X;
 
 	if (!is_alu_op_known(op))
-		return bext_vm_error(lc->vm, EINVAL, "insn %zu: unknown opcode 0x%02x", pc, in->code);
+		return bext_vm_error(lc->vm, EINVAL, "insn %zu: unknown opcode 0x%02x", pc,
+				     in->code);
 	DST_WRITE_CHECK(lc, pc, in->dst);
 	if (x && op != BEXT_ALU_END && op != BEXT_ALU_NEG)
 		REG_CHECK(lc, pc, in->src, "source");
@@ -264,8 +266,8 @@ static int check_alu(struct load_ctx *lc, size_t pc, const struct bext_insn *in)
 	case BEXT_ALU_MOV:
 		if (in->off == 0)
 			break;
-		if (!x || !(in->off == 8 || in->off == 16 ||
-			    (in->off == 32 && cls == BEXT_CLS_ALU64)))
+		if (!x ||
+		    !(in->off == 8 || in->off == 16 || (in->off == 32 && cls == BEXT_CLS_ALU64)))
 			return bext_vm_error(lc->vm, EINVAL, "insn %zu: bad offset %d for mov", pc,
 					     in->off);
 		break;
@@ -295,7 +297,8 @@ static int resolve_lddw(struct load_ctx *lc, size_t pc)
 	if (next->code || next->dst || next->src || next->off)
 		return bext_vm_error(lc->vm, EINVAL,
 				     "insn %zu: malformed second slot of lddw (must be all zero "
-				     "but imm)", pc + 1);
+				     "but imm)",
+				     pc + 1);
 	DST_WRITE_CHECK(lc, pc, in->dst);
 	switch (in->src) {
 	case BEXT_PSEUDO_NONE:
@@ -311,13 +314,15 @@ static int resolve_lddw(struct load_ctx *lc, size_t pc)
 		if (!lc->vm->pseudo)
 			return bext_vm_error(lc->vm, EINVAL,
 					     "insn %zu: lddw pseudo form %u needs a resolver "
-					     "(none set)", pc, (unsigned)in->src);
+					     "(none set)",
+					     pc, (unsigned)in->src);
 		err = lc->vm->pseudo(lc->vm->pseudo_user, in->src, in->imm, next->imm, &value);
 		if (err)
-			return bext_vm_error(lc->vm, err < 0 ? -err : EINVAL,
-					     "insn %zu: cannot resolve lddw pseudo form %u (imm %d): "
-					     "%s", pc, (unsigned)in->src, in->imm,
-					     strerror(err < 0 ? -err : EINVAL));
+			return bext_vm_error(
+			    lc->vm, err < 0 ? -err : EINVAL,
+			    "insn %zu: cannot resolve lddw pseudo form %u (imm %d): "
+			    "%s",
+			    pc, (unsigned)in->src, in->imm, strerror(err < 0 ? -err : EINVAL));
 		if (in->src == BEXT_PSEUDO_MAP_FD || in->src == BEXT_PSEUDO_MAP_IDX)
 			lc->map_lddw[pc] = 1;
 		in->src = BEXT_PSEUDO_NONE;
@@ -381,9 +386,8 @@ static int check_insn(struct load_ctx *lc, size_t pc)
 		case BEXT_ATOMIC_XOR | BEXT_ATOMIC_FETCH:
 		case BEXT_ATOMIC_XCHG:
 			if (in->src == 10)
-				return bext_vm_error(vm, EINVAL,
-						     "insn %zu: r10 is read-only (frame pointer)",
-						     pc);
+				return bext_vm_error(
+				    vm, EINVAL, "insn %zu: r10 is read-only (frame pointer)", pc);
 			return 0;
 		}
 		return bext_vm_error(vm, EINVAL, "insn %zu: unknown atomic operation 0x%x", pc,
@@ -422,8 +426,7 @@ static int check_insn(struct load_ctx *lc, size_t pc)
 		if (in->imm < 0 || (uint32_t)in->imm >= BEXT_MAX_HELPERS)
 			return bext_vm_error(vm, EINVAL, "insn %zu: helper id %d out of range", pc,
 					     in->imm);
-		if (vm->helpers[in->imm].fn ||
-		    (in->imm == BEXT_HELPER_TAIL_CALL && vm->tail_call))
+		if (vm->helpers[in->imm].fn || (in->imm == BEXT_HELPER_TAIL_CALL && vm->tail_call))
 			return 0;
 		return bext_vm_error(vm, ENOENT, "insn %zu: call to unknown helper %d", pc,
 				     in->imm);
@@ -481,18 +484,19 @@ int bext_vm__load(struct bext_vm *vm, const struct bext_insn *insns, size_t n_in
 			goto free_all;
 	}
 	last = &lc.insns[n_insns - 1];
-	if (lc.second[n_insns - 1] ||
-	    !(last->code == (BEXT_CLS_JMP | BEXT_JMP_EXIT) ||
-	      last->code == (BEXT_CLS_JMP | BEXT_JMP_JA) ||
-	      last->code == (BEXT_CLS_JMP32 | BEXT_JMP_JA))) {
+	if (lc.second[n_insns - 1] || !(last->code == (BEXT_CLS_JMP | BEXT_JMP_EXIT) ||
+					last->code == (BEXT_CLS_JMP | BEXT_JMP_JA) ||
+					last->code == (BEXT_CLS_JMP32 | BEXT_JMP_JA))) {
 		ret = bext_vm_error(vm, EINVAL,
 				    "insn %zu: last instruction must be exit or ja (execution "
-				    "would fall off the end)", n_insns - 1);
+				    "would fall off the end)",
+				    n_insns - 1);
 		goto free_all;
 	}
 	/* Function entries named by BPF_PSEUDO_FUNC: the only valid callx targets. */
 	for (size_t pc = 0; pc < n_insns; pc++) {
-		if (lc.second[pc] || lc.insns[pc].code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM) ||
+		if (lc.second[pc] ||
+		    lc.insns[pc].code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM) ||
 		    lc.insns[pc].src != BEXT_PSEUDO_FUNC)
 			continue;
 		lc.second[pc + 1 + lc.insns[pc].imm] |= 2;
@@ -546,9 +550,9 @@ static int jit_run_result(struct bext_vm *vm, uint64_t r0, int saved_err, int64_
 		else
 			msg[0] = '\0';
 		return bext_vm_error(vm, -e, "%s%s", msg,
-				     e == -E2BIG	 ? "call depth exceeded" :
-				     e == -EINVAL ? "callx to an invalid target" :
-						    strerror(-e));
+				     e == -E2BIG    ? "call depth exceeded"
+				     : e == -EINVAL ? "callx to an invalid target"
+						    : strerror(-e));
 	}
 	bext_jit_run_error = saved_err;
 	bext_jit_run_error_insn = saved_insn;
@@ -579,7 +583,8 @@ int bext_vm__run(struct bext_vm *vm, enum bext_engine engine, void *ctx, size_t 
 			msg[0] = '\0';
 			if (!bext_vm__jit(vm, msg, sizeof(msg)))
 				pr_warn("JIT cannot compile the program (%s): using the "
-					"interpreter\n", msg[0] ? msg : strerror(errno));
+					"interpreter\n",
+					msg[0] ? msg : strerror(errno));
 			vm->jit_tried = true;
 		}
 		if (!vm->jit_fn)
@@ -591,8 +596,11 @@ int bext_vm__run(struct bext_vm *vm, enum bext_engine engine, void *ctx, size_t 
 	bext_jit_run_error = 0;
 	bext_jit_run_error_insn = -1;
 	if (vm->jit_run_entry) {
-		struct bext_run run = {.vm = vm, .engine = BEXT_ENGINE_JIT, .ctx = ctx,
-				       .ctx_len = ctx_len, .parent = bext_cur_run};
+		struct bext_run run = {.vm = vm,
+				       .engine = BEXT_ENGINE_JIT,
+				       .ctx = ctx,
+				       .ctx_len = ctx_len,
+				       .parent = bext_cur_run};
 
 		bext_cur_run = &run;
 		r0 = vm->jit_run_entry(ctx, ctx_len, &run);
@@ -618,8 +626,7 @@ static int cmp_uintptr(const void *a, const void *b)
 static int call_jit(struct bext_run *run, uint64_t fv, const uint64_t a[5], uint64_t *ret)
 {
 	struct bext_vm *vm = run->vm;
-	struct bext_run cb = {.vm = vm, .engine = BEXT_ENGINE_JIT, .parent = run,
-			      .callback = true};
+	struct bext_run cb = {.vm = vm, .engine = BEXT_ENGINE_JIT, .parent = run, .callback = true};
 	struct bext_jit_cb args = {.target = (uintptr_t)fv, .run = &cb};
 	uintptr_t key = (uintptr_t)fv;
 	int saved_err = bext_jit_run_error;
@@ -628,12 +635,15 @@ static int call_jit(struct bext_run *run, uint64_t fv, const uint64_t a[5], uint
 	uint64_t r0;
 
 	if (!run->jit_rc || !vm->jit_cb_entry)
-		return bext_vm_error(vm, EINVAL, "callback: the running JIT code has no run "
-					  "context (called other than through bext_vm__run?)");
-	if (!vm->n_jit_funcs || !bsearch(&key, vm->jit_funcs, vm->n_jit_funcs,
-					  sizeof(*vm->jit_funcs), cmp_uintptr))
-		return bext_vm_error(vm, EINVAL, "callback: 0x%llx is no function of the running "
-					  "program", (unsigned long long)fv);
+		return bext_vm_error(vm, EINVAL,
+				     "callback: the running JIT code has no run "
+				     "context (called other than through bext_vm__run?)");
+	if (!vm->n_jit_funcs ||
+	    !bsearch(&key, vm->jit_funcs, vm->n_jit_funcs, sizeof(*vm->jit_funcs), cmp_uintptr))
+		return bext_vm_error(vm, EINVAL,
+				     "callback: 0x%llx is no function of the running "
+				     "program",
+				     (unsigned long long)fv);
 	memcpy(&depth, run->jit_rc, sizeof(depth));
 	if (depth + 1 >= BEXT_MAX_CALL_DEPTH)
 		return bext_vm_error(vm, E2BIG, "callback: call depth exceeded (max %u frames)",
@@ -659,8 +669,9 @@ int bext_vm__call_func(struct bext_vm *vm, uint64_t func_value, uint64_t r1, uin
 	if (!run)
 		return -ENOENT;
 	if (vm && vm != run->vm)
-		return bext_vm_error(vm, EINVAL, "callback: this vm is not the program running "
-					  "on this thread");
+		return bext_vm_error(vm, EINVAL,
+				     "callback: this vm is not the program running "
+				     "on this thread");
 	vm = run->vm;
 	if (run->engine == BEXT_ENGINE_JIT)
 		return call_jit(run, func_value, args, ret);
@@ -668,8 +679,10 @@ int bext_vm__call_func(struct bext_vm *vm, uint64_t func_value, uint64_t r1, uin
 	off = (uintptr_t)func_value - base;
 	if ((uintptr_t)func_value < base || off >= vm->n_insns * sizeof(struct bext_insn) ||
 	    off % sizeof(struct bext_insn) || !vm->func_entry[off / sizeof(struct bext_insn)])
-		return bext_vm_error(vm, EINVAL, "callback: 0x%llx is no function of the running "
-					  "program", (unsigned long long)func_value);
+		return bext_vm_error(vm, EINVAL,
+				     "callback: 0x%llx is no function of the running "
+				     "program",
+				     (unsigned long long)func_value);
 	if (run->depth + 1 >= BEXT_MAX_CALL_DEPTH)
 		return bext_vm_error(vm, E2BIG, "callback: call depth exceeded (max %u frames)",
 				     BEXT_MAX_CALL_DEPTH);

@@ -99,7 +99,7 @@ struct bext_vm {
  * JIT'd function and turns a non-zero value into its return value and a
  * message. Thread-local, so concurrent runs do not disturb each other.
  */
-extern __thread int bext_jit_run_error;     /* 0 or a negative errno */
+extern __thread int bext_jit_run_error;		 /* 0 or a negative errno */
 extern __thread int64_t bext_jit_run_error_insn; /* insn index, -1 if unknown */
 BEXT_HIDDEN void bext_jit_set_run_error(int err_no, int64_t insn);
 
@@ -141,10 +141,10 @@ extern __thread struct bext_run *bext_cur_run;
  * bext_jit_set_run_error(), and the trampoline returns 0.
  */
 struct bext_jit_cb {
-	uintptr_t target;	/* @0 */
-	uint32_t depth;		/* @8 */
+	uintptr_t target; /* @0 */
+	uint32_t depth;	  /* @8 */
 	uint32_t pad;
-	struct bext_run *run;	/* @16 */
+	struct bext_run *run; /* @16 */
 };
 
 /* The interpreter (interp.c): runs vm->insns, returns 0 with r0 or a negative errno. */

@@ -29,8 +29,8 @@
 static struct bext_attachment *att(void *addr, bext_jit_fn fn, enum bext_attach_kind kind,
 				   uint64_t cookie, bool ovr)
 {
-	struct bext_attach_opts o = { .sz = sizeof(o), .kind = kind, .cookie = cookie,
-				      .allow_override = ovr };
+	struct bext_attach_opts o = {
+	    .sz = sizeof(o), .kind = kind, .cookie = cookie, .allow_override = ovr};
 	char err[256];
 	struct bext_attachment *a = bext_attach(addr, fn, &o, err, sizeof(err));
 
@@ -43,8 +43,8 @@ static struct bext_attachment *att(void *addr, bext_jit_fn fn, enum bext_attach_
 
 extern uint64_t g_value;
 uint64_t g_rip_load(uint64_t), g_short_jmp(uint64_t), g_jcc(uint64_t), g_call(uint64_t),
-	g_endbr(uint64_t), g_pushmov(uint64_t), g_tiny(uint64_t), g_branch_in(uint64_t),
-	g_undecodable(uint64_t), g_loop(uint64_t), g_add1(uint64_t);
+    g_endbr(uint64_t), g_pushmov(uint64_t), g_tiny(uint64_t), g_branch_in(uint64_t),
+    g_undecodable(uint64_t), g_loop(uint64_t), g_add1(uint64_t);
 extern const uint8_t g_jcc_zero[];
 
 static _Atomic uint64_t hits;
@@ -116,7 +116,7 @@ static void test_golden_short_jmp(void **state)
 	(void)state;
 	a = att((void *)g_short_jmp, prog_count, BEXT_ATTACH_UPROBE, 0, false);
 	assert_int_equal(bext_attach__site_info((void *)g_short_jmp, &patch, &plen, &rl, &rlen), 0);
-	assert_int_equal(plen, 5); /* jmp rel8 + 3 nops */
+	assert_int_equal(plen, 5);     /* jmp rel8 + 3 nops */
 	assert_int_equal(rl[0], 0xe9); /* widened to rel32 */
 	memcpy(&d, rl + 1, 4);
 	assert_ptr_equal(rl + 5 + d, (const uint8_t *)g_short_jmp + 8);
@@ -200,7 +200,7 @@ static void test_golden_endbr_pushmov(void **state)
 
 static void expect_refusal(void *fn, const char *needle)
 {
-	struct bext_attach_opts o = { .sz = sizeof(o), .kind = BEXT_ATTACH_UPROBE };
+	struct bext_attach_opts o = {.sz = sizeof(o), .kind = BEXT_ATTACH_UPROBE};
 	char err[256] = "";
 	uint8_t before[8];
 
@@ -218,7 +218,8 @@ static void test_golden_refusals(void **state)
 	expect_refusal((void *)g_branch_in, "inside the");
 	expect_refusal((void *)g_undecodable, "undecodable");
 	expect_refusal((void *)g_loop, "cannot relocate loop");
-	expect_refusal((void *)((uint8_t *)g_rip_load + 1), "not an instruction boundary"); /* mid-instruction */
+	expect_refusal((void *)((uint8_t *)g_rip_load + 1),
+		       "not an instruction boundary"); /* mid-instruction */
 	assert_int_equal(g_loop(3), 2);
 }
 
@@ -246,8 +247,8 @@ static uint64_t prog_args(void *ctx, uint64_t len)
 	seen[2] = (int64_t)r->rdx;
 	seen_ip = ri ? ri->func_ip : 0;
 	seen_cookie = ri ? ri->attach_cookie : 0;
-	seen_rsp_ok = r->rip == (uint64_t)target3 && r->cs == 0x33 && r->ss == 0x2b &&
-		      ri->user_regs == r;
+	seen_rsp_ok =
+	    r->rip == (uint64_t)target3 && r->cs == 0x33 && r->ss == 0x2b && ri->user_regs == r;
 	hits++;
 	return 0;
 }
@@ -372,14 +373,14 @@ static void test_uretprobe_recursion(void **state)
 /* several programs in attach order; uprobe + uretprobe on one patch */
 static char order[32];
 static unsigned n_order;
-#define ORDER_PROG(name, ch)                                                                      \
-	static uint64_t name(void *ctx, uint64_t len)                                             \
-	{                                                                                         \
-		(void)ctx;                                                                        \
-		(void)len;                                                                        \
-		if (n_order < sizeof(order) - 1)                                                  \
-			order[n_order++] = ch;                                                    \
-		return 0;                                                                         \
+#define ORDER_PROG(name, ch)                          \
+	static uint64_t name(void *ctx, uint64_t len) \
+	{                                             \
+		(void)ctx;                            \
+		(void)len;                            \
+		if (n_order < sizeof(order) - 1)      \
+			order[n_order++] = ch;        \
+		return 0;                             \
 	}
 ORDER_PROG(prog_a, 'a')
 ORDER_PROG(prog_b, 'b')
@@ -433,12 +434,12 @@ static void test_override_return(void **state)
 {
 	/* if (PT_REGS_PARM1(ctx) == 13) bpf_override_return(ctx, -EACCES); return 0 */
 	struct bext_insn prog[] = {
-		BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, offsetof(struct bext_pt_regs, rdi)),
-		BEXT_JMP_IMM(BEXT_JMP_JNE, 2, 13, 2),
-		BEXT_MOV64_IMM(2, -EACCES),
-		BEXT_CALL_HELPER_INSN(BEXT_ATTACH_OVERRIDE_RETURN_ID),
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_EXIT_INSN(),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, offsetof(struct bext_pt_regs, rdi)),
+	    BEXT_JMP_IMM(BEXT_JMP_JNE, 2, 13, 2),
+	    BEXT_MOV64_IMM(2, -EACCES),
+	    BEXT_CALL_HELPER_INSN(BEXT_ATTACH_OVERRIDE_RETURN_ID),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_vm *vm = bext_vm__new(NULL);
 	struct bext_attachment *a, *u;
@@ -480,16 +481,16 @@ static uint64_t jit_sum, jit_count;
 static void test_jit_prog(void **state)
 {
 	struct bext_insn prog[] = {
-		BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, offsetof(struct bext_pt_regs, rdi)),
-		BEXT_LD_IMM64_LO(3, 0, (uint64_t)&jit_sum),
-		BEXT_LD_IMM64_HI((uint64_t)&jit_sum),
-		BEXT_ATOMIC(BEXT_SZ_DW, 3, 2, 0, BEXT_ALU_ADD),
-		BEXT_LD_IMM64_LO(3, 0, (uint64_t)&jit_count),
-		BEXT_LD_IMM64_HI((uint64_t)&jit_count),
-		BEXT_MOV64_IMM(2, 1),
-		BEXT_ATOMIC(BEXT_SZ_DW, 3, 2, 0, BEXT_ALU_ADD),
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_EXIT_INSN(),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, offsetof(struct bext_pt_regs, rdi)),
+	    BEXT_LD_IMM64_LO(3, 0, (uint64_t)&jit_sum),
+	    BEXT_LD_IMM64_HI((uint64_t)&jit_sum),
+	    BEXT_ATOMIC(BEXT_SZ_DW, 3, 2, 0, BEXT_ALU_ADD),
+	    BEXT_LD_IMM64_LO(3, 0, (uint64_t)&jit_count),
+	    BEXT_LD_IMM64_HI((uint64_t)&jit_count),
+	    BEXT_MOV64_IMM(2, 1),
+	    BEXT_ATOMIC(BEXT_SZ_DW, 3, 2, 0, BEXT_ALU_ADD),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_vm *vm = bext_vm__new(NULL);
 	struct bext_attachment *a;
@@ -552,9 +553,8 @@ static void test_resolve(void **state)
 	assert_ptr_equal(addr, (void *)target3);
 	assert_int_equal(bext_attach__resolve(NULL, "g_jcc", 3, &addr, err, sizeof(err)), 0);
 	assert_ptr_equal(addr, (uint8_t *)g_jcc + 3);
-	assert_int_equal(bext_attach__resolve(NULL, "no_such_symbol_xyz", 0, &addr, err,
-					      sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(
+	    bext_attach__resolve(NULL, "no_such_symbol_xyz", 0, &addr, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "no_such_symbol_xyz"));
 	assert_int_equal(bext_attach__resolve("libc.so.6", "free", 0, &addr, err, sizeof(err)), 0);
 	{
@@ -569,7 +569,8 @@ static void test_resolve(void **state)
 			 0);
 	assert_ptr_equal(addr, m);
 	/* an IFUNC (memcpy in glibc) resolves to the selected implementation */
-	assert_int_equal(bext_attach__resolve("libc.so.6", "strlen", 0, &addr, err, sizeof(err)), 0);
+	assert_int_equal(bext_attach__resolve("libc.so.6", "strlen", 0, &addr, err, sizeof(err)),
+			 0);
 	{
 		void *h = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
 
@@ -675,7 +676,8 @@ static void test_stress_attach_detach(void **state)
 		assert_int_equal(pthread_create(&th[i], NULL, stress_thread, (void *)i), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int c = 0; c < cycles; c++) {
-		struct bext_attachment *a = att((void *)hot, prog_stress, BEXT_ATTACH_UPROBE, 0, false);
+		struct bext_attachment *a =
+		    att((void *)hot, prog_stress, BEXT_ATTACH_UPROBE, 0, false);
 
 		for (int i = 0; i < NTHREADS; i++)
 			last_seq[i] = NONE;
@@ -739,7 +741,8 @@ static void test_hit_cost(void **state)
 	       base, up, up - base, upret, upret - base);
 }
 
-/* ---- hit-path modes: what the trampoline skips for JIT'd programs ----------------------------- */
+/* ---- hit-path modes: what the trampoline skips for JIT'd programs -----------------------------
+ */
 
 /* the trampoline's choices (F_* in attach.c) */
 #define HF_XMM 1
@@ -771,8 +774,8 @@ static double (*volatile p_fsum)(double, double, double, double, double, double,
 
 static uint64_t mode_count, mode_ip;
 
-static struct bext_vm *jit_vm(const struct bext_insn *insns, size_t n, bool helpers,
-			      uint32_t hid, bext_helper_fn hfn, bext_jit_fn *fn)
+static struct bext_vm *jit_vm(const struct bext_insn *insns, size_t n, bool helpers, uint32_t hid,
+			      bext_helper_fn hfn, bext_jit_fn *fn)
 {
 	struct bext_vm *vm = bext_vm__new(NULL);
 	char err[256];
@@ -791,7 +794,7 @@ static struct bext_vm *jit_vm(const struct bext_insn *insns, size_t n, bool help
 static struct bext_attachment *att_vm(void *addr, bext_jit_fn fn, enum bext_attach_kind kind,
 				      const struct bext_vm *vm)
 {
-	struct bext_attach_opts o = { .sz = sizeof(o), .kind = kind, .vm = vm };
+	struct bext_attach_opts o = {.sz = sizeof(o), .kind = kind, .vm = vm};
 	char err[256];
 	struct bext_attachment *a = bext_attach(addr, fn, &o, err, sizeof(err));
 
@@ -807,7 +810,7 @@ static uint64_t h_clobber(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64
 			 "pcmpeqd %%xmm2, %%xmm2\n\tpcmpeqd %%xmm3, %%xmm3\n\t"
 			 "pcmpeqd %%xmm4, %%xmm4\n\tpcmpeqd %%xmm5, %%xmm5\n\t"
 			 "pcmpeqd %%xmm6, %%xmm6\n\tpcmpeqd %%xmm7, %%xmm7" ::
-				 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7");
+			     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7");
 	return 0;
 }
 
@@ -815,27 +818,27 @@ static void test_hit_path_modes(void **state)
 {
 	/* no call: counts hits, called straight from the trampoline, no xmm save */
 	struct bext_insn count[] = {
-		BEXT_LD_IMM64_LO(3, 0, (uint64_t)&mode_count),
-		BEXT_LD_IMM64_HI((uint64_t)&mode_count),
-		BEXT_MOV64_IMM(2, 1),
-		BEXT_ATOMIC(BEXT_SZ_DW, 3, 2, 0, BEXT_ALU_ADD),
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_EXIT_INSN(),
+	    BEXT_LD_IMM64_LO(3, 0, (uint64_t)&mode_count),
+	    BEXT_LD_IMM64_HI((uint64_t)&mode_count),
+	    BEXT_MOV64_IMM(2, 1),
+	    BEXT_ATOMIC(BEXT_SZ_DW, 3, 2, 0, BEXT_ALU_ADD),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 	/* bpf_get_func_ip: needs the run info, so the dispatcher */
 	struct bext_insn ip[] = {
-		BEXT_CALL_HELPER_INSN(173),
-		BEXT_LD_IMM64_LO(1, 0, (uint64_t)&mode_ip),
-		BEXT_LD_IMM64_HI((uint64_t)&mode_ip),
-		BEXT_STX_MEM(BEXT_SZ_DW, 1, 0, 0),
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_EXIT_INSN(),
+	    BEXT_CALL_HELPER_INSN(173),
+	    BEXT_LD_IMM64_LO(1, 0, (uint64_t)&mode_ip),
+	    BEXT_LD_IMM64_HI((uint64_t)&mode_ip),
+	    BEXT_STX_MEM(BEXT_SZ_DW, 1, 0, 0),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 	/* a helper that clobbers xmm0-7: direct call, xmm saved around it */
 	struct bext_insn clob[] = {
-		BEXT_CALL_HELPER_INSN(1),
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_EXIT_INSN(),
+	    BEXT_CALL_HELPER_INSN(1),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_attachment *a, *r;
 	struct bext_vm *v1, *v2, *v3;
@@ -955,8 +958,7 @@ static uint64_t prog_x87(void *ctx, uint64_t len)
 	__asm__ volatile("fldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
 			 "fstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\t"
 			 "fstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)\n\tfstp %%st(0)" ::
-				 : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
-				   "st(7)");
+			     : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
 	x87_runs++;
 	return 0;
 }
@@ -1025,7 +1027,7 @@ NOINL int64_t te_fn(int64_t depth, int64_t mode)
 	if (mode == 1) {
 		te_inside++;
 		for (;;) {
-			struct timespec ts = { 0, 1000000 };
+			struct timespec ts = {0, 1000000};
 
 			nanosleep(&ts, NULL); /* a cancellation point */
 		}
@@ -1161,28 +1163,28 @@ static void test_nested_skipped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_golden_rip_load),
-		cmocka_unit_test(test_golden_short_jmp),
-		cmocka_unit_test(test_golden_jcc),
-		cmocka_unit_test(test_golden_call),
-		cmocka_unit_test(test_golden_endbr_pushmov),
-		cmocka_unit_test(test_golden_refusals),
-		cmocka_unit_test(test_uprobe_args),
-		cmocka_unit_test(test_uretprobe_values),
-		cmocka_unit_test(test_uretprobe_recursion),
-		cmocka_unit_test(test_order),
-		cmocka_unit_test(test_override_return),
-		cmocka_unit_test(test_jit_prog),
-		cmocka_unit_test(test_longjmp),
-		cmocka_unit_test(test_resolve),
-		cmocka_unit_test(test_malloc_uprobe),
-		cmocka_unit_test(test_stress_attach_detach),
-		cmocka_unit_test(test_hit_path_modes),
-		cmocka_unit_test(test_nested_skipped),
-		cmocka_unit_test(test_longjmp_into_probed),
-		cmocka_unit_test(test_long_double),
-		cmocka_unit_test(test_thread_exit_inside),
-		cmocka_unit_test(test_hit_cost),
+	    cmocka_unit_test(test_golden_rip_load),
+	    cmocka_unit_test(test_golden_short_jmp),
+	    cmocka_unit_test(test_golden_jcc),
+	    cmocka_unit_test(test_golden_call),
+	    cmocka_unit_test(test_golden_endbr_pushmov),
+	    cmocka_unit_test(test_golden_refusals),
+	    cmocka_unit_test(test_uprobe_args),
+	    cmocka_unit_test(test_uretprobe_values),
+	    cmocka_unit_test(test_uretprobe_recursion),
+	    cmocka_unit_test(test_order),
+	    cmocka_unit_test(test_override_return),
+	    cmocka_unit_test(test_jit_prog),
+	    cmocka_unit_test(test_longjmp),
+	    cmocka_unit_test(test_resolve),
+	    cmocka_unit_test(test_malloc_uprobe),
+	    cmocka_unit_test(test_stress_attach_detach),
+	    cmocka_unit_test(test_hit_path_modes),
+	    cmocka_unit_test(test_nested_skipped),
+	    cmocka_unit_test(test_longjmp_into_probed),
+	    cmocka_unit_test(test_long_double),
+	    cmocka_unit_test(test_thread_exit_inside),
+	    cmocka_unit_test(test_hit_cost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -284,8 +284,8 @@ static enum outcome run_file(const char *dir, const char *name, bool jit, bool v
 			out = PASS;
 		} else {
 			trim(tc.error.p);
-			printf("FAIL %s: expected error '%s', got r0 = 0x%llx\n", name,
-			       tc.error.p, (unsigned long long)got);
+			printf("FAIL %s: expected error '%s', got r0 = 0x%llx\n", name, tc.error.p,
+			       (unsigned long long)got);
 		}
 		goto out;
 	}

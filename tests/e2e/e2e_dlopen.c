@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 	if (argc > 4 && !strcmp(argv[3], "--dlmopen")) {
 		h = dlmopen(LM_ID_BASE, argv[2], RTLD_NOW);
 		for (int ms = 0; h && access(argv[4], F_OK) != 0; ms++) {
-			struct timespec ts = { 0, 1000000 };
+			struct timespec ts = {0, 1000000};
 
 			if (ms > 20000) {
 				fprintf(stderr, "e2e_dlopen: %s never appeared\n", argv[4]);

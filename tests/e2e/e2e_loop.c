@@ -31,7 +31,7 @@ __attribute__((noinline, noclone, used)) long mul(long a, long b)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -85,8 +85,8 @@ int main(int argc, char **argv)
 				sleep_ms(1);
 		}
 	}
-	printf("%s pid %d add %ld mul %ld extra %ld\n", child == 0 ? "child" : "main", (int)getpid(),
-	       sum_add, sum_mul, extra);
+	printf("%s pid %d add %ld mul %ld extra %ld\n", child == 0 ? "child" : "main",
+	       (int)getpid(), sum_add, sum_mul, extra);
 	fflush(stdout);
 	if (child > 0) {
 		if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||

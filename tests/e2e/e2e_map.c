@@ -25,7 +25,7 @@ static uint64_t le(const uint8_t *p, uint32_t n)
 
 int main(int argc, char **argv)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	struct bext_store_opts so = {.sz = sizeof(so)};
 	uint8_t key[64], prev[64], val[4096];
 	struct bext_store *s;
 	struct bext_map *m;

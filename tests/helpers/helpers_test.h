@@ -40,7 +40,7 @@ static int ht_rm(const char *p, const struct stat *sb, int flag, struct FTW *f)
 /* Returns 0, or -errno with a message on stderr. */
 static int ht_env_open(struct ht_env *e, const char *obj_path)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	struct bext_store_opts so = {.sz = sizeof(so)};
 	char err[256] = "";
 	size_t n;
 
@@ -64,7 +64,7 @@ static int ht_env_open(struct ht_env *e, const char *obj_path)
 		return -E2BIG;
 	for (size_t i = 0; i < n; i++) {
 		const struct bext_obj_map *om = bext_obj__map(e->obj, i);
-		struct bext_map_create_opts mo = { .sz = sizeof(mo) };
+		struct bext_map_create_opts mo = {.sz = sizeof(mo)};
 		const void *init;
 		size_t isz;
 		int id;

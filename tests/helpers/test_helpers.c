@@ -17,22 +17,22 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                               \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "%s:%d [%s]: CHECK failed: %s\n", __FILE__, __LINE__,     \
-				eng_name, #cond);                                                 \
-			failures++;                                                               \
-		}                                                                                 \
+#define CHECK(cond)                                                                           \
+	do {                                                                                  \
+		if (!(cond)) {                                                                \
+			fprintf(stderr, "%s:%d [%s]: CHECK failed: %s\n", __FILE__, __LINE__, \
+				eng_name, #cond);                                             \
+			failures++;                                                           \
+		}                                                                             \
 	} while (0)
-#define CHECK_EQ(a, b)                                                                            \
-	do {                                                                                      \
-		long long _a = (long long)(a), _b = (long long)(b);                               \
-		if (_a != _b) {                                                                   \
-			fprintf(stderr, "%s:%d [%s]: %s == %lld, expected %lld\n", __FILE__,      \
-				__LINE__, eng_name, #a, _a, _b);                                  \
-			failures++;                                                               \
-		}                                                                                 \
+#define CHECK_EQ(a, b)                                                                       \
+	do {                                                                                 \
+		long long _a = (long long)(a), _b = (long long)(b);                          \
+		if (_a != _b) {                                                              \
+			fprintf(stderr, "%s:%d [%s]: %s == %lld, expected %lld\n", __FILE__, \
+				__LINE__, eng_name, #a, _a, _b);                             \
+			failures++;                                                          \
+		}                                                                            \
 	} while (0)
 
 struct args {
@@ -66,7 +66,7 @@ static void trace_cb(void *ctx, const char *msg, size_t len)
 	trace_count++;
 }
 
-static struct bext_helpers_opts hopts = { .sz = sizeof(hopts), .trace_fn = trace_cb };
+static struct bext_helpers_opts hopts = {.sz = sizeof(hopts), .trace_fn = trace_cb};
 
 static struct bext_vm *load(const char *name)
 {
@@ -79,7 +79,7 @@ static struct bext_vm *load(const char *name)
 /* Runs program @name once with @a; returns r0 as the program's int. */
 static int64_t run_vm(struct bext_vm *vm, struct args *a)
 {
-	struct args dummy = { 0 };
+	struct args dummy = {0};
 	uint64_t r = 0;
 	int e;
 
@@ -113,7 +113,7 @@ static void test_hash(void)
 {
 	struct bext_vm *vm = load("hash_count"), *del = load("hash_delete");
 	struct bext_map *m = ht_map(&env, "counts");
-	struct args a = { 0 };
+	struct args a = {0};
 	uint64_t k, v;
 
 	/* key i is hit (i % 7) + 1 times, 50 keys */
@@ -143,7 +143,7 @@ static void test_array(void)
 {
 	struct bext_vm *vm = load("array_add");
 	struct bext_map *m = ht_map(&env, "arr");
-	struct args a = { 0 };
+	struct args a = {0};
 	uint32_t k;
 	uint64_t v;
 
@@ -192,7 +192,7 @@ static int rb_sample(void *ctx, void *data, size_t size)
 
 static void test_ringbuf(void)
 {
-	struct args a = { .key = 0x1111, .val = 0x2222 };
+	struct args a = {.key = 0x1111, .val = 0x2222};
 	struct bext_map *m = ht_map(&env, "rb");
 	int64_t r;
 
@@ -229,7 +229,7 @@ static void perf_sample(void *ctx, int idx, void *data, uint32_t size)
 static void test_perf(void)
 {
 	struct bext_map *m = ht_map(&env, "perf");
-	struct args a = { .key = 0x77, .val = 0x88, .len = 2 };
+	struct args a = {.key = 0x77, .val = 0x88, .len = 2};
 
 	CHECK_EQ(run1("perf_out", &a), 0);
 	CHECK_EQ(bext_perf__consume(m, perf_sample, NULL, NULL), 1);
@@ -247,9 +247,10 @@ static void test_perf(void)
 static void test_probe_read(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	uint8_t *mem = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *mem =
+	    mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t good = 0x0123456789abcdefULL, target = 5;
-	struct args a = { 0 };
+	struct args a = {0};
 	struct out *o = bss();
 
 	CHECK(mem != MAP_FAILED && o);
@@ -343,7 +344,7 @@ static void test_task(void)
 
 static void test_format(void)
 {
-	struct args a = { .key = (uint64_t)-42, .val = 7 };
+	struct args a = {.key = (uint64_t)-42, .val = 7};
 	struct out *o = bss();
 	const char *want = "-42|    7|ab  |1234567890|str|Z|%";
 
@@ -376,9 +377,9 @@ static void test_tail_calls(void)
 	struct bext_map *jmp = ht_map(&env, "jmp");
 	struct bext_vm *entry = load("tail_entry"), *t0 = load("tail_0"), *t1 = load("tail_1");
 	struct bext_vm *self = load("tail_self");
-	struct bext_prog_create_opts po = { .sz = sizeof(po), .prog_type = BPF_PROG_TYPE_SCHED_CLS };
-	struct bext_insn nop[2] = { { .code = 0xb7 }, { .code = 0x95 } };
-	struct args a = { 0 };
+	struct bext_prog_create_opts po = {.sz = sizeof(po), .prog_type = BPF_PROG_TYPE_SCHED_CLS};
+	struct bext_insn nop[2] = {{.code = 0xb7}, {.code = 0x95}};
+	struct args a = {0};
 	int ids[3];
 	uint32_t k, id;
 
@@ -442,7 +443,7 @@ static void test_tail_calls(void)
 static void test_misc_maps(void)
 {
 	struct bext_map *lk = ht_map(&env, "lk");
-	struct args a = { .key = 3, .val = 9 };
+	struct args a = {.key = 3, .val = 9};
 	struct bext_vm *vm;
 	uint32_t k = 0;
 	uint64_t v[2];
@@ -468,10 +469,10 @@ static uint64_t now(clockid_t c)
 
 static void test_time_and_run(void)
 {
-	struct args a = { 0 };
+	struct args a = {0};
 	uint64_t before = now(CLOCK_MONOTONIC), bb = now(CLOCK_BOOTTIME), after;
-	struct bext_run_info ri = { .func_ip = 0x1234, .attach_cookie = 42 };
-	uint64_t regs[21] = { 0 }, frames[4];
+	struct bext_run_info ri = {.func_ip = 0x1234, .attach_cookie = 42};
+	uint64_t regs[21] = {0}, frames[4];
 	struct out *o = bss();
 
 	CHECK_EQ(run1("times", &a), 1);
@@ -489,7 +490,7 @@ static void test_time_and_run(void)
 	frames[1] = 0xaaaa;
 	frames[2] = 0;
 	frames[3] = 0xbbbb;
-	regs[16] = 0x5555;			  /* rip */
+	regs[16] = 0x5555;		 /* rip */
 	regs[4] = (uintptr_t)&frames[0]; /* rbp */
 	ri.user_regs = regs;
 	CHECK_EQ(run1("stack", NULL), 3 * 8);
@@ -520,7 +521,7 @@ static void test_callbacks(void)
 	struct bext_vm *loop = load("loop_sum"), *feh = load("for_each_hash"),
 		       *fea = load("for_each_array");
 	struct bext_map *h = ht_map(&env, "fe_hash"), *arr = ht_map(&env, "arr");
-	struct args a = { .key = 10, .val = 0 };
+	struct args a = {.key = 10, .val = 0};
 	uint64_t k, v, ksum = 0, vsum = 0;
 	uint32_t i;
 
@@ -528,15 +529,15 @@ static void test_callbacks(void)
 	CHECK_EQ(run_vm(loop, &a), 10);
 	CHECK_EQ(a.val, 285);
 	/* stop after the 4th iteration: 0 + 1 + 4 + 9 */
-	a = (struct args){ .key = 10, .val = 4 };
+	a = (struct args){.key = 10, .val = 4};
 	CHECK_EQ(run_vm(loop, &a), 4);
 	CHECK_EQ(a.val, 14);
-	a = (struct args){ .key = 0 };
+	a = (struct args){.key = 0};
 	CHECK_EQ(run_vm(loop, &a), 0);
 	CHECK_EQ(a.val, 0);
-	a = (struct args){ .key = 3, .len = 1 }; /* flags must be 0 */
+	a = (struct args){.key = 3, .len = 1}; /* flags must be 0 */
 	CHECK_EQ(run_vm(loop, &a), -EINVAL);
-	a = (struct args){ .key = (1u << 23) + 1 };
+	a = (struct args){.key = (1u << 23) + 1};
 	CHECK_EQ(run_vm(loop, &a), -E2BIG);
 
 	for (k = 1; k <= 20; k++) {
@@ -545,7 +546,7 @@ static void test_callbacks(void)
 		ksum += k;
 		vsum += v;
 	}
-	a = (struct args){ 0 };
+	a = (struct args){0};
 	CHECK_EQ(run_vm(feh, &a), 20);
 	CHECK_EQ(a.val, ksum);
 	CHECK_EQ(a.ptr, vsum);
@@ -555,17 +556,17 @@ static void test_callbacks(void)
 		CHECK_EQ(v, k * 100 + 1);
 	}
 	/* stopping at key 7: the walk ends there, in the map's own order */
-	a = (struct args){ .key = 7 };
+	a = (struct args){.key = 7};
 	{
 		int64_t n = run_vm(feh, &a);
-		struct stop7 st = { 0 };
+		struct stop7 st = {0};
 
 		CHECK_EQ(bext_map__for_each_elem(h, sum_until7, &st), n);
 		CHECK(n >= 1 && n <= 20);
 		CHECK_EQ(a.val, st.keys);
 		CHECK(a.val >= 7);
 	}
-	a = (struct args){ .len = 2 };
+	a = (struct args){.len = 2};
 	CHECK_EQ(run_vm(feh, &a), -EINVAL);
 
 	ksum = vsum = 0;
@@ -575,7 +576,7 @@ static void test_callbacks(void)
 		ksum += i;
 		vsum += v;
 	}
-	a = (struct args){ 0 };
+	a = (struct args){0};
 	CHECK_EQ(run_vm(fea, &a), 16);
 	CHECK_EQ(a.val, ksum);
 	CHECK_EQ(a.ptr, vsum);
@@ -591,9 +592,9 @@ static void test_stackid(void)
 {
 	struct bext_vm *vm = load("stackid");
 	struct bext_map *m = ht_map(&env, "stacks");
-	struct bext_run_info ri = { 0 };
-	uint64_t regs[21] = { 0 }, frames[4], v[2];
-	struct args a = { .key = BPF_F_USER_STACK };
+	struct bext_run_info ri = {0};
+	uint64_t regs[21] = {0}, frames[4], v[2];
+	struct args a = {.key = BPF_F_USER_STACK};
 	uint32_t k = 0;
 
 	CHECK_EQ(run_vm(vm, &a), -EFAULT); /* plain run: no user stack */
@@ -609,7 +610,7 @@ static void test_stackid(void)
 	CHECK_EQ(run_vm(vm, &a), 0); /* the same stack: the same id */
 	CHECK_EQ(bext_map__lookup_elem(m, &k, v), 0);
 	CHECK(v[0] == 0x5555 && v[1] == 0xaaaa); /* cut to value_size / 8 frames */
-	a.key = BPF_F_USER_STACK | 1;		  /* skip one: another stack, same bucket */
+	a.key = BPF_F_USER_STACK | 1;		 /* skip one: another stack, same bucket */
 	CHECK_EQ(run_vm(vm, &a), -EEXIST);
 	a.key = BPF_F_USER_STACK | 1 | BPF_F_REUSE_STACKID;
 	CHECK_EQ(run_vm(vm, &a), 0);
@@ -632,7 +633,7 @@ int main(void)
 	static const struct {
 		enum bext_engine e;
 		const char *name;
-	} engines[] = { { BEXT_ENGINE_INTERP, "interp" }, { BEXT_ENGINE_JIT, "jit" } };
+	} engines[] = {{BEXT_ENGINE_INTERP, "interp"}, {BEXT_ENGINE_JIT, "jit"}};
 
 	for (size_t i = 0; i < 2; i++) {
 		eng = engines[i].e;

@@ -31,24 +31,24 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                               \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "%s:%d [%s]: CHECK failed: %s\n", __FILE__, __LINE__,     \
-				what, #cond);                                                     \
-			failures++;                                                               \
-		}                                                                                 \
+#define CHECK(cond)                                                                           \
+	do {                                                                                  \
+		if (!(cond)) {                                                                \
+			fprintf(stderr, "%s:%d [%s]: CHECK failed: %s\n", __FILE__, __LINE__, \
+				what, #cond);                                                 \
+			failures++;                                                           \
+		}                                                                             \
 	} while (0)
 
 static const char *what = "";
 static char dir[64];
 static struct bext_store *store;
 static struct bext_map *maps[2]; /* [0] array, [1] per-CPU array */
-static struct bext_helpers_maps table = { .maps = maps, .nr = 2 };
+static struct bext_helpers_maps table = {.maps = maps, .nr = 2};
 
 #define MAX_ENTRIES 5
-static const uint32_t keys[] = { 0, 1, MAX_ENTRIES - 1, MAX_ENTRIES, MAX_ENTRIES + 1,
-				 0xffffffffu, 0x80000000u, 2 };
+static const uint32_t keys[] = {
+    0, 1, MAX_ENTRIES - 1, MAX_ENTRIES, MAX_ENTRIES + 1, 0xffffffffu, 0x80000000u, 2};
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 struct prog {
@@ -116,7 +116,7 @@ enum variant { INLINED, HELPER_CALLS, BLINDED };
 
 static struct bext_vm *load(const struct prog *pr, enum variant v)
 {
-	struct bext_vm_opts o = { .sz = sizeof(o), .blinding = v == BLINDED };
+	struct bext_vm_opts o = {.sz = sizeof(o), .blinding = v == BLINDED};
 	struct bext_vm *vm = bext_vm__new(&o);
 	char err[256] = "";
 
@@ -125,7 +125,8 @@ static struct bext_vm *load(const struct prog *pr, enum variant v)
 	if (bext_helpers__register_all(vm, NULL) ||
 	    bext_vm__set_pseudo_resolver(vm, bext_helpers__pseudo_resolver, &table) ||
 	    (v == HELPER_CALLS && bext_vm__set_inline_lookup(vm, NULL, NULL)) ||
-	    bext_vm__load(vm, pr->p, pr->n, err, sizeof(err)) || !bext_vm__jit(vm, err, sizeof(err))) {
+	    bext_vm__load(vm, pr->p, pr->n, err, sizeof(err)) ||
+	    !bext_vm__jit(vm, err, sizeof(err))) {
 		fprintf(stderr, "load: %s\n", err);
 		bext_vm__free(vm);
 		return NULL;
@@ -212,8 +213,8 @@ static void *no_rseq_thread(void *arg)
 {
 	struct bext_vm *vm = arg;
 	void *rs = (char *)__builtin_thread_pointer() + __rseq_offset;
-	const volatile int32_t *cpu_id = (const volatile int32_t *)((char *)rs +
-								 offsetof(struct rseq, cpu_id));
+	const volatile int32_t *cpu_id =
+	    (const volatile int32_t *)((char *)rs + offsetof(struct rseq, cpu_id));
 
 	if (syscall(SYS_rseq, rs, (uint32_t)__rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) &&
 	    syscall(SYS_rseq, rs, (uint32_t)sizeof(struct rseq), RSEQ_FLAG_UNREGISTER, RSEQ_SIG))
@@ -253,9 +254,9 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
 
 int main(void)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
-	struct bext_map_create_opts mo = { .sz = sizeof(mo), .key_size = 4,
-					   .max_entries = MAX_ENTRIES };
+	struct bext_store_opts so = {.sz = sizeof(so)};
+	struct bext_map_create_opts mo = {
+	    .sz = sizeof(mo), .key_size = 4, .max_entries = MAX_ENTRIES};
 	cpu_set_t one;
 	int id, c;
 

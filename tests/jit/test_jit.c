@@ -56,7 +56,7 @@ static void put_lddw(struct prog *pr, int reg, uint64_t v)
 
 static struct bext_vm *load_opts(const struct bext_insn *p, size_t n, bool blinding)
 {
-	struct bext_vm_opts o = { .sz = sizeof(o), .blinding = blinding };
+	struct bext_vm_opts o = {.sz = sizeof(o), .blinding = blinding};
 	struct bext_vm *vm = bext_vm__new(&o);
 	char err[256];
 	int ret;
@@ -106,17 +106,27 @@ static uint64_t ref_alu(int op, bool w, int off, uint64_t a, uint64_t b)
 	uint32_t a32 = (uint32_t)a, b32 = (uint32_t)b;
 
 	switch (op) {
-	case BEXT_ALU_ADD: return w ? a + b : (uint32_t)(a32 + b32);
-	case BEXT_ALU_SUB: return w ? a - b : (uint32_t)(a32 - b32);
-	case BEXT_ALU_MUL: return w ? a * b : (uint32_t)(a32 * b32);
-	case BEXT_ALU_OR: return w ? a | b : (a32 | b32);
-	case BEXT_ALU_AND: return w ? a & b : (a32 & b32);
-	case BEXT_ALU_XOR: return w ? a ^ b : (a32 ^ b32);
-	case BEXT_ALU_LSH: return w ? a << (b & 63) : (uint32_t)(a32 << (b32 & 31));
-	case BEXT_ALU_RSH: return w ? a >> (b & 63) : a32 >> (b32 & 31);
+	case BEXT_ALU_ADD:
+		return w ? a + b : (uint32_t)(a32 + b32);
+	case BEXT_ALU_SUB:
+		return w ? a - b : (uint32_t)(a32 - b32);
+	case BEXT_ALU_MUL:
+		return w ? a * b : (uint32_t)(a32 * b32);
+	case BEXT_ALU_OR:
+		return w ? a | b : (a32 | b32);
+	case BEXT_ALU_AND:
+		return w ? a & b : (a32 & b32);
+	case BEXT_ALU_XOR:
+		return w ? a ^ b : (a32 ^ b32);
+	case BEXT_ALU_LSH:
+		return w ? a << (b & 63) : (uint32_t)(a32 << (b32 & 31));
+	case BEXT_ALU_RSH:
+		return w ? a >> (b & 63) : a32 >> (b32 & 31);
 	case BEXT_ALU_ARSH:
-		return w ? (uint64_t)((int64_t)a >> (b & 63)) : (uint32_t)((int32_t)a32 >> (b32 & 31));
-	case BEXT_ALU_NEG: return w ? 0 - a : (uint32_t)(0 - a32);
+		return w ? (uint64_t)((int64_t)a >> (b & 63))
+			 : (uint32_t)((int32_t)a32 >> (b32 & 31));
+	case BEXT_ALU_NEG:
+		return w ? 0 - a : (uint32_t)(0 - a32);
 	case BEXT_ALU_MOV:
 		if (off == 8)
 			return w ? (uint64_t)(int64_t)(int8_t)b : (uint32_t)(int32_t)(int8_t)b;
@@ -161,27 +171,41 @@ static uint64_t ref_alu(int op, bool w, int off, uint64_t a, uint64_t b)
 }
 
 static const uint64_t vals[] = {
-	0, 1, 2, 7, (uint64_t)-1, (uint64_t)-7, 31, 32, 63, 64,
-	(uint64_t)(int64_t)INT32_MIN, 0x80000000u, 0x8000000000000000ull,
-	0x7fffffffffffffffull, 0x123456789abcdef0ull, 0xfffffffeu, 0xffffffff00000003ull,
+    0,
+    1,
+    2,
+    7,
+    (uint64_t)-1,
+    (uint64_t)-7,
+    31,
+    32,
+    63,
+    64,
+    (uint64_t)(int64_t)INT32_MIN,
+    0x80000000u,
+    0x8000000000000000ull,
+    0x7fffffffffffffffull,
+    0x123456789abcdef0ull,
+    0xfffffffeu,
+    0xffffffff00000003ull,
 };
 static const int32_t imms[] = {
-	0, 1, -1, 2, 7, -7, 31, 32, 63, 64, 127, 128, -128, INT32_MIN, INT32_MAX,
-	0x12345678, -0x12345678,
+    0,	1,   -1,  2,	7,	   -7,	      31,	  32,	       63,
+    64, 127, 128, -128, INT32_MIN, INT32_MAX, 0x12345678, -0x12345678,
 };
 /* Every BPF register usable as an operand while r1 holds the output pointer. */
-static const int regs[] = { 0, 2, 3, 4, 5, 6, 7, 8, 9 };
+static const int regs[] = {0, 2, 3, 4, 5, 6, 7, 8, 9};
 
 struct alu_case {
 	int op, off;
 };
 
 static const struct alu_case alu_ops[] = {
-	{ BEXT_ALU_ADD, 0 }, { BEXT_ALU_SUB, 0 }, { BEXT_ALU_MUL, 0 }, { BEXT_ALU_DIV, 0 },
-	{ BEXT_ALU_DIV, 1 }, { BEXT_ALU_OR, 0 },  { BEXT_ALU_AND, 0 }, { BEXT_ALU_LSH, 0 },
-	{ BEXT_ALU_RSH, 0 }, { BEXT_ALU_NEG, 0 }, { BEXT_ALU_MOD, 0 }, { BEXT_ALU_MOD, 1 },
-	{ BEXT_ALU_XOR, 0 }, { BEXT_ALU_MOV, 0 }, { BEXT_ALU_ARSH, 0 }, { BEXT_ALU_MOV, 8 },
-	{ BEXT_ALU_MOV, 16 }, { BEXT_ALU_MOV, 32 },
+    {BEXT_ALU_ADD, 0},	{BEXT_ALU_SUB, 0},  {BEXT_ALU_MUL, 0},	{BEXT_ALU_DIV, 0},
+    {BEXT_ALU_DIV, 1},	{BEXT_ALU_OR, 0},   {BEXT_ALU_AND, 0},	{BEXT_ALU_LSH, 0},
+    {BEXT_ALU_RSH, 0},	{BEXT_ALU_NEG, 0},  {BEXT_ALU_MOD, 0},	{BEXT_ALU_MOD, 1},
+    {BEXT_ALU_XOR, 0},	{BEXT_ALU_MOV, 0},  {BEXT_ALU_ARSH, 0}, {BEXT_ALU_MOV, 8},
+    {BEXT_ALU_MOV, 16}, {BEXT_ALU_MOV, 32},
 };
 
 /*
@@ -190,7 +214,7 @@ static const struct alu_case alu_ops[] = {
  */
 static void check_alu_config(const struct alu_case *c, bool w, bool k, bool blinding)
 {
-	struct prog pr = { 0 };
+	struct prog pr = {0};
 	uint64_t *expect, *out;
 	size_t n_cases = 0, cap = 4096;
 	struct bext_vm *vm;
@@ -217,8 +241,9 @@ static void check_alu_config(const struct alu_case *c, bool w, bool k, bool blin
 			for (size_t ai = 0; ai < nv; ai++) {
 				for (size_t bi = 0; bi < nb; bi++) {
 					uint64_t a = vals[full ? ai : ai * 3];
-					uint64_t b = k ? (uint64_t)(int64_t)imms[bi] :
-						d == s ? a : vals[full ? bi : bi * 3 + 1];
+					uint64_t b = k	      ? (uint64_t)(int64_t)imms[bi]
+						     : d == s ? a
+							      : vals[full ? bi : bi * 3 + 1];
 
 					if (!w && k)
 						b = (uint32_t)imms[bi];
@@ -226,8 +251,8 @@ static void check_alu_config(const struct alu_case *c, bool w, bool k, bool blin
 					if (!k && d != s)
 						put_lddw(&pr, s, b);
 					if (k)
-						put(&pr, BEXT_INSN(cls | c->op | BEXT_SRC_K, d, 0, 0,
-								   imms[bi]));
+						put(&pr, BEXT_INSN(cls | c->op | BEXT_SRC_K, d, 0,
+								   0, imms[bi]));
 					else
 						put(&pr, BEXT_INSN(cls | c->op | BEXT_SRC_X, d, s,
 								   c->off, 0));
@@ -288,7 +313,9 @@ static void test_alu_ops_blinded(void **state)
 static void test_shifts_without_bmi2(void **state)
 {
 	static const struct alu_case sh[] = {
-		{ BEXT_ALU_LSH, 0 }, { BEXT_ALU_RSH, 0 }, { BEXT_ALU_ARSH, 0 },
+	    {BEXT_ALU_LSH, 0},
+	    {BEXT_ALU_RSH, 0},
+	    {BEXT_ALU_ARSH, 0},
 	};
 
 	(void)state;
@@ -313,11 +340,12 @@ static uint64_t bswap_n(uint64_t v, int bits)
 
 static void test_endian(void **state)
 {
-	static const uint8_t codes[] = { 0xd4, 0xdc, 0xd7 };
-	static const int widths[] = { 16, 32, 64 };
-	struct prog pr = { 0 };
-	uint64_t expect[BEXT_ARRAY_SIZE(codes) * 3 * BEXT_ARRAY_SIZE(regs) * 3], out[sizeof(expect) / 8];
-	const uint64_t in[] = { 0x0123456789abcdefull, 0xfedcba9876543210ull, 0x80ff };
+	static const uint8_t codes[] = {0xd4, 0xdc, 0xd7};
+	static const int widths[] = {16, 32, 64};
+	struct prog pr = {0};
+	uint64_t expect[BEXT_ARRAY_SIZE(codes) * 3 * BEXT_ARRAY_SIZE(regs) * 3],
+	    out[sizeof(expect) / 8];
+	const uint64_t in[] = {0x0123456789abcdefull, 0xfedcba9876543210ull, 0x80ff};
 	size_t n = 0;
 	struct bext_vm *vm;
 	uint64_t r0;
@@ -335,7 +363,8 @@ static void test_endian(void **state)
 					put(&pr, BEXT_STX_MEM(BEXT_SZ_DW, 1, regs[ri], 0));
 					put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 1, 8));
 					if (codes[c] == 0xd4)
-						expect[n++] = bits == 64 ? x : x & ((1ull << bits) - 1);
+						expect[n++] =
+						    bits == 64 ? x : x & ((1ull << bits) - 1);
 					else
 						expect[n++] = bswap_n(x, bits);
 				}
@@ -360,27 +389,38 @@ static bool ref_jmp(int op, bool w, uint64_t a, uint64_t b)
 	int64_t sa = w ? (int64_t)a : (int32_t)a, sb = w ? (int64_t)b : (int32_t)b;
 
 	switch (op) {
-	case BEXT_JMP_JEQ: return a == b;
-	case BEXT_JMP_JNE: return a != b;
-	case BEXT_JMP_JGT: return a > b;
-	case BEXT_JMP_JGE: return a >= b;
-	case BEXT_JMP_JLT: return a < b;
-	case BEXT_JMP_JLE: return a <= b;
-	case BEXT_JMP_JSET: return (a & b) != 0;
-	case BEXT_JMP_JSGT: return sa > sb;
-	case BEXT_JMP_JSGE: return sa >= sb;
-	case BEXT_JMP_JSLT: return sa < sb;
-	case BEXT_JMP_JSLE: return sa <= sb;
+	case BEXT_JMP_JEQ:
+		return a == b;
+	case BEXT_JMP_JNE:
+		return a != b;
+	case BEXT_JMP_JGT:
+		return a > b;
+	case BEXT_JMP_JGE:
+		return a >= b;
+	case BEXT_JMP_JLT:
+		return a < b;
+	case BEXT_JMP_JLE:
+		return a <= b;
+	case BEXT_JMP_JSET:
+		return (a & b) != 0;
+	case BEXT_JMP_JSGT:
+		return sa > sb;
+	case BEXT_JMP_JSGE:
+		return sa >= sb;
+	case BEXT_JMP_JSLT:
+		return sa < sb;
+	case BEXT_JMP_JSLE:
+		return sa <= sb;
 	}
 	return false;
 }
 
 static void jumps(bool blinding)
 {
-	static const int ops[] = { BEXT_JMP_JEQ, BEXT_JMP_JNE, BEXT_JMP_JGT, BEXT_JMP_JGE,
-				   BEXT_JMP_JLT, BEXT_JMP_JLE, BEXT_JMP_JSET, BEXT_JMP_JSGT,
-				   BEXT_JMP_JSGE, BEXT_JMP_JSLT, BEXT_JMP_JSLE };
-	struct prog pr = { 0 };
+	static const int ops[] = {BEXT_JMP_JEQ,	 BEXT_JMP_JNE,	BEXT_JMP_JGT,  BEXT_JMP_JGE,
+				  BEXT_JMP_JLT,	 BEXT_JMP_JLE,	BEXT_JMP_JSET, BEXT_JMP_JSGT,
+				  BEXT_JMP_JSGE, BEXT_JMP_JSLT, BEXT_JMP_JSLE};
+	struct prog pr = {0};
 	size_t n = 0, cap = 1 << 16;
 	uint64_t *expect = malloc(cap * 8), *out, r0;
 	struct bext_vm *vm;
@@ -390,18 +430,24 @@ static void jumps(bool blinding)
 		for (int w = 0; w < 2; w++)
 			for (int k = 0; k < 2; k++)
 				for (size_t ai = 0; ai < BEXT_ARRAY_SIZE(vals); ai++)
-					for (size_t bi = 0; bi < (k ? BEXT_ARRAY_SIZE(imms) : BEXT_ARRAY_SIZE(vals)); bi++) {
+					for (size_t bi = 0; bi < (k ? BEXT_ARRAY_SIZE(imms)
+								    : BEXT_ARRAY_SIZE(vals));
+					     bi++) {
 						uint64_t a = vals[ai];
-						uint64_t b = k ? (uint64_t)(int64_t)imms[bi] : vals[bi];
+						uint64_t b =
+						    k ? (uint64_t)(int64_t)imms[bi] : vals[bi];
 						int cls = w ? BEXT_CLS_JMP : BEXT_CLS_JMP32;
-						int d = (int)(ai % 2) ? 4 : 0, s = (int)(bi % 2) ? 3 : 9;
+						int d = (int)(ai % 2) ? 4 : 0,
+						    s = (int)(bi % 2) ? 3 : 9;
 
 						put_lddw(&pr, d, a);
 						if (!k)
 							put_lddw(&pr, s, b);
 						put(&pr, BEXT_MOV64_IMM(6, 1));
-						put(&pr, BEXT_INSN(cls | ops[oi] | (k ? BEXT_SRC_K : BEXT_SRC_X), d,
-								   k ? 0 : s, 1, k ? imms[bi] : 0));
+						put(&pr,
+						    BEXT_INSN(cls | ops[oi] |
+								  (k ? BEXT_SRC_K : BEXT_SRC_X),
+							      d, k ? 0 : s, 1, k ? imms[bi] : 0));
 						put(&pr, BEXT_MOV64_IMM(6, 0));
 						put(&pr, BEXT_STX_MEM(BEXT_SZ_DW, 1, 6, 0));
 						put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 1, 8));
@@ -434,11 +480,11 @@ static void test_jumps(void **state)
 /* Long and short jumps, forward and backward, around a big block, plus ja32. */
 static void test_jump_distances(void **state)
 {
-	static const int sizes[] = { 0, 1, 20, 31, 32, 33, 40, 200, 5000 };
+	static const int sizes[] = {0, 1, 20, 31, 32, 33, 40, 200, 5000};
 
 	(void)state;
 	for (size_t i = 0; i < BEXT_ARRAY_SIZE(sizes); i++) {
-		struct prog pr = { 0 };
+		struct prog pr = {0};
 		struct bext_vm *vm;
 		uint64_t r0;
 		int pad = sizes[i];
@@ -468,8 +514,8 @@ static void test_jump_distances(void **state)
 
 static void test_loads_stores(void **state)
 {
-	static const int szs[] = { BEXT_SZ_B, BEXT_SZ_H, BEXT_SZ_W, BEXT_SZ_DW };
-	static const int bytes[] = { 1, 2, 4, 8 };
+	static const int szs[] = {BEXT_SZ_B, BEXT_SZ_H, BEXT_SZ_W, BEXT_SZ_DW};
+	static const int bytes[] = {1, 2, 4, 8};
 	uint8_t mem[64], want[64];
 	uint64_t r0;
 
@@ -490,13 +536,15 @@ static void test_loads_stores(void **state)
 				p[n++] = BEXT_MOV64_REG(base, 1);
 				p[n++] = BEXT_LD_IMM64_LO(v, 0, x);
 				p[n++] = BEXT_LD_IMM64_HI(x);
-				p[n++] = BEXT_STX_MEM(sz, base, v, 8);                 /* mem[8] */
-				p[n++] = BEXT_ST_MEM(sz, base, 16, -0x12345679);      /* mem[16] */
+				p[n++] = BEXT_STX_MEM(sz, base, v, 8);		 /* mem[8] */
+				p[n++] = BEXT_ST_MEM(sz, base, 16, -0x12345679); /* mem[16] */
 				p[n++] = BEXT_LDX_MEM(sz, v, base, 8);
-				p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, base, v, 24);       /* zero-ext */
+				p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, base, v, 24); /* zero-ext */
 				if (sz != BEXT_SZ_DW) {
-					p[n++] = BEXT_INSN(BEXT_CLS_LDX | sz | BEXT_MODE_MEMSX, v, base, 8, 0);
-					p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, base, v, 32); /* sign-ext */
+					p[n++] = BEXT_INSN(BEXT_CLS_LDX | sz | BEXT_MODE_MEMSX, v,
+							   base, 8, 0);
+					p[n++] =
+					    BEXT_STX_MEM(BEXT_SZ_DW, base, v, 32); /* sign-ext */
 				}
 				/* r10-relative round trip through the stack. */
 				p[n++] = BEXT_STX_MEM(sz, 10, v, -8 - 256);
@@ -515,13 +563,15 @@ static void test_loads_stores(void **state)
 				zx = nb == 8 ? x : x & ((1ull << (8 * nb)) - 1);
 				memcpy(want + 24, &zx, 8);
 				if (sz != BEXT_SZ_DW) {
-					sx = (uint64_t)((int64_t)(x << (64 - 8 * nb)) >> (64 - 8 * nb));
+					sx = (uint64_t)((int64_t)(x << (64 - 8 * nb)) >>
+							(64 - 8 * nb));
 					if (sz == BEXT_SZ_W)
 						sx = (uint64_t)(int64_t)(int32_t)zx;
 					memcpy(want + 32, &sx, 8);
 				}
 				assert_memory_equal(mem, want, sizeof(mem));
-				/* r0 = the loaded value: v was reloaded with zx, then sign-extended */
+				/* r0 = the loaded value: v was reloaded with zx, then sign-extended
+				 */
 				assert_int_equal(r0, zx);
 				bext_vm__free(vm);
 			}
@@ -532,11 +582,21 @@ static uint64_t ref_atomic(int op, bool w, uint64_t *m, uint64_t s, uint64_t *r0
 	uint64_t old = w ? *m : (uint32_t)*m, nv = old, mask = w ? ~0ull : 0xffffffffull;
 
 	switch (op & ~BEXT_ATOMIC_FETCH) {
-	case BEXT_ATOMIC_ADD: nv = old + s; break;
-	case BEXT_ATOMIC_OR: nv = old | s; break;
-	case BEXT_ATOMIC_AND: nv = old & s; break;
-	case BEXT_ATOMIC_XOR: nv = old ^ s; break;
-	case 0xe0: nv = s; break;
+	case BEXT_ATOMIC_ADD:
+		nv = old + s;
+		break;
+	case BEXT_ATOMIC_OR:
+		nv = old | s;
+		break;
+	case BEXT_ATOMIC_AND:
+		nv = old & s;
+		break;
+	case BEXT_ATOMIC_XOR:
+		nv = old ^ s;
+		break;
+	case 0xe0:
+		nv = s;
+		break;
 	case 0xf0:
 		if ((*r0 & mask) == old)
 			nv = s;
@@ -552,13 +612,19 @@ static uint64_t ref_atomic(int op, bool w, uint64_t *m, uint64_t s, uint64_t *r0
 static void test_atomics(void **state)
 {
 	static const int ops[] = {
-		BEXT_ATOMIC_ADD, BEXT_ATOMIC_OR, BEXT_ATOMIC_AND, BEXT_ATOMIC_XOR,
-		BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH, BEXT_ATOMIC_OR | BEXT_ATOMIC_FETCH,
-		BEXT_ATOMIC_AND | BEXT_ATOMIC_FETCH, BEXT_ATOMIC_XOR | BEXT_ATOMIC_FETCH,
-		BEXT_ATOMIC_XCHG, BEXT_ATOMIC_CMPXCHG,
+	    BEXT_ATOMIC_ADD,
+	    BEXT_ATOMIC_OR,
+	    BEXT_ATOMIC_AND,
+	    BEXT_ATOMIC_XOR,
+	    BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH,
+	    BEXT_ATOMIC_OR | BEXT_ATOMIC_FETCH,
+	    BEXT_ATOMIC_AND | BEXT_ATOMIC_FETCH,
+	    BEXT_ATOMIC_XOR | BEXT_ATOMIC_FETCH,
+	    BEXT_ATOMIC_XCHG,
+	    BEXT_ATOMIC_CMPXCHG,
 	};
-	static const int sregs[] = { 0, 2, 3, 4, 6, 9 };
-	static const int bregs[] = { 1, 3, 5, 7, 10 };
+	static const int sregs[] = {0, 2, 3, 4, 6, 9};
+	static const int bregs[] = {1, 3, 5, 7, 10};
 
 	(void)state;
 	for (size_t oi = 0; oi < BEXT_ARRAY_SIZE(ops); oi++)
@@ -566,70 +632,84 @@ static void test_atomics(void **state)
 			for (size_t si = 0; si < BEXT_ARRAY_SIZE(sregs); si++)
 				for (size_t bi = 0; bi < BEXT_ARRAY_SIZE(bregs); bi++)
 					for (int eq = 0; eq < 2; eq++) {
-				int s = sregs[si], b = bregs[bi], op = ops[oi];
-				uint64_t mem[4] = { 0 }, m0 = 0xff00ff00f0f0f0f0ull;
-				uint64_t sv = 0x0ff00ff012345678ull, r0v = eq ? m0 : 0x1234;
-				uint64_t exp_m, exp_s, exp_r0 = r0v, got_r0;
-				struct bext_insn p[32];
-				size_t n = 0;
-				struct bext_vm *vm;
+						int s = sregs[si], b = bregs[bi], op = ops[oi];
+						uint64_t mem[4] = {0}, m0 = 0xff00ff00f0f0f0f0ull;
+						uint64_t sv = 0x0ff00ff012345678ull,
+							 r0v = eq ? m0 : 0x1234;
+						uint64_t exp_m, exp_s, exp_r0 = r0v, got_r0;
+						struct bext_insn p[32];
+						size_t n = 0;
+						struct bext_vm *vm;
 
-				int out = s == 6 ? 7 : 6, tmp = 2;
+						int out = s == 6 ? 7 : 6, tmp = 2;
 
-				while (tmp == s || tmp == b || tmp == out)
-					tmp++;
-				if (s == b)
-					continue;
-				if (op == BEXT_ATOMIC_CMPXCHG && s == 0)
-					continue;
-				if (s == 0)
-					r0v = sv;
-				exp_r0 = r0v;
-				/* mem[0] = m0 (through the base); r0 = r0v; s = sv; atomic;
-				 * mem[1] = s; mem[2] = r0; r0 = mem[0] via ldx */
-				p[n++] = BEXT_MOV64_REG(out, 1);
-				if (b != 10)
-					p[n++] = BEXT_MOV64_REG(b, 1);
-				p[n++] = BEXT_LD_IMM64_LO(tmp, 0, m0);
-				p[n++] = BEXT_LD_IMM64_HI(m0);
-				p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, b, tmp, b == 10 ? -16 : 0);
-				p[n++] = BEXT_LD_IMM64_LO(0, 0, r0v);
-				p[n++] = BEXT_LD_IMM64_HI(r0v);
-				p[n++] = BEXT_LD_IMM64_LO(s, 0, sv);
-				p[n++] = BEXT_LD_IMM64_HI(sv);
-				p[n++] = BEXT_ATOMIC(w ? BEXT_SZ_DW : BEXT_SZ_W, b, s, b == 10 ? -16 : 0, op);
-				p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, out, s, 8);
-				p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, out, 0, 16);
-				if (b == 10) {
-					p[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 0, 10, -16);
-					p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, out, 0, 0);
-				}
-				p[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 0, out, 0);
-				p[n++] = BEXT_EXIT_INSN();
-				vm = load_opts(p, n, false);
-				assert_int_equal(run_jit(vm, mem, sizeof(mem), &got_r0), 0);
-				exp_m = m0;
-				exp_s = ref_atomic(op, w, &exp_m, s == 0 ? r0v : sv, &exp_r0);
-				if (!w && (op & BEXT_ATOMIC_FETCH) && op != BEXT_ATOMIC_CMPXCHG)
-					exp_s = (uint32_t)exp_s;
-				if (s == 0 && op != BEXT_ATOMIC_CMPXCHG)
-					exp_r0 = exp_s;
-				if (mem[0] != exp_m || mem[1] != exp_s || mem[2] != exp_r0 ||
-				    got_r0 != exp_m)
-					fail_msg("atomic %#x %s src r%d base r%d: mem %#llx/%#llx src "
-						 "%#llx/%#llx r0 %#llx/%#llx", op, w ? "dw" : "w", s, b,
-						 (unsigned long long)mem[0], (unsigned long long)exp_m,
-						 (unsigned long long)mem[1], (unsigned long long)exp_s,
-						 (unsigned long long)mem[2], (unsigned long long)exp_r0);
-				bext_vm__free(vm);
-			}
+						while (tmp == s || tmp == b || tmp == out)
+							tmp++;
+						if (s == b)
+							continue;
+						if (op == BEXT_ATOMIC_CMPXCHG && s == 0)
+							continue;
+						if (s == 0)
+							r0v = sv;
+						exp_r0 = r0v;
+						/* mem[0] = m0 (through the base); r0 = r0v; s = sv;
+						 * atomic; mem[1] = s; mem[2] = r0; r0 = mem[0] via
+						 * ldx */
+						p[n++] = BEXT_MOV64_REG(out, 1);
+						if (b != 10)
+							p[n++] = BEXT_MOV64_REG(b, 1);
+						p[n++] = BEXT_LD_IMM64_LO(tmp, 0, m0);
+						p[n++] = BEXT_LD_IMM64_HI(m0);
+						p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, b, tmp,
+								      b == 10 ? -16 : 0);
+						p[n++] = BEXT_LD_IMM64_LO(0, 0, r0v);
+						p[n++] = BEXT_LD_IMM64_HI(r0v);
+						p[n++] = BEXT_LD_IMM64_LO(s, 0, sv);
+						p[n++] = BEXT_LD_IMM64_HI(sv);
+						p[n++] = BEXT_ATOMIC(w ? BEXT_SZ_DW : BEXT_SZ_W, b,
+								     s, b == 10 ? -16 : 0, op);
+						p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, out, s, 8);
+						p[n++] = BEXT_STX_MEM(BEXT_SZ_DW, out, 0, 16);
+						if (b == 10) {
+							p[n++] =
+							    BEXT_LDX_MEM(BEXT_SZ_DW, 0, 10, -16);
+							p[n++] =
+							    BEXT_STX_MEM(BEXT_SZ_DW, out, 0, 0);
+						}
+						p[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 0, out, 0);
+						p[n++] = BEXT_EXIT_INSN();
+						vm = load_opts(p, n, false);
+						assert_int_equal(
+						    run_jit(vm, mem, sizeof(mem), &got_r0), 0);
+						exp_m = m0;
+						exp_s = ref_atomic(op, w, &exp_m, s == 0 ? r0v : sv,
+								   &exp_r0);
+						if (!w && (op & BEXT_ATOMIC_FETCH) &&
+						    op != BEXT_ATOMIC_CMPXCHG)
+							exp_s = (uint32_t)exp_s;
+						if (s == 0 && op != BEXT_ATOMIC_CMPXCHG)
+							exp_r0 = exp_s;
+						if (mem[0] != exp_m || mem[1] != exp_s ||
+						    mem[2] != exp_r0 || got_r0 != exp_m)
+							fail_msg("atomic %#x %s src r%d base r%d: "
+								 "mem %#llx/%#llx src "
+								 "%#llx/%#llx r0 %#llx/%#llx",
+								 op, w ? "dw" : "w", s, b,
+								 (unsigned long long)mem[0],
+								 (unsigned long long)exp_m,
+								 (unsigned long long)mem[1],
+								 (unsigned long long)exp_s,
+								 (unsigned long long)mem[2],
+								 (unsigned long long)exp_r0);
+						bext_vm__free(vm);
+					}
 }
 
 /* ---- code mapping, blinding, errors ------------------------------------------- */
 
 static void test_wx(void **state)
 {
-	struct bext_insn p[] = { BEXT_MOV64_IMM(0, 42), BEXT_EXIT_INSN() };
+	struct bext_insn p[] = {BEXT_MOV64_IMM(0, 42), BEXT_EXIT_INSN()};
 	struct bext_vm *vm = load_opts(p, 2, false);
 	bext_jit_fn fn = jit(vm);
 	uintptr_t a = (uintptr_t)fn;
@@ -673,20 +753,19 @@ static bool code_has(const struct bext_vm *vm, const void *bytes, size_t n)
 
 static void test_blinding(void **state)
 {
-	static const int32_t secrets[] = { 0x41424344, 0x13572468, 0x0badcafe, 0x7eadbeef,
-					   0x55aa55aa, 0x31415926, 0x2718281f };
-	const char *text =
-		"mov %r0, 0x41424344\n"
-		"add %r0, 0x13572468\n"
-		"stw [%r10-8], 0x0badcafe\n"
-		"ldxw %r2, [%r10-8]\n"
-		"add %r0, %r2\n"
-		"jeq %r0, 0x7eadbeef, skip\n"
-		"xor32 %r0, 0x55aa55aa\n"
-		"skip:\n"
-		"lddw %r3, 0x2718281f31415926\n"
-		"add %r0, %r3\n"
-		"exit\n";
+	static const int32_t secrets[] = {0x41424344, 0x13572468, 0x0badcafe, 0x7eadbeef,
+					  0x55aa55aa, 0x31415926, 0x2718281f};
+	const char *text = "mov %r0, 0x41424344\n"
+			   "add %r0, 0x13572468\n"
+			   "stw [%r10-8], 0x0badcafe\n"
+			   "ldxw %r2, [%r10-8]\n"
+			   "add %r0, %r2\n"
+			   "jeq %r0, 0x7eadbeef, skip\n"
+			   "xor32 %r0, 0x55aa55aa\n"
+			   "skip:\n"
+			   "lddw %r3, 0x2718281f31415926\n"
+			   "add %r0, %r3\n"
+			   "exit\n";
 	uint64_t r_plain, r_blind;
 	struct bext_vm *plain = load_asm(text, false), *blind;
 
@@ -711,16 +790,16 @@ static void test_blinding(void **state)
 
 static void test_too_large_and_kfunc(void **state)
 {
-	struct prog pr = { 0 };
+	struct prog pr = {0};
 	struct bext_vm *vm;
 	char err[256];
 	uint64_t r0;
 	size_t saved = bext_x86_jit_max_image;
 	struct bext_insn kf[] = {
-		BEXT_INSN(BEXT_CLS_JMP | BEXT_JMP_CALL, 0, BEXT_CALL_KFUNC, 0, 1234),
-		BEXT_EXIT_INSN(),
+	    BEXT_INSN(BEXT_CLS_JMP | BEXT_JMP_CALL, 0, BEXT_CALL_KFUNC, 0, 1234),
+	    BEXT_EXIT_INSN(),
 	};
-	struct bext_vm_opts o = { .sz = sizeof(o) };
+	struct bext_vm_opts o = {.sz = sizeof(o)};
 	struct bext_vm hand;
 
 	(void)state;
@@ -766,7 +845,10 @@ static uint64_t h_snprintf(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint6
 	/* Variadic double: glibc saves xmm registers with aligned moves. */
 	double x = (double)a / 8.0;
 
-	(void)b; (void)c; (void)d; (void)e;
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)e;
 	return (uint64_t)snprintf(buf, sizeof(buf), "%.3f %g", x, x * 2);
 }
 
@@ -779,13 +861,16 @@ static uint64_t h_args(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t 
 
 static uint64_t h_zero(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {
-	(void)b; (void)c; (void)d; (void)e;
+	(void)b;
+	(void)c;
+	(void)d;
+	(void)e;
 	return a;
 }
 
 static struct bext_vm *new_vm(bool blinding)
 {
-	struct bext_vm_opts o = { .sz = sizeof(o), .blinding = blinding };
+	struct bext_vm_opts o = {.sz = sizeof(o), .blinding = blinding};
 	struct bext_vm *vm = bext_vm__new(&o);
 
 	assert_non_null(vm);
@@ -814,28 +899,27 @@ static void test_helper_alignment(void **state)
 {
 	/* rsp at helper entry must be 8 mod 16 (16-aligned at the call), in the
 	 * main frame, in nested subprograms and through callx. */
-	const char *text =
-		"call 1\n"
-		"stxdw [%r1], %r0\n"
-		"mov %r6, %r1\n"
-		"call local f\n"
-		"stxdw [%r6+8], %r0\n"
-		"mov %r2, 1\n"
-		"call %r2\n"
-		"stxdw [%r6+16], %r0\n"
-		"mov %r1, 100\n"
-		"call 2\n"
-		"exit\n"
-		"f:\n"
-		"call local g\n"
-		"exit\n"
-		"g:\n"
-		"mov %r1, 100\n"
-		"call 2\n"
-		"call 1\n"
-		"exit\n";
+	const char *text = "call 1\n"
+			   "stxdw [%r1], %r0\n"
+			   "mov %r6, %r1\n"
+			   "call local f\n"
+			   "stxdw [%r6+8], %r0\n"
+			   "mov %r2, 1\n"
+			   "call %r2\n"
+			   "stxdw [%r6+16], %r0\n"
+			   "mov %r1, 100\n"
+			   "call 2\n"
+			   "exit\n"
+			   "f:\n"
+			   "call local g\n"
+			   "exit\n"
+			   "g:\n"
+			   "mov %r1, 100\n"
+			   "call 2\n"
+			   "call 1\n"
+			   "exit\n";
 	struct bext_vm *vm = new_vm(false);
-	uint64_t out[3] = { 0 }, r0;
+	uint64_t out[3] = {0}, r0;
 
 	(void)state;
 	load_into(vm, text);
@@ -850,56 +934,55 @@ static void test_register_pressure(void **state)
 {
 	/* r6-r9 survive helper calls and a local call that overwrites them;
 	 * r1-r5 reach the helper in order. */
-	const char *text =
-		"lddw %r6, 0x6666666666666666\n"
-		"lddw %r7, 0x7777777777777777\n"
-		"lddw %r8, 0x8888888888888888\n"
-		"lddw %r9, 0x9999999999999999\n"
-		"mov %r1, 1\n"
-		"mov %r2, 2\n"
-		"mov %r3, 3\n"
-		"mov %r4, 4\n"
-		"mov %r5, 5\n"
-		"call 3\n"
-		"jne %r0, 54321, bad\n"
-		"mov %r1, 9\n"
-		"call 2\n"
-		"call local clobber\n"
-		"jne %r0, 7, bad\n"
-		"mov %r1, 5\n"
-		"mov %r2, 4\n"
-		"mov %r3, 3\n"
-		"mov %r4, 2\n"
-		"mov %r5, 1\n"
-		"call 3\n"
-		"jne %r0, 12345, bad\n"
-		"lddw %r0, 0x6666666666666666\n"
-		"jne %r6, %r0, bad\n"
-		"lddw %r0, 0x7777777777777777\n"
-		"jne %r7, %r0, bad\n"
-		"lddw %r0, 0x8888888888888888\n"
-		"jne %r8, %r0, bad\n"
-		"lddw %r0, 0x9999999999999999\n"
-		"jne %r9, %r0, bad\n"
-		"mov %r0, 1\n"
-		"exit\n"
-		"bad:\n"
-		"mov %r0, 0\n"
-		"exit\n"
-		"clobber:\n"
-		"mov %r6, 0\n"
-		"mov %r7, 0\n"
-		"mov %r8, 0\n"
-		"mov %r9, 0\n"
-		"stxdw [%r10-8], %r6\n"
-		"mov %r1, 1\n"
-		"mov %r2, 1\n"
-		"mov %r3, 1\n"
-		"mov %r4, 1\n"
-		"mov %r5, 1\n"
-		"call 3\n"
-		"mov %r0, 7\n"
-		"exit\n";
+	const char *text = "lddw %r6, 0x6666666666666666\n"
+			   "lddw %r7, 0x7777777777777777\n"
+			   "lddw %r8, 0x8888888888888888\n"
+			   "lddw %r9, 0x9999999999999999\n"
+			   "mov %r1, 1\n"
+			   "mov %r2, 2\n"
+			   "mov %r3, 3\n"
+			   "mov %r4, 4\n"
+			   "mov %r5, 5\n"
+			   "call 3\n"
+			   "jne %r0, 54321, bad\n"
+			   "mov %r1, 9\n"
+			   "call 2\n"
+			   "call local clobber\n"
+			   "jne %r0, 7, bad\n"
+			   "mov %r1, 5\n"
+			   "mov %r2, 4\n"
+			   "mov %r3, 3\n"
+			   "mov %r4, 2\n"
+			   "mov %r5, 1\n"
+			   "call 3\n"
+			   "jne %r0, 12345, bad\n"
+			   "lddw %r0, 0x6666666666666666\n"
+			   "jne %r6, %r0, bad\n"
+			   "lddw %r0, 0x7777777777777777\n"
+			   "jne %r7, %r0, bad\n"
+			   "lddw %r0, 0x8888888888888888\n"
+			   "jne %r8, %r0, bad\n"
+			   "lddw %r0, 0x9999999999999999\n"
+			   "jne %r9, %r0, bad\n"
+			   "mov %r0, 1\n"
+			   "exit\n"
+			   "bad:\n"
+			   "mov %r0, 0\n"
+			   "exit\n"
+			   "clobber:\n"
+			   "mov %r6, 0\n"
+			   "mov %r7, 0\n"
+			   "mov %r8, 0\n"
+			   "mov %r9, 0\n"
+			   "stxdw [%r10-8], %r6\n"
+			   "mov %r1, 1\n"
+			   "mov %r2, 1\n"
+			   "mov %r3, 1\n"
+			   "mov %r4, 1\n"
+			   "mov %r5, 1\n"
+			   "call 3\n"
+			   "mov %r0, 7\n"
+			   "exit\n";
 	struct bext_vm *vm = new_vm(false);
 	uint64_t r0 = 99;
 
@@ -920,8 +1003,8 @@ static int run_depth(int n, uint64_t *r0)
 
 	/* Each function stores a marker in its frame, calls the next, checks the
 	 * marker (its own frame was not overwritten) and adds 1. */
-	len += (size_t)snprintf(text + len, sizeof(text) - len,
-				"mov %%r0, 0\ncall local f1\nexit\n");
+	len +=
+	    (size_t)snprintf(text + len, sizeof(text) - len, "mov %%r0, 0\ncall local f1\nexit\n");
 	for (int i = 1; i <= n; i++) {
 		len += (size_t)snprintf(text + len, sizeof(text) - len,
 					"f%d:\nmov %%r6, %d\nstxdw [%%r10-8], %%r6\n", i, i);
@@ -974,33 +1057,32 @@ static void test_infinite_recursion(void **state)
 static void test_callx(void **state)
 {
 	/* callx to a function value, to a helper id, and to junk. */
-	const char *good =
-		"lddw %r6, func f\n"
-		"mov %r1, 20\n"
-		"call %r6\n"
-		"mov %r7, %r0\n"
-		"mov %r1, 1\n"
-		"mov %r2, 2\n"
-		"mov %r3, 3\n"
-		"mov %r4, 4\n"
-		"mov %r5, 5\n"
-		"mov %r8, 3\n"
-		"call %r8\n"
-		"add %r0, %r7\n"
-		"exit\n"
-		"f:\n"
-		"mov %r0, %r1\n"
-		"add %r0, 1\n"
-		"exit\n";
+	const char *good = "lddw %r6, func f\n"
+			   "mov %r1, 20\n"
+			   "call %r6\n"
+			   "mov %r7, %r0\n"
+			   "mov %r1, 1\n"
+			   "mov %r2, 2\n"
+			   "mov %r3, 3\n"
+			   "mov %r4, 4\n"
+			   "mov %r5, 5\n"
+			   "mov %r8, 3\n"
+			   "call %r8\n"
+			   "add %r0, %r7\n"
+			   "exit\n"
+			   "f:\n"
+			   "mov %r0, %r1\n"
+			   "add %r0, 1\n"
+			   "exit\n";
 	struct bext_vm *vm = new_vm(false);
 	uint64_t r0;
 	static const char *const bad[] = {
-		/* an address that is no function of this program */
-		"lddw %r2, 0x7fff00001000\ncall %r2\nmov %r0, 1\nexit\n",
-		/* a function value plus one */
-		"lddw %r2, func f\nadd %r2, 1\ncall %r2\nmov %r0, 1\nexit\nf:\nmov %r0, 2\nexit\n",
-		/* an unregistered helper id */
-		"mov %r2, 77\ncall %r2\nmov %r0, 1\nexit\n",
+	    /* an address that is no function of this program */
+	    "lddw %r2, 0x7fff00001000\ncall %r2\nmov %r0, 1\nexit\n",
+	    /* a function value plus one */
+	    "lddw %r2, func f\nadd %r2, 1\ncall %r2\nmov %r0, 1\nexit\nf:\nmov %r0, 2\nexit\n",
+	    /* an unregistered helper id */
+	    "mov %r2, 77\ncall %r2\nmov %r0, 1\nexit\n",
 	};
 
 	(void)state;
@@ -1058,8 +1140,8 @@ static struct bext_vm *tail_vm(struct tail_env *env, const char *text)
 	struct bext_vm *vm = new_vm(false);
 
 	assert_int_equal(bext_vm__set_tail_call_resolver(vm, tail_resolve, env), 0);
-	assert_int_equal(bext_vm__register_helper(vm, BEXT_HELPER_TAIL_CALL, "tail_call",
-						  h_zero), 0);
+	assert_int_equal(bext_vm__register_helper(vm, BEXT_HELPER_TAIL_CALL, "tail_call", h_zero),
+			 0);
 	load_into(vm, text);
 	jit(vm);
 	return vm;
@@ -1067,8 +1149,8 @@ static struct bext_vm *tail_vm(struct tail_env *env, const char *text)
 
 static void test_tail_calls(void **state)
 {
-	struct tail_env env = { 0 };
-	uint64_t ctx[2] = { 0 }, r0;
+	struct tail_env env = {0};
+	uint64_t ctx[2] = {0}, r0;
 
 	(void)state;
 	/* 0 -> 1 -> 2; 2 returns ctx[0] (written along the way) + its own mark. */
@@ -1113,8 +1195,9 @@ static void test_tail_calls(void **state)
 
 	/* not from a subprogram: fails like a missing program */
 	{
-		struct bext_vm *vm = tail_vm(&env, "call local f\nexit\n"
-						   "f:\nlddw %r2, 0x1234\nmov %r3, 2\ncall 12\nexit\n");
+		struct bext_vm *vm =
+		    tail_vm(&env, "call local f\nexit\n"
+				  "f:\nlddw %r2, 0x1234\nmov %r3, 2\ncall 12\nexit\n");
 
 		assert_int_equal(bext_vm__run(vm, BEXT_ENGINE_JIT, ctx, sizeof(ctx), &r0), 0);
 		assert_int_equal(r0, (uint64_t)-ENOENT);
@@ -1162,11 +1245,17 @@ static uint64_t run3(const char *text, size_t sizes[2])
 	return r[0];
 }
 
-static const uint64_t pvals[] = { 0, 1, 0xffffffffull, 0x80000000ull, 0x123456789abcdef0ull,
-				  (uint64_t)-1, (uint64_t)-5, 0x7fffffff7fffffffull };
-static const int32_t pimms[] = { 0, 1, 2, 3, 5, 9, 8, 7, 4096, 1 << 30, -1, -3, -128, 127,
-				 1000000, INT32_MIN, INT32_MAX };
-static const int pregs[] = { 0, 1, 4, 6, 7, 9 };
+static const uint64_t pvals[] = {0,
+				 1,
+				 0xffffffffull,
+				 0x80000000ull,
+				 0x123456789abcdef0ull,
+				 (uint64_t)-1,
+				 (uint64_t)-5,
+				 0x7fffffff7fffffffull};
+static const int32_t pimms[] = {0,	 1,  2,	 3,    5,   9,	     8,		7,	  4096,
+				1 << 30, -1, -3, -128, 127, 1000000, INT32_MIN, INT32_MAX};
+static const int pregs[] = {0, 1, 4, 6, 7, 9};
 
 /* prologue: every register gets a value (r10 excluded) */
 static int prologue(char *t, size_t len, uint64_t v)
@@ -1183,23 +1272,23 @@ static int prologue(char *t, size_t len, uint64_t v)
 static void test_peephole_alu(void **state)
 {
 	static const char *const pats[] = {
-		/* %1$d = X, %2$d = Y, %3$d = Z, %4$d = imm */
-		"lsh %%r%1$d, 32\nrsh %%r%1$d, 32\n",
-		"mov %%r%1$d, %%r%2$d\nlsh %%r%1$d, 32\nrsh %%r%1$d, 32\n",
-		"mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %4$d\n",
-		"mov32 %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %4$d\n",
-		"mov %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %4$d\n",
-		"mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %%r%3$d\n",
-		"mov %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %%r%3$d\n",
-		"mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %%r%1$d\n",
-		"mov %%r%1$d, %%r%2$d\nmul %%r%1$d, %4$d\n",
-		"mov %%r%1$d, %%r%2$d\nmul32 %%r%1$d, %4$d\n",
-		"mov32 %%r%1$d, %%r%2$d\nmul32 %%r%1$d, %4$d\n",
-		"mul %%r%1$d, %4$d\n",
-		"mul32 %%r%1$d, %4$d\n",
-		/* not fused (64-bit op after a 32-bit mov), must still be right */
-		"mov32 %%r%1$d, %%r%2$d\nadd %%r%1$d, %4$d\n",
-		"mov32 %%r%1$d, %%r%2$d\nmul %%r%1$d, %4$d\n",
+	    /* %1$d = X, %2$d = Y, %3$d = Z, %4$d = imm */
+	    "lsh %%r%1$d, 32\nrsh %%r%1$d, 32\n",
+	    "mov %%r%1$d, %%r%2$d\nlsh %%r%1$d, 32\nrsh %%r%1$d, 32\n",
+	    "mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %4$d\n",
+	    "mov32 %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %4$d\n",
+	    "mov %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %4$d\n",
+	    "mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %%r%3$d\n",
+	    "mov %%r%1$d, %%r%2$d\nadd32 %%r%1$d, %%r%3$d\n",
+	    "mov %%r%1$d, %%r%2$d\nadd %%r%1$d, %%r%1$d\n",
+	    "mov %%r%1$d, %%r%2$d\nmul %%r%1$d, %4$d\n",
+	    "mov %%r%1$d, %%r%2$d\nmul32 %%r%1$d, %4$d\n",
+	    "mov32 %%r%1$d, %%r%2$d\nmul32 %%r%1$d, %4$d\n",
+	    "mul %%r%1$d, %4$d\n",
+	    "mul32 %%r%1$d, %4$d\n",
+	    /* not fused (64-bit op after a 32-bit mov), must still be right */
+	    "mov32 %%r%1$d, %%r%2$d\nadd %%r%1$d, %4$d\n",
+	    "mov32 %%r%1$d, %%r%2$d\nmul %%r%1$d, %4$d\n",
 	};
 	char text[4096], body[256];
 	size_t sizes[2];
@@ -1256,9 +1345,9 @@ static void test_peephole_alu(void **state)
 /* if (cond) goto +1; goto L  =>  one inverted branch; and with L/the ja a jump target. */
 static void test_peephole_branch(void **state)
 {
-	static const char *const ops[] = { "jeq", "jne", "jgt", "jge", "jlt", "jle", "jset",
-					   "jsgt", "jsge", "jslt", "jsle" };
-	static const int64_t cmp[] = { 0, 1, -1, 5, 0x80000000ll, 0x7fffffff };
+	static const char *const ops[] = {"jeq",  "jne",  "jgt",  "jge",  "jlt", "jle",
+					  "jset", "jsgt", "jsge", "jslt", "jsle"};
+	static const int64_t cmp[] = {0, 1, -1, 5, 0x80000000ll, 0x7fffffff};
 	char text[2048];
 	size_t sizes[2];
 	unsigned fused = 0;
@@ -1332,52 +1421,51 @@ static uint64_t h_loop(uint64_t n, uint64_t fn, uint64_t ctx, uint64_t flags, ui
  */
 static void test_callback_jit(void **state)
 {
-	const char *text =
-		"mov %r6, %r1\n"
-		"mov %r7, 7\n"
-		"stdw [%r10-8], 0\n"
-		"stxdw [%r10-16], %r6\n"
-		"mov %r1, 1000\n"
-		"lddw %r2, func cb\n"
-		"mov %r3, %r10\n"
-		"add %r3, -16\n"
-		"mov %r4, 0\n"
-		"call 181\n"
-		"jne %r7, 7, bad\n"
-		"ldxdw %r1, [%r10-8]\n"
-		"lsh %r0, 32\n"
-		"add %r0, %r1\n"
-		"exit\n"
-		"bad:\n"
-		"mov %r0, 0\n"
-		"exit\n"
-		"cb:\n"
-		"mov %r7, %r2\n"
-		"mov %r6, %r1\n"
-		"call 1\n"
-		"ldxdw %r1, [%r7+0]\n"
-		"stxdw [%r1], %r0\n"
-		"lddw %r2, func sq\n"
-		"mov %r1, %r6\n"
-		"call %r2\n"
-		"mov %r6, %r0\n"
-		"call local probe\n"
-		"ldxdw %r1, [%r7+0]\n"
-		"stxdw [%r1+8], %r0\n"
-		"ldxdw %r1, [%r7+8]\n"
-		"add %r1, %r6\n"
-		"stxdw [%r7+8], %r1\n"
-		"mov %r0, 0\n"
-		"exit\n"
-		"sq:\n"
-		"mov %r0, %r1\n"
-		"mul %r0, %r1\n"
-		"exit\n"
-		"probe:\n"
-		"call 1\n"
-		"exit\n";
+	const char *text = "mov %r6, %r1\n"
+			   "mov %r7, 7\n"
+			   "stdw [%r10-8], 0\n"
+			   "stxdw [%r10-16], %r6\n"
+			   "mov %r1, 1000\n"
+			   "lddw %r2, func cb\n"
+			   "mov %r3, %r10\n"
+			   "add %r3, -16\n"
+			   "mov %r4, 0\n"
+			   "call 181\n"
+			   "jne %r7, 7, bad\n"
+			   "ldxdw %r1, [%r10-8]\n"
+			   "lsh %r0, 32\n"
+			   "add %r0, %r1\n"
+			   "exit\n"
+			   "bad:\n"
+			   "mov %r0, 0\n"
+			   "exit\n"
+			   "cb:\n"
+			   "mov %r7, %r2\n"
+			   "mov %r6, %r1\n"
+			   "call 1\n"
+			   "ldxdw %r1, [%r7+0]\n"
+			   "stxdw [%r1], %r0\n"
+			   "lddw %r2, func sq\n"
+			   "mov %r1, %r6\n"
+			   "call %r2\n"
+			   "mov %r6, %r0\n"
+			   "call local probe\n"
+			   "ldxdw %r1, [%r7+0]\n"
+			   "stxdw [%r1+8], %r0\n"
+			   "ldxdw %r1, [%r7+8]\n"
+			   "add %r1, %r6\n"
+			   "stxdw [%r7+8], %r1\n"
+			   "mov %r0, 0\n"
+			   "exit\n"
+			   "sq:\n"
+			   "mov %r0, %r1\n"
+			   "mul %r0, %r1\n"
+			   "exit\n"
+			   "probe:\n"
+			   "call 1\n"
+			   "exit\n";
 	struct bext_vm *vm = new_vm(false);
-	uint64_t out[2] = { 0 }, r0, sum = 0;
+	uint64_t out[2] = {0}, r0, sum = 0;
 
 	(void)state;
 	assert_int_equal(bext_vm__register_helper(vm, 181, "loop", h_loop), 0);
@@ -1422,10 +1510,10 @@ static void test_callback_after_tail_call(void **state)
 	for (int i = 0; i < 2; i++) {
 		vms[i] = new_vm(false);
 		assert_int_equal(bext_vm__register_helper(vms[i], 181, "loop", h_loop), 0);
-		assert_int_equal(bext_vm__register_helper(vms[i], BEXT_HELPER_TAIL_CALL,
-							  "tail_call", h_zero), 0);
-		assert_int_equal(bext_vm__set_tail_call_resolver(vms[i], cb_tail_resolve, NULL),
-				 0);
+		assert_int_equal(
+		    bext_vm__register_helper(vms[i], BEXT_HELPER_TAIL_CALL, "tail_call", h_zero),
+		    0);
+		assert_int_equal(bext_vm__set_tail_call_resolver(vms[i], cb_tail_resolve, NULL), 0);
 		load_into(vms[i], i ? second : first);
 		jit(vms[i]);
 	}
@@ -1450,7 +1538,7 @@ static double now_us(void)
 
 static void test_compile_time(void **state)
 {
-	struct prog pr = { 0 };
+	struct prog pr = {0};
 	enum { N = 1000, RUNS = 50 };
 	double best = 1e30, total = 0;
 	uint64_t r0, want;
@@ -1463,14 +1551,30 @@ static void test_compile_time(void **state)
 		size_t i = pr.n;
 
 		switch (i % 8) {
-		case 0: put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, (int32_t)i)); break;
-		case 1: put(&pr, BEXT_ALU64_REG(BEXT_ALU_XOR, 7, 0)); break;
-		case 2: put(&pr, BEXT_STX_MEM(BEXT_SZ_DW, 10, 0, -8 * (int)(1 + i % 32))); break;
-		case 3: put(&pr, BEXT_LDX_MEM(BEXT_SZ_DW, 8, 10, -8 * (int)(1 + (i - 1) % 32))); break;
-		case 4: put(&pr, BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 8)); break;
-		case 5: put(&pr, BEXT_JMP_IMM(BEXT_JMP_JGT, 0, 1000000000, 1)); break;
-		case 6: put(&pr, BEXT_ALU32_IMM(BEXT_ALU_LSH, 9, 3)); break;
-		case 7: put(&pr, BEXT_ALU64_IMM(BEXT_ALU_RSH, 0, 1)); break;
+		case 0:
+			put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, (int32_t)i));
+			break;
+		case 1:
+			put(&pr, BEXT_ALU64_REG(BEXT_ALU_XOR, 7, 0));
+			break;
+		case 2:
+			put(&pr, BEXT_STX_MEM(BEXT_SZ_DW, 10, 0, -8 * (int)(1 + i % 32)));
+			break;
+		case 3:
+			put(&pr, BEXT_LDX_MEM(BEXT_SZ_DW, 8, 10, -8 * (int)(1 + (i - 1) % 32)));
+			break;
+		case 4:
+			put(&pr, BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 8));
+			break;
+		case 5:
+			put(&pr, BEXT_JMP_IMM(BEXT_JMP_JGT, 0, 1000000000, 1));
+			break;
+		case 6:
+			put(&pr, BEXT_ALU32_IMM(BEXT_ALU_LSH, 9, 3));
+			break;
+		case 7:
+			put(&pr, BEXT_ALU64_IMM(BEXT_ALU_RSH, 0, 1));
+			break;
 		}
 	}
 	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_SUB, 6, 1));
@@ -1561,7 +1665,7 @@ static int fake_pseudo(void *user, int src, int32_t imm, int32_t next_imm, uint6
 
 static struct bext_vm *load_inl(struct prog *pr, bool blinding, bool describer)
 {
-	struct bext_vm_opts o = { .sz = sizeof(o), .blinding = blinding };
+	struct bext_vm_opts o = {.sz = sizeof(o), .blinding = blinding};
 	struct bext_vm *vm = bext_vm__new(&o);
 	char err[256];
 
@@ -1616,17 +1720,20 @@ static int check_lookups(struct bext_vm *vm, const uint32_t *keys, size_t n)
 	assert_true(n <= 16);
 	for (int engine = 0; engine < 2; engine++) {
 		memset(out, 0xa5, sizeof(out));
-		assert_int_equal(bext_vm__run(vm, engine ? BEXT_ENGINE_JIT : BEXT_ENGINE_INTERP, out,
-					      sizeof(out), &r0), 0);
+		assert_int_equal(bext_vm__run(vm, engine ? BEXT_ENGINE_JIT : BEXT_ENGINE_INTERP,
+					      out, sizeof(out), &r0),
+				 0);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t k = (uintptr_t)&keys[i];
 
 			ref[i] = fake_lookup((uintptr_t)&fake, k, 0, 0, 0);
 			if (out[i] != ref[i])
-				fail_msg("%s, kind %u stride %llu cpus %u, key %u: got %#llx, helper %#llx",
+				fail_msg("%s, kind %u stride %llu cpus %u, key %u: got %#llx, "
+					 "helper %#llx",
 					 engine ? "jit" : "interp", fake.kind,
-					 (unsigned long long)fake.elem_stride, fake.nr_cpus, keys[i],
-					 (unsigned long long)out[i], (unsigned long long)ref[i]);
+					 (unsigned long long)fake.elem_stride, fake.nr_cpus,
+					 keys[i], (unsigned long long)out[i],
+					 (unsigned long long)ref[i]);
 			fallbacks += engine && (out[i] & ~0xffffffffull) == FALLBACK;
 		}
 	}
@@ -1645,8 +1752,8 @@ static void pin_to_current_cpu(void)
 
 static void test_inline_lookup(void **state)
 {
-	static const uint64_t strides[] = { 8, 16, 24, 200, 4096 };
-	static const uint32_t maxes[] = { 1, 7 };
+	static const uint64_t strides[] = {8, 16, 24, 200, 4096};
+	static const uint32_t maxes[] = {1, 7};
 	uint32_t keys[9], nk = 0;
 	cpu_set_t saved;
 	int fallbacks;
@@ -1660,25 +1767,28 @@ static void test_inline_lookup(void **state)
 		for (size_t s = 0; s < sizeof(strides) / sizeof(strides[0]); s++) {
 			for (size_t m = 0; m < 2; m++) {
 				/* per-CPU: enough slots (fast path), then too few (slow path) */
-				for (int slots = 0; slots < (kind == BEXT_INLINE_ARRAY ? 1 : 2); slots++) {
-					struct prog pr = { 0 };
+				for (int slots = 0; slots < (kind == BEXT_INLINE_ARRAY ? 1 : 2);
+				     slots++) {
+					struct prog pr = {0};
 					struct bext_vm *vm, *plain;
 					uint32_t cpu = (uint32_t)rseq_cpu();
 
 					fake = (struct bext_inline_lookup){
-						.kind = (uint32_t)kind,
-						.max_entries = maxes[m],
-						.base = (uintptr_t)fake_mem,
-						.elem_stride = strides[s],
+					    .kind = (uint32_t)kind,
+					    .max_entries = maxes[m],
+					    .base = (uintptr_t)fake_mem,
+					    .elem_stride = strides[s],
 					};
 					if (kind == BEXT_INLINE_PERCPU_ARRAY) {
 						fake.nr_cpus = slots ? cpu : cpu + 3;
 						fake.cpu_stride = strides[s];
 						fake.elem_stride = strides[s] * (cpu + 3);
-						fake.cpu_tp_off = __rseq_offset +
-								  (int64_t)offsetof(struct rseq, cpu_id);
+						fake.cpu_tp_off =
+						    __rseq_offset +
+						    (int64_t)offsetof(struct rseq, cpu_id);
 						if (!fake.nr_cpus)
-							continue; /* cpu 0: no slot count below it */
+							continue; /* cpu 0: no slot count below it
+								   */
 					}
 					nk = 0;
 					keys[nk++] = 0;
@@ -1692,12 +1802,15 @@ static void test_inline_lookup(void **state)
 					vm = load_inl(&pr, false, true);
 					assert_int_equal(bext_vm__jit_inlined(vm), nk);
 					fallbacks = check_lookups(vm, keys, nk);
-					/* per-CPU with too few slots: the helper answered in range */
+					/* per-CPU with too few slots: the helper answered in range
+					 */
 					assert_int_equal(fallbacks, slots ? 3 : 0);
-					/* without the describer: same results, helper calls, other code */
+					/* without the describer: same results, helper calls, other
+					 * code */
 					plain = load_inl(&pr, false, false);
 					assert_int_equal(bext_vm__jit_inlined(plain), 0);
-					assert_true(bext_vm__jit_size(plain) != bext_vm__jit_size(vm));
+					assert_true(bext_vm__jit_size(plain) !=
+						    bext_vm__jit_size(vm));
 					check_lookups(plain, keys, nk);
 					bext_vm__free(plain);
 					/* blinding: never inlined */
@@ -1722,11 +1835,13 @@ static void test_inline_dataflow(void **state)
 {
 	uint64_t out[4], r0;
 	struct bext_vm *vm;
-	struct prog pr = { 0 };
+	struct prog pr = {0};
 
 	(void)state;
-	fake = (struct bext_inline_lookup){ .kind = BEXT_INLINE_ARRAY, .max_entries = 5,
-					    .base = (uintptr_t)fake_mem, .elem_stride = 24 };
+	fake = (struct bext_inline_lookup){.kind = BEXT_INLINE_ARRAY,
+					   .max_entries = 5,
+					   .base = (uintptr_t)fake_mem,
+					   .elem_stride = 24};
 
 	/* The map pointer kept in callee-saved r7 across a loop: not inlined. */
 	put(&pr, BEXT_MOV64_REG(6, 1));
@@ -1767,7 +1882,7 @@ static void test_inline_dataflow(void **state)
 	put_map_lddw(&pr, 1, BEXT_PSEUDO_MAP_IDX); /* the fake map */
 	put(&pr, BEXT_JMP_IMM(BEXT_JMP_JEQ, 3, 0, 2));
 	put_map_lddw(&pr, 1, BEXT_PSEUDO_MAP_IDX);
-	pr.p[pr.n - 2].imm = 1; /* the unknown map */
+	pr.p[pr.n - 2].imm = 1;		 /* the unknown map */
 	put(&pr, BEXT_MOV64_REG(2, 10)); /* join */
 	put(&pr, BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -4));
 	put(&pr, BEXT_CALL_HELPER_INSN(1));
@@ -1809,31 +1924,31 @@ static void test_inline_dataflow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_alu_ops),
-		cmocka_unit_test(test_alu_ops_blinded),
-		cmocka_unit_test(test_shifts_without_bmi2),
-		cmocka_unit_test(test_endian),
-		cmocka_unit_test(test_jumps),
-		cmocka_unit_test(test_jump_distances),
-		cmocka_unit_test(test_loads_stores),
-		cmocka_unit_test(test_atomics),
-		cmocka_unit_test(test_wx),
-		cmocka_unit_test(test_blinding),
-		cmocka_unit_test(test_too_large_and_kfunc),
-		cmocka_unit_test(test_helper_alignment),
-		cmocka_unit_test(test_register_pressure),
-		cmocka_unit_test(test_call_depth),
-		cmocka_unit_test(test_infinite_recursion),
-		cmocka_unit_test(test_callx),
-		cmocka_unit_test(test_unwind),
-		cmocka_unit_test(test_tail_calls),
-		cmocka_unit_test(test_peephole_alu),
-		cmocka_unit_test(test_peephole_branch),
-		cmocka_unit_test(test_callback_jit),
-		cmocka_unit_test(test_callback_after_tail_call),
-		cmocka_unit_test(test_compile_time),
-		cmocka_unit_test(test_inline_lookup),
-		cmocka_unit_test(test_inline_dataflow),
+	    cmocka_unit_test(test_alu_ops),
+	    cmocka_unit_test(test_alu_ops_blinded),
+	    cmocka_unit_test(test_shifts_without_bmi2),
+	    cmocka_unit_test(test_endian),
+	    cmocka_unit_test(test_jumps),
+	    cmocka_unit_test(test_jump_distances),
+	    cmocka_unit_test(test_loads_stores),
+	    cmocka_unit_test(test_atomics),
+	    cmocka_unit_test(test_wx),
+	    cmocka_unit_test(test_blinding),
+	    cmocka_unit_test(test_too_large_and_kfunc),
+	    cmocka_unit_test(test_helper_alignment),
+	    cmocka_unit_test(test_register_pressure),
+	    cmocka_unit_test(test_call_depth),
+	    cmocka_unit_test(test_infinite_recursion),
+	    cmocka_unit_test(test_callx),
+	    cmocka_unit_test(test_unwind),
+	    cmocka_unit_test(test_tail_calls),
+	    cmocka_unit_test(test_peephole_alu),
+	    cmocka_unit_test(test_peephole_branch),
+	    cmocka_unit_test(test_callback_jit),
+	    cmocka_unit_test(test_callback_after_tail_call),
+	    cmocka_unit_test(test_compile_time),
+	    cmocka_unit_test(test_inline_lookup),
+	    cmocka_unit_test(test_inline_dataflow),
 	};
 
 #if !defined(__x86_64__)

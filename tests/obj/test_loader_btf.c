@@ -20,12 +20,12 @@
 
 static int failures;
 
-#define CHECK(c)                                                                               \
-	do {                                                                                   \
-		if (!(c)) {                                                                    \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);  \
-			failures++;                                                            \
-		}                                                                              \
+#define CHECK(c)                                                                              \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+			failures++;                                                           \
+		}                                                                             \
 	} while (0)
 
 struct stats {
@@ -129,7 +129,8 @@ static void check_obj(const char *path, uint32_t *kid, uint32_t *vid)
 		      !strcmp(btf__name_by_offset(btf, t->name_off), "stats"));
 	}
 	m = bext_obj__find_map(obj, "sized");
-	CHECK(m && bext_obj_map__btf_key_type_id(m) == 0 && bext_obj_map__btf_value_type_id(m) == 0);
+	CHECK(m && bext_obj_map__btf_key_type_id(m) == 0 &&
+	      bext_obj_map__btf_value_type_id(m) == 0);
 	m = bext_obj__find_map(obj, ".rodata"); /* none here; data maps never have ids */
 	CHECK(!m);
 	btf__free(btf);
@@ -138,7 +139,7 @@ static void check_obj(const char *path, uint32_t *kid, uint32_t *vid)
 
 int main(void)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	struct bext_store_opts so = {.sz = sizeof(so)};
 	const char *path = OBJ_DIR "/btfdump.bpf.o";
 	uint32_t kid = 0, vid = 0, k, sk, sv, ssize;
 	struct stats v;
@@ -175,8 +176,10 @@ int main(void)
 		CHECK(bext_map__btf(m, &blob, &ssize, &sk, &sv) == 0);
 		CHECK(sk == kid && sv == vid && ssize > 24);
 		k = 7;
-		v = (struct stats){ .calls = 3, .total = -5000000000LL, .tag = { 'b', 'x', 0, 0xff },
-				    .range = { -2, 300 } };
+		v = (struct stats){.calls = 3,
+				   .total = -5000000000LL,
+				   .tag = {'b', 'x', 0, 0xff},
+				   .range = {-2, 300}};
 		CHECK(bext_map__update_elem(m, &k, &v, BPF_ANY) == 0);
 		k = 1;
 		memset(&v, 0, sizeof(v));
@@ -199,9 +202,10 @@ int main(void)
 	out = run_cli("dump stats");
 	CHECK(out);
 	if (out) {
-		check_line(out, "key: (pid_key_t)7  value: (struct stats){.calls = (int)3,"
-				".total = (long long)-5000000000,.tag = (unsigned char[4])['b','x',],"
-				".range = (struct){.lo = (short)-2,.hi = (short)300,},}");
+		check_line(out,
+			   "key: (pid_key_t)7  value: (struct stats){.calls = (int)3,"
+			   ".total = (long long)-5000000000,.tag = (unsigned char[4])['b','x',],"
+			   ".range = (struct){.lo = (short)-2,.hi = (short)300,},}");
 		check_line(out, "key: (pid_key_t)1  value: (struct stats){.calls = (int)1,"
 				".total = (long long)0,.tag = (unsigned char[4])[],"
 				".range = (struct){.lo = (short)0,.hi = (short)0,},}");

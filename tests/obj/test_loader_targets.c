@@ -20,12 +20,12 @@
 
 static int failures;
 
-#define CHECK(c)                                                                               \
-	do {                                                                                   \
-		if (!(c)) {                                                                    \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);  \
-			failures++;                                                            \
-		}                                                                              \
+#define CHECK(c)                                                                              \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+			failures++;                                                           \
+		}                                                                             \
 	} while (0)
 
 static char dir[128], self[PATH_MAX];
@@ -88,35 +88,35 @@ static void test_sections(void)
 
 struct load_case {
 	const char *sec;
-	int err;	  /* expected return of bext_loader__check and bext_loader__load */
+	int err;	 /* expected return of bext_loader__check and bext_loader__load */
 	const char *msg; /* expected in err (after "program probe: section SEC: ") */
 };
 
 static void test_loads(void)
 {
 	char sec[PATH_MAX + 64], msg[PATH_MAX + 128], err[3 * PATH_MAX], want[3 * PATH_MAX],
-		obj[PATH_MAX];
-	struct bext_store_opts so = { .sz = sizeof(so) };
-	struct bext_load_opts lo = { .sz = sizeof(lo), .pid = -1 };
+	    obj[PATH_MAX];
+	struct bext_store_opts so = {.sz = sizeof(so)};
+	struct bext_load_opts lo = {.sz = sizeof(lo), .pid = -1};
 	struct bext_loaded l;
 	struct bext_store *s;
 	char store[160];
 	uint32_t next;
 	const struct load_case cases[] = {
-		{ "uprobe//nonexistent/dir/prog:main", -ENOENT,
-		  "/nonexistent/dir/prog: No such file or directory" },
-		{ "uprobe//tmp:main", -EINVAL, "/tmp is not a regular file" },
-		{ "uprobe/SELF:no_such_symbol_xyz", -ENOENT,
-		  "symbol no_such_symbol_xyz not found in SELF" },
-		{ "uprobe/SELF:loader_targets_probe_me+0x100000", -EINVAL,
-		  "offset 0x100000 is past the end of loader_targets_probe_me in SELF" },
-		{ "uprobe/DIR/probe.bpf.c:main", -ENOEXEC,
-		  "DIR/probe.bpf.c is not an ELF executable or library" },
-		{ "uprobe/libc.so.6:malloc+-8", -EINVAL, "negative offset '-8'" },
-		{ "uprobe//usr/bin/ls", -EINVAL, "no ':FUNC' after the path '/usr/bin/ls'" },
-		{ "uprobe/", -EINVAL, "nothing after 'uprobe/'" },
-		{ "uprobe/lib:f+99999999999999999999", -EINVAL,
-		  "offset '99999999999999999999' does not fit in 64 bits" },
+	    {"uprobe//nonexistent/dir/prog:main", -ENOENT,
+	     "/nonexistent/dir/prog: No such file or directory"},
+	    {"uprobe//tmp:main", -EINVAL, "/tmp is not a regular file"},
+	    {"uprobe/SELF:no_such_symbol_xyz", -ENOENT,
+	     "symbol no_such_symbol_xyz not found in SELF"},
+	    {"uprobe/SELF:loader_targets_probe_me+0x100000", -EINVAL,
+	     "offset 0x100000 is past the end of loader_targets_probe_me in SELF"},
+	    {"uprobe/DIR/probe.bpf.c:main", -ENOEXEC,
+	     "DIR/probe.bpf.c is not an ELF executable or library"},
+	    {"uprobe/libc.so.6:malloc+-8", -EINVAL, "negative offset '-8'"},
+	    {"uprobe//usr/bin/ls", -EINVAL, "no ':FUNC' after the path '/usr/bin/ls'"},
+	    {"uprobe/", -EINVAL, "nothing after 'uprobe/'"},
+	    {"uprobe/lib:f+99999999999999999999", -EINVAL,
+	     "offset '99999999999999999999' does not fit in 64 bits"},
 	};
 
 	snprintf(store, sizeof(store), "%s/store", dir);

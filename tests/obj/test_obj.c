@@ -233,8 +233,9 @@ static void test_link_refs(void **state)
 	in = bext_obj_prog__insns(bext_obj__find_prog(obj, "prog_d"), &n);
 	for (size_t i = 0; i < n; i++) {
 		if (IS_LDDW(in[i]) && in[i].src == BEXT_PSEUDO_FUNC) {
-			assert_int_equal(i + in[i].imm + 1, bext_obj_prog__main_len(
-								  bext_obj__find_prog(obj, "prog_d")));
+			assert_int_equal(
+			    i + in[i].imm + 1,
+			    bext_obj_prog__main_len(bext_obj__find_prog(obj, "prog_d")));
 			funcs++;
 		}
 	}
@@ -435,16 +436,16 @@ static void test_open_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_maps),
-		cmocka_unit_test(test_progs),
-		cmocka_unit_test(test_link_calls),
-		cmocka_unit_test(test_link_refs),
-		cmocka_unit_test(test_text_only),
-		cmocka_unit_test(test_malformed_simple),
-		cmocka_unit_test(test_malformed_object),
-		cmocka_unit_test(test_call_to_nowhere),
-		cmocka_unit_test(test_no_crash),
-		cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_maps),
+	    cmocka_unit_test(test_progs),
+	    cmocka_unit_test(test_link_calls),
+	    cmocka_unit_test(test_link_refs),
+	    cmocka_unit_test(test_text_only),
+	    cmocka_unit_test(test_malformed_simple),
+	    cmocka_unit_test(test_malformed_object),
+	    cmocka_unit_test(test_call_to_nowhere),
+	    cmocka_unit_test(test_no_crash),
+	    cmocka_unit_test(test_open_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

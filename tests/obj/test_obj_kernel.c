@@ -21,14 +21,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			failures++;                                                                \
-		}                                                                                  \
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fprintf(stderr, "\n");                               \
+			failures++;                                          \
+		}                                                            \
 	} while (0)
 
 static int create_maps(const struct bext_obj *obj, int *fds)
@@ -76,7 +76,8 @@ static int run_prog(const struct bext_obj *obj, const char *name, int *fds, uint
 		fprintf(stderr, "kernel rejected %s: %s\n%s\n", name, strerror(-err), log);
 		return err;
 	}
-	LIBBPF_OPTS(bpf_test_run_opts, ro, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, ro, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = 1);
 	err = bpf_prog_test_run_opts(fd, &ro);
 	if (err)
 		err = -errno;
@@ -91,15 +92,15 @@ int main(void)
 		const char *obj, *prog;
 		uint32_t expect;
 	} cases[] = {
-		/*
-		 * prog_d (bpf_loop callback) is not run here: the kernel wants BTF
-		 * func_info for callbacks, which would mean loading the object's BTF
-		 * (libbpf's job); test_obj checks its PSEUDO_FUNC link structurally.
-		 */
-		{"multi.bpf.o", "prog_a", 220},
-		{"multi.bpf.o", "prog_b", 442},  {"multi.bpf.o", "prog_c", 5},
-		{"multi.bpf.o", "prog_c", 10},   {"multi.bpf.o", "prog_a", 221}, /* .bss now 1 */
-		{"textonly.bpf.o", "entry", 17},
+	    /*
+	     * prog_d (bpf_loop callback) is not run here: the kernel wants BTF
+	     * func_info for callbacks, which would mean loading the object's BTF
+	     * (libbpf's job); test_obj checks its PSEUDO_FUNC link structurally.
+	     */
+	    {"multi.bpf.o", "prog_a", 220},  {"multi.bpf.o", "prog_b", 442},
+	    {"multi.bpf.o", "prog_c", 5},    {"multi.bpf.o", "prog_c", 10},
+	    {"multi.bpf.o", "prog_a", 221}, /* .bss now 1 */
+	    {"textonly.bpf.o", "entry", 17},
 	};
 	struct bext_obj *objs[2] = {0};
 	int fds[2][16];
@@ -113,7 +114,8 @@ int main(void)
 	}
 	close(probe);
 	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", OBJ_DIR, i ? "textonly.bpf.o" : "multi.bpf.o");
+		snprintf(path, sizeof(path), "%s/%s", OBJ_DIR,
+			 i ? "textonly.bpf.o" : "multi.bpf.o");
 		objs[i] = bext_obj__open(path, err, sizeof(err));
 		if (!objs[i] || create_maps(objs[i], fds[i])) {
 			fprintf(stderr, "FAIL: %s: %s\n", path, objs[i] ? strerror(errno) : err);
@@ -126,8 +128,8 @@ int main(void)
 		int e = run_prog(objs[k], cases[i].prog, fds[k], &ret);
 
 		CHECK(e == 0, "%s: load/run failed: %s", cases[i].prog, strerror(-e));
-		CHECK(e || ret == cases[i].expect, "%s returned %u, expected %u", cases[i].prog, ret,
-		      cases[i].expect);
+		CHECK(e || ret == cases[i].expect, "%s returned %u, expected %u", cases[i].prog,
+		      ret, cases[i].expect);
 		if (!e && ret == cases[i].expect)
 			printf("ok %s/%s = %u\n", cases[i].obj, cases[i].prog, ret);
 	}

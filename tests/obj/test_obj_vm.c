@@ -75,8 +75,8 @@ static void run(const struct bext_obj *obj, const char *name, uint64_t expect)
 	bext_vm__set_pseudo_resolver(vm, resolve, NULL);
 	bext_vm__register_helper(vm, 1, "bpf_map_lookup_elem", map_lookup);
 	for (size_t i = 0; i < n_maps; i++)
-		bext_vm__add_region(vm, maps[i].mem, (size_t)maps[i].value_size * maps[i].max_entries,
-				    true);
+		bext_vm__add_region(vm, maps[i].mem,
+				    (size_t)maps[i].value_size * maps[i].max_entries, true);
 	e = bext_vm__load(vm, insns, n, err, sizeof(err));
 	if (!e)
 		e = bext_vm__exec(vm, ctx, sizeof(ctx), &ret);

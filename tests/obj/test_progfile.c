@@ -44,29 +44,30 @@ static void test_elf(void **state)
 	assert_non_null(obj);
 
 	/* default: the first program (prog_a in "xdp") */
-	assert_int_equal(load_program_file(OBJ_DIR "/multi.bpf.o", NULL, &insns, &n, err,
-					   sizeof(err)), 0);
+	assert_int_equal(
+	    load_program_file(OBJ_DIR "/multi.bpf.o", NULL, &insns, &n, err, sizeof(err)), 0);
 	want = bext_obj_prog__insns(bext_obj__prog(obj, 0), &wn);
 	assert_int_equal(n, wn);
 	assert_memory_equal(insns, want, n * sizeof(*insns));
 	free(insns);
 
 	/* by function name and by section name */
-	assert_int_equal(load_program_file(OBJ_DIR "/multi.bpf.o", "prog_c", &insns, &n, err,
-					   sizeof(err)), 0);
+	assert_int_equal(
+	    load_program_file(OBJ_DIR "/multi.bpf.o", "prog_c", &insns, &n, err, sizeof(err)), 0);
 	want = bext_obj_prog__insns(bext_obj__find_prog(obj, "prog_c"), &wn);
 	assert_int_equal(n, wn);
 	assert_memory_equal(insns, want, n * sizeof(*insns));
 	free(insns);
-	assert_int_equal(load_program_file(OBJ_DIR "/multi.bpf.o", "tc", &insns, &n, err,
-					   sizeof(err)), 0);
+	assert_int_equal(
+	    load_program_file(OBJ_DIR "/multi.bpf.o", "tc", &insns, &n, err, sizeof(err)), 0);
 	want = bext_obj_prog__insns(bext_obj__find_prog(obj, "prog_b"), &wn);
 	assert_int_equal(n, wn);
 	free(insns);
 
 	/* unknown program: ENOENT, and the message lists what exists */
-	assert_int_equal(load_program_file(OBJ_DIR "/multi.bpf.o", "nope", &insns, &n, err,
-					   sizeof(err)), -ENOENT);
+	assert_int_equal(
+	    load_program_file(OBJ_DIR "/multi.bpf.o", "nope", &insns, &n, err, sizeof(err)),
+	    -ENOENT);
 	assert_non_null(strstr(err, "no program 'nope'"));
 	assert_non_null(strstr(err, "prog_c (socket)"));
 	assert_null(insns);
@@ -130,8 +131,8 @@ static void test_text_and_missing(void **state)
 	assert_int_equal(insns[0].imm, 7);
 	free(insns);
 
-	assert_int_equal(load_program_file("/nonexistent/p.bin", NULL, &insns, &n, err, sizeof(err)),
-			 -ENOENT);
+	assert_int_equal(
+	    load_program_file("/nonexistent/p.bin", NULL, &insns, &n, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/p.bin"));
 }
 
@@ -152,9 +153,9 @@ static int cleanup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_elf),
-		cmocka_unit_test(test_bin),
-		cmocka_unit_test(test_text_and_missing),
+	    cmocka_unit_test(test_elf),
+	    cmocka_unit_test(test_bin),
+	    cmocka_unit_test(test_text_and_missing),
 	};
 
 	if (!mkdtemp(tmpdir))

@@ -43,8 +43,8 @@
 #define SHIM_MAX_REGIONS 64
 
 struct shim_map {
-	int fd;	    /* the fake fd (eventfd); -1: free slot */
-	int seg_fd; /* the map's segment file */
+	int fd;		   /* the fake fd (eventfd); -1: free slot */
+	int seg_fd;	   /* the map's segment file */
 	uint64_t area_off; /* file offset of the ring's consumer page */
 	uint64_t rb_size;  /* ring buffer data bytes (0: not a ring buffer) */
 	struct bpf_map_info info;
@@ -193,7 +193,8 @@ void loader_shim_stats(struct loader_shim_stats *st)
 	pthread_mutex_unlock(&shim_lock);
 }
 
-/* BPF_OBJ_GET_INFO_BY_FD as the kernel: copies min(info_len, sizeof) bytes, writes the length back. */
+/* BPF_OBJ_GET_INFO_BY_FD as the kernel: copies min(info_len, sizeof) bytes, writes the length back.
+ */
 static long shim_get_info(union bpf_attr *attr)
 {
 	struct shim_map *sm;
@@ -242,7 +243,7 @@ static void remember_region(void *base, size_t len)
 {
 	for (int i = 0; i < SHIM_MAX_REGIONS; i++) {
 		if (!shim_regions[i].base) {
-			shim_regions[i] = (struct shim_region){ base, len };
+			shim_regions[i] = (struct shim_region){base, len};
 			shim_stats.live_regions++;
 			return;
 		}
@@ -301,8 +302,7 @@ static void *shim_mmap_ring(struct shim_map *sm, void *addr, size_t len, int pro
 	return base;
 }
 
-static void *shim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off,
-		       bool *ours)
+static void *shim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, bool *ours)
 {
 	struct shim_map *sm;
 	void *p;
@@ -323,7 +323,8 @@ static void *shim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 		shim_stats.mmap_errors++;
 	} else {
 		shim_stats.mmaps++;
-		remember_region(p, (len + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1));
+		remember_region(p,
+				(len + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1));
 	}
 	pthread_mutex_unlock(&shim_lock);
 	if (p == MAP_FAILED)

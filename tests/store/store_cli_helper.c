@@ -26,9 +26,13 @@
 static int mk(struct bext_store *s, const char *name, uint32_t type, uint32_t ks, uint32_t vs,
 	      uint32_t max, uint32_t flags)
 {
-	struct bext_map_create_opts o = { .sz = sizeof(o), .name = name, .map_type = type,
-					  .key_size = ks, .value_size = vs, .max_entries = max,
-					  .map_flags = flags };
+	struct bext_map_create_opts o = {.sz = sizeof(o),
+					 .name = name,
+					 .map_type = type,
+					 .key_size = ks,
+					 .value_size = vs,
+					 .max_entries = max,
+					 .map_flags = flags};
 	int id = bext_store__create_map(s, &o);
 
 	if (id <= 0) {
@@ -40,9 +44,12 @@ static int mk(struct bext_store *s, const char *name, uint32_t type, uint32_t ks
 
 static int btf_store(struct bext_store *s)
 {
-	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "pairs",
-					  .map_type = BPF_MAP_TYPE_ARRAY, .key_size = 4,
-					  .value_size = 8, .max_entries = 2 };
+	struct bext_map_create_opts o = {.sz = sizeof(o),
+					 .name = "pairs",
+					 .map_type = BPF_MAP_TYPE_ARRAY,
+					 .key_size = 4,
+					 .value_size = 8,
+					 .max_entries = 2};
 	struct btf *btf = btf__new_empty();
 	int32_t v[2];
 	uint32_t sz, k;
@@ -86,7 +93,7 @@ static int btf_store(struct bext_store *s)
 
 int main(int argc, char **argv)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	struct bext_store_opts so = {.sz = sizeof(so)};
 	struct bext_store *s;
 	struct bext_map *m;
 	uint32_t k, ids[2], cpu;
@@ -129,7 +136,7 @@ int main(int argc, char **argv)
 		struct {
 			uint32_t plen;
 			uint8_t d[4];
-		} key = { 8, { 10, 0, 0, 0 } };
+		} key = {8, {10, 0, 0, 0}};
 		uint32_t val = 7;
 
 		if (bext_map__update_elem(m, &key, &val, BPF_ANY))
@@ -137,14 +144,20 @@ int main(int argc, char **argv)
 	}
 	bext_map__close(m);
 	{
-		uint64_t insns[2] = { 0x00000000000000b7ULL, 0x0000000000000095ULL };
-		struct bext_prog_create_opts po = { .sz = sizeof(po), .name = "prog1",
-						    .prog_type = BPF_PROG_TYPE_KPROBE,
-						    .insns = insns, .insn_cnt = 2, .license = "GPL",
-						    .attach_hint = "uprobe/app:func",
-						    .map_ids = ids, .nr_maps = 2 };
-		struct bext_link_create_opts lo = { .sz = sizeof(lo), .attach_type = 0,
-						    .target = "uprobe:/usr/bin/app:func", .pid = -1 };
+		uint64_t insns[2] = {0x00000000000000b7ULL, 0x0000000000000095ULL};
+		struct bext_prog_create_opts po = {.sz = sizeof(po),
+						   .name = "prog1",
+						   .prog_type = BPF_PROG_TYPE_KPROBE,
+						   .insns = insns,
+						   .insn_cnt = 2,
+						   .license = "GPL",
+						   .attach_hint = "uprobe/app:func",
+						   .map_ids = ids,
+						   .nr_maps = 2};
+		struct bext_link_create_opts lo = {.sz = sizeof(lo),
+						   .attach_type = 0,
+						   .target = "uprobe:/usr/bin/app:func",
+						   .pid = -1};
 
 		ids[0] = (uint32_t)h;
 		ids[1] = (uint32_t)pc;

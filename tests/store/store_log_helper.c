@@ -10,13 +10,15 @@
 #include <bext/store.h>
 #include <bext/vm.h>
 
-#define INSN(op_, d_, s_, o_, i_)                                                          \
-	{ .code = (op_), .dst = (d_), .src = (s_), .off = (o_), .imm = (i_) }
+#define INSN(op_, d_, s_, o_, i_)                                                 \
+	{                                                                         \
+		.code = (op_), .dst = (d_), .src = (s_), .off = (o_), .imm = (i_) \
+	}
 
 int main(int argc, char **argv)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
-	struct bext_helpers_opts ho = { .sz = sizeof(ho) };
+	struct bext_store_opts so = {.sz = sizeof(so)};
+	struct bext_helpers_opts ho = {.sz = sizeof(ho)};
 	struct bext_store *s;
 	struct bext_vm *vm;
 	char err[256];
@@ -31,15 +33,15 @@ int main(int argc, char **argv)
 	{
 		/* "hi %d\n\0\0" little-endian */
 		const struct bext_insn prog[] = {
-			INSN(0x18, 1, 0, 0, 0x25206968), /* lddw r1, ... */
-			INSN(0, 0, 0, 0, 0x00000a64),
-			INSN(0x7b, 10, 1, -8, 0),	   /* *(u64 *)(r10 - 8) = r1 */
-			INSN(0xbf, 1, 10, 0, 0),	   /* r1 = r10 */
-			INSN(0x07, 1, 0, 0, -8),	   /* r1 += -8 */
-			INSN(0xb7, 2, 0, 0, 8),		   /* r2 = 8 */
-			INSN(0xb7, 3, 0, 0, v),		   /* r3 = v */
-			INSN(0x85, 0, 0, 0, 6),		   /* call bpf_trace_printk */
-			INSN(0x95, 0, 0, 0, 0),		   /* exit */
+		    INSN(0x18, 1, 0, 0, 0x25206968), /* lddw r1, ... */
+		    INSN(0, 0, 0, 0, 0x00000a64),
+		    INSN(0x7b, 10, 1, -8, 0), /* *(u64 *)(r10 - 8) = r1 */
+		    INSN(0xbf, 1, 10, 0, 0),  /* r1 = r10 */
+		    INSN(0x07, 1, 0, 0, -8),  /* r1 += -8 */
+		    INSN(0xb7, 2, 0, 0, 8),   /* r2 = 8 */
+		    INSN(0xb7, 3, 0, 0, v),   /* r3 = v */
+		    INSN(0x85, 0, 0, 0, 6),   /* call bpf_trace_printk */
+		    INSN(0x95, 0, 0, 0, 0),   /* exit */
 		};
 
 		s = bext_store__open(&so);

@@ -15,33 +15,32 @@
 
 static int test_failures;
 
-#define CHECK(cond)                                                                            \
-	do {                                                                                   \
-		if (!(cond)) {                                                                 \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,       \
-				#cond);                                                        \
-			test_failures++;                                                       \
-		}                                                                              \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			test_failures++;                                                         \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                                         \
-	do {                                                                                   \
-		long long _a = (long long)(a), _b = (long long)(b);                            \
-		if (_a != _b) {                                                                \
-			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = %lld, %s = %lld\n",      \
-				__FILE__, __LINE__, #a, _a, #b, _b);                           \
-			test_failures++;                                                       \
-		}                                                                              \
+#define CHECK_EQ(a, b)                                                                    \
+	do {                                                                              \
+		long long _a = (long long)(a), _b = (long long)(b);                       \
+		if (_a != _b) {                                                           \
+			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = %lld, %s = %lld\n", \
+				__FILE__, __LINE__, #a, _a, #b, _b);                      \
+			test_failures++;                                                  \
+		}                                                                         \
 	} while (0)
 
 /* Fatal: stop the test (child processes use _exit codes instead). */
-#define REQUIRE(cond)                                                                          \
-	do {                                                                                   \
-		if (!(cond)) {                                                                 \
-			fprintf(stderr, "%s:%d: REQUIRE failed: %s (errno %d)\n", __FILE__,     \
-				__LINE__, #cond, errno);                                       \
-			exit(1);                                                               \
-		}                                                                              \
+#define REQUIRE(cond)                                                                       \
+	do {                                                                                \
+		if (!(cond)) {                                                              \
+			fprintf(stderr, "%s:%d: REQUIRE failed: %s (errno %d)\n", __FILE__, \
+				__LINE__, #cond, errno);                                    \
+			exit(1);                                                            \
+		}                                                                           \
 	} while (0)
 
 static char test_store_dir[128];
@@ -63,8 +62,7 @@ static inline void test_store_cleanup(void)
 /* A fresh store directory under /dev/shm, removed at exit. */
 static inline const char *test_store_path(const char *tag)
 {
-	snprintf(test_store_dir, sizeof(test_store_dir), "/dev/shm/bext-test-%s-%d", tag,
-		 getpid());
+	snprintf(test_store_dir, sizeof(test_store_dir), "/dev/shm/bext-test-%s-%d", tag, getpid());
 	test_store_cleanup();
 	atexit(test_store_cleanup);
 	return test_store_dir;
@@ -72,8 +70,8 @@ static inline const char *test_store_path(const char *tag)
 
 static inline struct bext_store *test_store_open(const char *tag, uint32_t max_objects)
 {
-	struct bext_store_opts o = { .sz = sizeof(o), .path = test_store_path(tag),
-				     .max_objects = max_objects };
+	struct bext_store_opts o = {
+	    .sz = sizeof(o), .path = test_store_path(tag), .max_objects = max_objects};
 	struct bext_store *s = bext_store__open(&o);
 
 	REQUIRE(s);
@@ -82,17 +80,21 @@ static inline struct bext_store *test_store_open(const char *tag, uint32_t max_o
 
 static inline struct bext_store *test_store_reopen(void)
 {
-	struct bext_store_opts o = { .sz = sizeof(o), .path = test_store_dir };
+	struct bext_store_opts o = {.sz = sizeof(o), .path = test_store_dir};
 
 	return bext_store__open(&o);
 }
 
-static inline int test_mk_map(struct bext_store *s, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max,
-		       uint32_t flags)
+static inline int test_mk_map(struct bext_store *s, uint32_t type, uint32_t ks, uint32_t vs,
+			      uint32_t max, uint32_t flags)
 {
-	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "t", .map_type = type,
-					  .key_size = ks, .value_size = vs, .max_entries = max,
-					  .map_flags = flags };
+	struct bext_map_create_opts o = {.sz = sizeof(o),
+					 .name = "t",
+					 .map_type = type,
+					 .key_size = ks,
+					 .value_size = vs,
+					 .max_entries = max,
+					 .map_flags = flags};
 
 	return bext_store__create_map(s, &o);
 }

@@ -24,8 +24,7 @@ static int kmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t 
 	return fd < 0 ? -errno : fd;
 }
 
-static struct bext_map *bmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max,
-			     uint32_t flags)
+static struct bext_map *bmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
 {
 	int id = test_mk_map(S, type, ks, vs, max, flags);
 	struct bext_map *m;
@@ -54,46 +53,49 @@ static void test_create_attrs(void)
 		uint32_t type, ks, vs, max, flags;
 		uint64_t extra;
 	} c[] = {
-		{ BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0, 0 },
-		{ BPF_MAP_TYPE_ARRAY, 8, 8, 4, 0, 0 },
-		{ BPF_MAP_TYPE_ARRAY, 4, 0, 4, 0, 0 },
-		{ BPF_MAP_TYPE_ARRAY, 4, 8, 0, 0, 0 },
-		{ BPF_MAP_TYPE_ARRAY, 4, 8, 4, BPF_F_NO_PREALLOC, 0 },
-		{ BPF_MAP_TYPE_ARRAY, 4, 8, 4, BPF_F_MMAPABLE, 0 },
-		{ BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0, 1 },
-		{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 4, BPF_F_MMAPABLE, 0 },
-		{ BPF_MAP_TYPE_PERCPU_ARRAY, 4, 40000, 4, 0, 0 },
-		{ BPF_MAP_TYPE_HASH, 4, 8, 4, 0, 0 },
-		{ BPF_MAP_TYPE_HASH, 0, 8, 4, 0, 0 },
-		{ BPF_MAP_TYPE_HASH, 4, 0, 4, 0, 0 },
-		{ BPF_MAP_TYPE_HASH, 4, 8, 0, 0, 0 },
-		{ BPF_MAP_TYPE_HASH, 600, 8, 4, 0, 0 },
-		{ BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_NO_COMMON_LRU, 0 },
-		{ BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_MMAPABLE, 0 },
-		{ BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_NO_PREALLOC, 0 },
-		{ BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, BPF_F_NO_PREALLOC, 0 },
-		{ BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, BPF_F_NO_COMMON_LRU, 0 },
-		{ BPF_MAP_TYPE_PERCPU_HASH, 4, 40000, 4, 0, 0 },
-		{ BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0, 0 },
-		{ BPF_MAP_TYPE_QUEUE, 4, 8, 4, 0, 0 },
-		{ BPF_MAP_TYPE_STACK, 0, 0, 4, 0, 0 },
-		{ BPF_MAP_TYPE_STACK, 0, 8, 0, 0, 0 },
-		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, 100, 0, 0 },
-		{ BPF_MAP_TYPE_BLOOM_FILTER, 4, 8, 100, 0, 0 },
-		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, 100, 0, 3 },
-		{ BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, 100, 0, 16 },
-		{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, 0 },
-		{ BPF_MAP_TYPE_RINGBUF, 0, 0, 12288, 0, 0 },
-		{ BPF_MAP_TYPE_RINGBUF, 4, 0, 4096, 0, 0 },
-		{ BPF_MAP_TYPE_RINGBUF, 0, 0, 1000, 0, 0 },
+	    {BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0, 0},
+	    {BPF_MAP_TYPE_ARRAY, 8, 8, 4, 0, 0},
+	    {BPF_MAP_TYPE_ARRAY, 4, 0, 4, 0, 0},
+	    {BPF_MAP_TYPE_ARRAY, 4, 8, 0, 0, 0},
+	    {BPF_MAP_TYPE_ARRAY, 4, 8, 4, BPF_F_NO_PREALLOC, 0},
+	    {BPF_MAP_TYPE_ARRAY, 4, 8, 4, BPF_F_MMAPABLE, 0},
+	    {BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0, 1},
+	    {BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 4, BPF_F_MMAPABLE, 0},
+	    {BPF_MAP_TYPE_PERCPU_ARRAY, 4, 40000, 4, 0, 0},
+	    {BPF_MAP_TYPE_HASH, 4, 8, 4, 0, 0},
+	    {BPF_MAP_TYPE_HASH, 0, 8, 4, 0, 0},
+	    {BPF_MAP_TYPE_HASH, 4, 0, 4, 0, 0},
+	    {BPF_MAP_TYPE_HASH, 4, 8, 0, 0, 0},
+	    {BPF_MAP_TYPE_HASH, 600, 8, 4, 0, 0},
+	    {BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_NO_COMMON_LRU, 0},
+	    {BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_MMAPABLE, 0},
+	    {BPF_MAP_TYPE_HASH, 4, 8, 4, BPF_F_NO_PREALLOC, 0},
+	    {BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, BPF_F_NO_PREALLOC, 0},
+	    {BPF_MAP_TYPE_LRU_HASH, 4, 8, 4, BPF_F_NO_COMMON_LRU, 0},
+	    {BPF_MAP_TYPE_PERCPU_HASH, 4, 40000, 4, 0, 0},
+	    {BPF_MAP_TYPE_QUEUE, 0, 8, 4, 0, 0},
+	    {BPF_MAP_TYPE_QUEUE, 4, 8, 4, 0, 0},
+	    {BPF_MAP_TYPE_STACK, 0, 0, 4, 0, 0},
+	    {BPF_MAP_TYPE_STACK, 0, 8, 0, 0, 0},
+	    {BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, 100, 0, 0},
+	    {BPF_MAP_TYPE_BLOOM_FILTER, 4, 8, 100, 0, 0},
+	    {BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, 100, 0, 3},
+	    {BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, 100, 0, 16},
+	    {BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, 0},
+	    {BPF_MAP_TYPE_RINGBUF, 0, 0, 12288, 0, 0},
+	    {BPF_MAP_TYPE_RINGBUF, 4, 0, 4096, 0, 0},
+	    {BPF_MAP_TYPE_RINGBUF, 0, 0, 1000, 0, 0},
 	};
 	unsigned int i;
 
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		struct bext_map_create_opts o = { .sz = sizeof(o), .map_type = c[i].type,
-						  .key_size = c[i].ks, .value_size = c[i].vs,
-						  .max_entries = c[i].max, .map_flags = c[i].flags,
-						  .map_extra = c[i].extra };
+		struct bext_map_create_opts o = {.sz = sizeof(o),
+						 .map_type = c[i].type,
+						 .key_size = c[i].ks,
+						 .value_size = c[i].vs,
+						 .max_entries = c[i].max,
+						 .map_flags = c[i].flags,
+						 .map_extra = c[i].extra};
 		int b = bext_store__create_map(S, &o), k;
 
 		if (b > 0)
@@ -166,8 +168,8 @@ static void test_array(void)
 			break;
 		}
 		if (kfd >= 0 && rb != rk) {
-			fprintf(stderr, "array op %u key %u flags %llu: bext %d kernel %d\n", op, key,
-				(unsigned long long)flags, rb, rk);
+			fprintf(stderr, "array op %u key %u flags %llu: bext %d kernel %d\n", op,
+				key, (unsigned long long)flags, rb, rk);
 			test_failures++;
 		}
 	}
@@ -221,7 +223,8 @@ static void test_percpu(uint32_t type)
 	memset(vals, 0xff, sz);
 	CHECK_EQ(bext_map__lookup_elem(m, &key, vals), 0);
 	for (c = 0; c < ncpu; c++)
-		CHECK_EQ(vals[c], 0xabcd00000000ULL | (100 + c)); /* 8 bytes per slot, as the kernel */
+		CHECK_EQ(vals[c],
+			 0xabcd00000000ULL | (100 + c)); /* 8 bytes per slot, as the kernel */
 	if (kfd >= 0) {
 		for (c = 0; c < ncpu; c++)
 			kvals[c] = 0xabcd00000000ULL | (100 + c);
@@ -453,8 +456,9 @@ static void test_queue_stack(uint32_t type)
 				rk = bpf_map_delete_elem(kfd, &k);
 		}
 		if (kfd >= 0 && (rb != rk || (rb == 0 && op != 0 && v != kv))) {
-			fprintf(stderr, "queue/stack %u op %u flags %llu: bext %d/%u kernel %d/%u\n",
-				type, op, (unsigned long long)flags, rb, v, rk, kv);
+			fprintf(stderr,
+				"queue/stack %u op %u flags %llu: bext %d/%u kernel %d/%u\n", type,
+				op, (unsigned long long)flags, rb, v, rk, kv);
 			test_failures++;
 			break;
 		}

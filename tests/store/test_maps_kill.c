@@ -40,7 +40,7 @@ static void child(int hash_id, int lru_id, int q_id, int arr_id, unsigned int se
 {
 	struct bext_store *s = test_store_reopen();
 	struct bext_map *h, *l, *q, *a;
-	uint64_t v[8] = { 0 };
+	uint64_t v[8] = {0};
 
 	if (!s)
 		_exit(2);
@@ -95,7 +95,7 @@ static void child(int hash_id, int lru_id, int q_id, int arr_id, unsigned int se
 static int drain_and_fill(struct bext_map *m, uint32_t max)
 {
 	uint32_t k, cur;
-	uint64_t v[8] = { 0 };
+	uint64_t v[8] = {0};
 	int n = 0;
 
 	while (bext_map__get_next_key(m, NULL, &cur) == 0)
@@ -111,7 +111,8 @@ static int drain_and_fill(struct bext_map *m, uint32_t max)
 int main(void)
 {
 	struct bext_store *s = test_store_open("kill", 256);
-	/* 16-byte values take the replace-by-new-element path, 8-byte ones (LRU) the in-place store */
+	/* 16-byte values take the replace-by-new-element path, 8-byte ones (LRU) the in-place store
+	 */
 	int hash_id = test_mk_map(s, BPF_MAP_TYPE_HASH, 4, 16, HMAX, 0);
 	int lru_id = test_mk_map(s, BPF_MAP_TYPE_LRU_HASH, 4, 8, LMAX, 0);
 	int q_id = test_mk_map(s, BPF_MAP_TYPE_QUEUE, 0, 8, 8, 0);

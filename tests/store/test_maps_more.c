@@ -37,8 +37,7 @@ static struct bext_map *open_put(int id)
 	return m;
 }
 
-static struct bext_map *bmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max,
-			     uint32_t flags)
+static struct bext_map *bmap(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, uint32_t flags)
 {
 	return open_put(test_mk_map(S, type, ks, vs, max, flags));
 }
@@ -60,18 +59,23 @@ static void test_lpm_attrs(void)
 	static const struct {
 		uint32_t ks, vs, max, flags;
 	} c[] = {
-		{ 8, 4, 16, BPF_F_NO_PREALLOC }, { 8, 4, 16, 0 },
-		{ 4, 4, 16, BPF_F_NO_PREALLOC }, { 5, 4, 16, BPF_F_NO_PREALLOC },
-		{ 260, 4, 16, BPF_F_NO_PREALLOC }, { 261, 4, 16, BPF_F_NO_PREALLOC },
-		{ 8, 0, 16, BPF_F_NO_PREALLOC }, { 8, 4, 0, BPF_F_NO_PREALLOC },
-		{ 8, 4, 16, BPF_F_NO_PREALLOC | BPF_F_MMAPABLE },
-		{ 8, 4, 16, BPF_F_NO_PREALLOC | BPF_F_RDONLY },
+	    {8, 4, 16, BPF_F_NO_PREALLOC},
+	    {8, 4, 16, 0},
+	    {4, 4, 16, BPF_F_NO_PREALLOC},
+	    {5, 4, 16, BPF_F_NO_PREALLOC},
+	    {260, 4, 16, BPF_F_NO_PREALLOC},
+	    {261, 4, 16, BPF_F_NO_PREALLOC},
+	    {8, 0, 16, BPF_F_NO_PREALLOC},
+	    {8, 4, 0, BPF_F_NO_PREALLOC},
+	    {8, 4, 16, BPF_F_NO_PREALLOC | BPF_F_MMAPABLE},
+	    {8, 4, 16, BPF_F_NO_PREALLOC | BPF_F_RDONLY},
 	};
 	unsigned int i;
 
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		int b = test_mk_map(S, BPF_MAP_TYPE_LPM_TRIE, c[i].ks, c[i].vs, c[i].max,
-				    c[i].flags), k;
+				    c[i].flags),
+		    k;
 
 		if (b > 0)
 			bext_store__obj_put(S, b);
@@ -98,7 +102,7 @@ static void rnd_lpm_key(struct lpm_key *k)
 {
 	/* few distinct addresses so prefixes nest and fork often */
 	static const uint8_t base[4][4] = {
-		{ 192, 168, 0, 0 }, { 192, 168, 128, 7 }, { 10, 0, 0, 1 }, { 192, 169, 1, 1 } };
+	    {192, 168, 0, 0}, {192, 168, 128, 7}, {10, 0, 0, 1}, {192, 169, 1, 1}};
 	uint32_t r = rnd();
 
 	memcpy(k->data, base[r % 4], 4);
@@ -120,8 +124,9 @@ static void lpm_compare_walk(struct bext_map *m, int kfd)
 		if (br || kr)
 			break;
 		if (kfd >= 0 && memcmp(&bk, &kk, sizeof(bk))) {
-			fprintf(stderr, "lpm walk step %d: bext %u/%u.%u.%u.%u kernel %u/%u.%u.%u.%u\n",
-				n, bk.prefixlen, bk.data[0], bk.data[1], bk.data[2], bk.data[3],
+			fprintf(stderr,
+				"lpm walk step %d: bext %u/%u.%u.%u.%u kernel %u/%u.%u.%u.%u\n", n,
+				bk.prefixlen, bk.data[0], bk.data[1], bk.data[2], bk.data[3],
 				kk.prefixlen, kk.data[0], kk.data[1], kk.data[2], kk.data[3]);
 			test_failures++;
 			break;
@@ -142,41 +147,41 @@ static void test_lpm_ops(void)
 	int i, br, kr;
 
 	/* fixed cases first: exact semantics without the kernel too */
-	k = (struct lpm_key){ 16, { 192, 168, 0, 0 } };
+	k = (struct lpm_key){16, {192, 168, 0, 0}};
 	v = 16;
 	CHECK_EQ(bext_map__update_elem(m, &k, &v, BPF_ANY), 0);
-	k = (struct lpm_key){ 24, { 192, 168, 1, 0 } };
+	k = (struct lpm_key){24, {192, 168, 1, 0}};
 	v = 24;
 	CHECK_EQ(bext_map__update_elem(m, &k, &v, BPF_NOEXIST), 0);
 	CHECK_EQ(bext_map__update_elem(m, &k, &v, BPF_NOEXIST), -EEXIST);
-	k = (struct lpm_key){ 32, { 192, 168, 1, 9 } };
+	k = (struct lpm_key){32, {192, 168, 1, 9}};
 	CHECK_EQ(bext_map__lookup_elem(m, &k, &bv), 0);
 	CHECK_EQ(bv, 24);
-	k = (struct lpm_key){ 32, { 192, 168, 2, 9 } };
+	k = (struct lpm_key){32, {192, 168, 2, 9}};
 	CHECK_EQ(bext_map__lookup_elem(m, &k, &bv), 0);
 	CHECK_EQ(bv, 16);
-	k = (struct lpm_key){ 32, { 10, 168, 2, 9 } };
+	k = (struct lpm_key){32, {10, 168, 2, 9}};
 	CHECK_EQ(bext_map__lookup_elem(m, &k, &bv), -ENOENT);
-	k = (struct lpm_key){ 20, { 192, 168, 1, 9 } }; /* shorter lookup prefix: /24 cannot match */
+	k = (struct lpm_key){20, {192, 168, 1, 9}}; /* shorter lookup prefix: /24 cannot match */
 	CHECK_EQ(bext_map__lookup_elem(m, &k, &bv), 0);
 	CHECK_EQ(bv, 16);
-	k = (struct lpm_key){ 33, { 192, 168, 1, 9 } };
+	k = (struct lpm_key){33, {192, 168, 1, 9}};
 	CHECK_EQ(bext_map__update_elem(m, &k, &v, BPF_ANY), -EINVAL);
 	CHECK_EQ(bext_map__delete_elem(m, &k), -EINVAL);
-	k = (struct lpm_key){ 24, { 192, 168, 7, 0 } };
+	k = (struct lpm_key){24, {192, 168, 7, 0}};
 	CHECK_EQ(bext_map__update_elem(m, &k, &v, BPF_EXIST), -ENOENT);
 	CHECK_EQ(bext_map__update_elem(m, &k, &v, 4 /* BPF_F_LOCK */), -EINVAL);
 	CHECK_EQ(bext_map__delete_elem(m, &k), -ENOENT);
 	CHECK_EQ(bext_map__lookup_and_delete_elem(m, &k, &bv), -ENOTSUPP_K);
 	CHECK_EQ(bext_map__nr_entries(m), 2);
-	k = (struct lpm_key){ 24, { 192, 168, 1, 0 } };
+	k = (struct lpm_key){24, {192, 168, 1, 0}};
 	CHECK_EQ(bext_map__delete_elem(m, &k), 0);
-	k = (struct lpm_key){ 16, { 192, 168, 0, 0 } };
+	k = (struct lpm_key){16, {192, 168, 0, 0}};
 	CHECK_EQ(bext_map__delete_elem(m, &k), 0);
 	CHECK_EQ(bext_map__get_next_key(m, NULL, &nk), -ENOENT);
 	CHECK_EQ(bext_map__nr_entries(m), 0);
 	if (kfd >= 0) {
-		k = (struct lpm_key){ 24, { 192, 168, 7, 0 } };
+		k = (struct lpm_key){24, {192, 168, 7, 0}};
 		CHECK_EQ(bpf_map_lookup_and_delete_elem(kfd, &k, &kv), -ENOTSUPP_K);
 	}
 
@@ -224,8 +229,8 @@ static void test_lpm_ops(void)
 			break;
 		}
 		if (br != kr) {
-			fprintf(stderr, "lpm op %d (%u, flags %llu, /%u): bext %d kernel %d\n", i, op,
-				(unsigned long long)flags, k.prefixlen, br, kr);
+			fprintf(stderr, "lpm op %d (%u, flags %llu, /%u): bext %d kernel %d\n", i,
+				op, (unsigned long long)flags, k.prefixlen, br, kr);
 			test_failures++;
 		}
 		if (test_failures > 10)
@@ -270,8 +275,8 @@ static void test_batch_array(uint32_t type)
 		bcnt = kcnt = 4;
 		br = bext_map__lookup_batch(m, first ? NULL : &btok, &btok, bkeys, bvals, &bcnt,
 					    NULL);
-		kr = kfd >= 0 ? bpf_map_lookup_batch(kfd, first ? NULL : &ktok, &ktok, kkeys,
-						     kvals, &kcnt, NULL)
+		kr = kfd >= 0 ? bpf_map_lookup_batch(kfd, first ? NULL : &ktok, &ktok, kkeys, kvals,
+						     &kcnt, NULL)
 			      : br;
 		first = false;
 		CHECK_EQ(bcnt, round < 2 ? 4 : round == 2 ? 2 : 0);
@@ -292,20 +297,22 @@ static void test_batch_array(uint32_t type)
 	bcnt = 0;
 	CHECK_EQ(bext_map__lookup_batch(m, NULL, &btok, bkeys, bvals, &bcnt, NULL), 0);
 	{
-		struct bext_map_batch_opts bo = { .sz = sizeof(bo), .elem_flags = BPF_F_LOCK };
+		struct bext_map_batch_opts bo = {.sz = sizeof(bo), .elem_flags = BPF_F_LOCK};
 		LIBBPF_OPTS(bpf_map_batch_opts, ko, .elem_flags = BPF_F_LOCK);
-		struct bext_map_batch_opts bo2 = { .sz = sizeof(bo2), .flags = 1 };
+		struct bext_map_batch_opts bo2 = {.sz = sizeof(bo2), .flags = 1};
 		LIBBPF_OPTS(bpf_map_batch_opts, ko2, .flags = 1);
 
 		bcnt = kcnt = 2;
 		br = bext_map__lookup_batch(m, NULL, &btok, bkeys, bvals, &bcnt, &bo);
 		CHECK_EQ(br, -EINVAL);
 		if (kfd >= 0)
-			CHECK_EQ(bpf_map_lookup_batch(kfd, NULL, &ktok, kkeys, kvals, &kcnt, &ko), br);
+			CHECK_EQ(bpf_map_lookup_batch(kfd, NULL, &ktok, kkeys, kvals, &kcnt, &ko),
+				 br);
 		br = bext_map__lookup_batch(m, NULL, &btok, bkeys, bvals, &bcnt, &bo2);
 		CHECK_EQ(br, 0); /* the generic walk ignores batch.flags (kernel 6.18) */
 		if (kfd >= 0)
-			CHECK_EQ(bpf_map_lookup_batch(kfd, NULL, &ktok, kkeys, kvals, &kcnt, &ko2), br);
+			CHECK_EQ(bpf_map_lookup_batch(kfd, NULL, &ktok, kkeys, kvals, &kcnt, &ko2),
+				 br);
 	}
 	bcnt = kcnt = 2;
 	CHECK_EQ(bext_map__delete_batch(m, keys, &bcnt, NULL), -ENOTSUPP_K);
@@ -313,9 +320,9 @@ static void test_batch_array(uint32_t type)
 		 -ENOTSUPP_K);
 	if (kfd >= 0) {
 		CHECK_EQ(bpf_map_delete_batch(kfd, keys, &kcnt, NULL), -ENOTSUPP_K);
-		CHECK_EQ(bpf_map_lookup_and_delete_batch(kfd, NULL, &ktok, kkeys, kvals, &kcnt,
-							 NULL),
-			 -ENOTSUPP_K);
+		CHECK_EQ(
+		    bpf_map_lookup_and_delete_batch(kfd, NULL, &ktok, kkeys, kvals, &kcnt, NULL),
+		    -ENOTSUPP_K);
 		close(kfd);
 	}
 	CHECK_EQ(bext_map__lookup_and_delete_elem(m, keys, bvals), -ENOTSUPP_K);
@@ -352,7 +359,7 @@ static int hash_walk(struct bext_map *m, int kfd, uint32_t chunk, bool del, uint
 		cnt = chunk;
 		if (kfd >= 0)
 			r = del ? bpf_map_lookup_and_delete_batch(kfd, first ? NULL : &tok, &tok,
-								   keys + total, vals, &cnt, NULL)
+								  keys + total, vals, &cnt, NULL)
 				: bpf_map_lookup_batch(kfd, first ? NULL : &tok, &tok, keys + total,
 						       vals, &cnt, NULL);
 		else
@@ -487,9 +494,9 @@ static void test_batch_lpm(void)
 	for (round = 0; round < 10; round++) {
 		bc = kc = 3;
 		br = bext_map__lookup_batch(m, first ? NULL : &btok, &btok, bk, bv, &bc, NULL);
-		kr = kfd >= 0 ? bpf_map_lookup_batch(kfd, first ? NULL : &ktok, &ktok, kk, kv, &kc,
-						     NULL)
-			      : br;
+		kr = kfd >= 0
+			 ? bpf_map_lookup_batch(kfd, first ? NULL : &ktok, &ktok, kk, kv, &kc, NULL)
+			 : br;
 		first = false;
 		if (kfd >= 0) {
 			CHECK_EQ(br, kr);
@@ -519,10 +526,13 @@ static void test_map_in_map(void)
 	int inner1 = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
 	int inner2 = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
 	int other = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 16, 4, 0);
-	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "outer",
-					  .map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS, .key_size = 4,
-					  .value_size = 4, .max_entries = 8,
-					  .inner_map_id = (uint32_t)inner1 };
+	struct bext_map_create_opts o = {.sz = sizeof(o),
+					 .name = "outer",
+					 .map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS,
+					 .key_size = 4,
+					 .value_size = 4,
+					 .max_entries = 8,
+					 .inner_map_id = (uint32_t)inner1};
 	struct bext_map *outer, *in, *hom;
 	uint32_t k = 3, id, tok, ks[8], vs[8], cnt;
 	uint64_t v = 77;
@@ -693,13 +703,17 @@ static void perf_lost(void *ctx, int idx, uint64_t lost)
 
 static void test_perf(void)
 {
-	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "events",
-					  .map_type = BPF_MAP_TYPE_PERF_EVENT_ARRAY, .key_size = 4,
-					  .value_size = 4, .max_entries = 2, .perf_ring_pages = 1 };
+	struct bext_map_create_opts o = {.sz = sizeof(o),
+					 .name = "events",
+					 .map_type = BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+					 .key_size = 4,
+					 .value_size = 4,
+					 .max_entries = 2,
+					 .perf_ring_pages = 1};
 	struct perf_event_mmap_page *pg;
-	struct perf_seen seen = { 0 };
+	struct perf_seen seen = {0};
 	struct bext_map *m;
-	uint8_t data[100] = { 0 };
+	uint8_t data[100] = {0};
 	uint64_t v, i, ok = 0;
 	uint32_t k = 0;
 	size_t len;
@@ -807,12 +821,16 @@ static void *lock_reader(void *arg)
 
 static void test_spin_lock(uint32_t type)
 {
-	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "locked", .map_type = type,
-					  .key_size = 4, .value_size = sizeof(struct locked_val),
-					  .max_entries = 4, .has_spin_lock = true,
-					  .spin_lock_off = 0 };
+	struct bext_map_create_opts o = {.sz = sizeof(o),
+					 .name = "locked",
+					 .map_type = type,
+					 .key_size = 4,
+					 .value_size = sizeof(struct locked_val),
+					 .max_entries = 4,
+					 .has_spin_lock = true,
+					 .spin_lock_off = 0};
 	struct bext_map_create_opts bad = o;
-	struct locked_val v = { .lock = 0xdead, .a = 1, .b = 1 };
+	struct locked_val v = {.lock = 0xdead, .a = 1, .b = 1};
 	struct bext_map *plain;
 	pthread_t th;
 	uint32_t k = 0, i;
@@ -882,10 +900,13 @@ static void test_map_in_map_refs(void)
 	int a = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
 	int b = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
 	int c = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0);
-	struct bext_map_create_opts o = { .sz = sizeof(o), .name = "outer_refs",
-					  .map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS, .key_size = 4,
-					  .value_size = 4, .max_entries = 4,
-					  .inner_map_id = (uint32_t)a };
+	struct bext_map_create_opts o = {.sz = sizeof(o),
+					 .name = "outer_refs",
+					 .map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS,
+					 .key_size = 4,
+					 .value_size = 4,
+					 .max_entries = 4,
+					 .inner_map_id = (uint32_t)a};
 	uint32_t k1 = 1, k2 = 2, k3 = 3, id;
 	struct bext_map *outer, *in;
 	int oid;
@@ -950,10 +971,13 @@ static void test_map_in_map_refs(void)
 		int t = test_mk_map(S, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
 		int x = test_mk_map(S, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
 		int y = test_mk_map(S, BPF_MAP_TYPE_HASH, 4, 8, 4, 0);
-		struct bext_map_create_opts ho = { .sz = sizeof(ho), .name = "hom_refs",
-						   .map_type = BPF_MAP_TYPE_HASH_OF_MAPS,
-						   .key_size = 8, .value_size = 4, .max_entries = 4,
-						   .inner_map_id = (uint32_t)t };
+		struct bext_map_create_opts ho = {.sz = sizeof(ho),
+						  .name = "hom_refs",
+						  .map_type = BPF_MAP_TYPE_HASH_OF_MAPS,
+						  .key_size = 8,
+						  .value_size = 4,
+						  .max_entries = 4,
+						  .inner_map_id = (uint32_t)t};
 		uint64_t hk1 = 11, hk2 = 22, hk3 = 33, hk4 = 44, hk5 = 55, ks[4], tok;
 		uint32_t vs[4], cnt = 4;
 		struct bext_map *hom;
@@ -1013,10 +1037,13 @@ static void test_map_in_map_refs(void)
 /* A program array takes only ids of live programs. */
 static void test_prog_array_ids(void)
 {
-	const uint64_t insns[2] = { 0x00000000000000b7ULL, 0x0000000000000095ULL }; /* r0 = 0; exit */
-	struct bext_prog_create_opts po = { .sz = sizeof(po), .name = "pa_target",
-					    .prog_type = BPF_PROG_TYPE_XDP, .insns = insns,
-					    .insn_cnt = 2, .license = "GPL" };
+	const uint64_t insns[2] = {0x00000000000000b7ULL, 0x0000000000000095ULL}; /* r0 = 0; exit */
+	struct bext_prog_create_opts po = {.sz = sizeof(po),
+					   .name = "pa_target",
+					   .prog_type = BPF_PROG_TYPE_XDP,
+					   .insns = insns,
+					   .insn_cnt = 2,
+					   .license = "GPL"};
 	int pa = test_mk_map(S, BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0);
 	int prog = bext_store__create_prog(S, &po);
 	int notprog = test_mk_map(S, BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0);
@@ -1050,10 +1077,16 @@ static void test_stack_trace_kernel(void)
 	static const struct {
 		uint32_t ks, vs, max, flags;
 	} attrs[] = {
-		{ 4, 64, 16, 0 },   { 4, 8, 1, 0 },	    { 8, 64, 16, 0 },
-		{ 4, 12, 16, 0 },   { 4, 0, 16, 0 },	    { 4, 127 * 8, 4, 0 },
-		{ 4, 128 * 8, 4, 0 }, { 4, 64, 0, 0 },	    { 4, 64, 16, BPF_F_NO_PREALLOC },
-		{ 4, 64, 16, BPF_F_RDONLY },
+	    {4, 64, 16, 0},
+	    {4, 8, 1, 0},
+	    {8, 64, 16, 0},
+	    {4, 12, 16, 0},
+	    {4, 0, 16, 0},
+	    {4, 127 * 8, 4, 0},
+	    {4, 128 * 8, 4, 0},
+	    {4, 64, 0, 0},
+	    {4, 64, 16, BPF_F_NO_PREALLOC},
+	    {4, 64, 16, BPF_F_RDONLY},
 	};
 	uint32_t k, nk, v32 = 0;
 	uint64_t val[8];
@@ -1067,8 +1100,8 @@ static void test_stack_trace_kernel(void)
 				       attrs[i].max, attrs[i].flags);
 
 			if ((id > 0) != (kfd >= 0) || (id <= 0 && id != kfd))
-				fprintf(stderr, "stack_trace attrs #%zu: bext %d kernel %d\n", i, id,
-					kfd);
+				fprintf(stderr, "stack_trace attrs #%zu: bext %d kernel %d\n", i,
+					id, kfd);
 			CHECK_EQ(id > 0, kfd >= 0);
 			if (id <= 0)
 				CHECK_EQ(id, kfd);
@@ -1079,7 +1112,8 @@ static void test_stack_trace_kernel(void)
 			CHECK_EQ(bext_store__obj_put(S, (uint32_t)id), 0);
 	}
 	{
-		struct bext_map *m = open_put(test_mk_map(S, BPF_MAP_TYPE_STACK_TRACE, 4, 64, 16, 0));
+		struct bext_map *m =
+		    open_put(test_mk_map(S, BPF_MAP_TYPE_STACK_TRACE, 4, 64, 16, 0));
 		int kfd = have_kernel ? kmap(BPF_MAP_TYPE_STACK_TRACE, 4, 64, 16, 0) : -1;
 
 		k = 0;
@@ -1104,7 +1138,7 @@ static void test_stack_trace_kernel(void)
 		}
 		/* the map half of bpf_get_stackid, driven directly */
 		{
-			uint64_t a[3] = { 0x1111, 0x2222, 0x3333 }, b[2] = { 0x4444, 0x5555 };
+			uint64_t a[3] = {0x1111, 0x2222, 0x3333}, b[2] = {0x4444, 0x5555};
 			long ida = bext_stackmap__get_id(m, a, 3, 0), idb;
 
 			CHECK(ida >= 0 && ida < 16);
@@ -1167,8 +1201,8 @@ static void *pin_churn(void *arg)
 		else
 			bext_map__update_elem(c->m, &k, &v, BPF_NOEXIST);
 		p = bext_map__helper_lookup(c->m, &k);
-		if (p && (*(volatile uint64_t *)p >> 32) != k && bext_map__helper_lookup(c->m, &k) == p &&
-		    (*(volatile uint64_t *)p >> 32) != k)
+		if (p && (*(volatile uint64_t *)p >> 32) != k &&
+		    bext_map__helper_lookup(c->m, &k) == p && (*(volatile uint64_t *)p >> 32) != k)
 			c->bad++;
 		n++;
 	}
@@ -1177,7 +1211,7 @@ static void *pin_churn(void *arg)
 
 static void test_pinned_updates(uint32_t type, uint32_t max)
 {
-	struct pin_ctx c = { .m = open_put(test_mk_map(S, type, 8, 8, max, 0)) };
+	struct pin_ctx c = {.m = open_put(test_mk_map(S, type, 8, 8, max, 0))};
 	pthread_t th[3];
 	uint64_t k, nk, v;
 	int n = 0;

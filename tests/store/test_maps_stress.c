@@ -25,7 +25,7 @@ static int child(int idx, int arr_id, int hash_id, int pcpu_id, int pch_id, uint
 {
 	struct bext_store *s = test_store_reopen();
 	struct bext_map *arr, *h, *pc, *pch;
-	uint64_t iters = 0, shadow[RANGE] = { 0 };
+	uint64_t iters = 0, shadow[RANGE] = {0};
 	uint32_t zero = 0, ckey = 0xffffffffu;
 	double end = now() + 1.5;
 
@@ -39,7 +39,8 @@ static int child(int idx, int arr_id, int hash_id, int pcpu_id, int pch_id, uint
 		return 3;
 	while (now() < end) {
 		for (int j = 0; j < 256; j++, iters++) {
-			uint32_t k = idx * RANGE + (uint32_t)(iters * 7 % RANGE), slot = k - idx * RANGE;
+			uint32_t k = idx * RANGE + (uint32_t)(iters * 7 % RANGE),
+				 slot = k - idx * RANGE;
 			uint64_t v = iters + 1, out;
 			uint64_t *p;
 

@@ -56,7 +56,7 @@ static void test_single(struct bext_store *st)
 	REQUIRE(m);
 	area = bext_ringbuf__area(m);
 	CHECK_EQ(bext_ringbuf__query(m, BPF_RB_RING_SIZE), 4096);
-	CHECK(bext_ringbuf__reserve(m, 8, 1) == NULL); /* flags must be 0 */
+	CHECK(bext_ringbuf__reserve(m, 8, 1) == NULL);	  /* flags must be 0 */
 	CHECK(bext_ringbuf__reserve(m, 4096, 0) == NULL); /* larger than the ring */
 	/* kernel layout: header at data + 0, BUSY while reserved, pos in the pages */
 	{
@@ -92,7 +92,7 @@ static void test_single(struct bext_store *st)
 	}
 	/* full: output says EAGAIN, bad flags EINVAL */
 	{
-		uint8_t buf[1000] = { 0 };
+		uint8_t buf[1000] = {0};
 
 		for (i = 0; i < 4 && bext_ringbuf__output(m, buf, sizeof(buf), 0) == 0; i++)
 			;
@@ -113,7 +113,7 @@ static void test_multi_producer(struct bext_store *st)
 {
 	int id = test_mk_map(st, BPF_MAP_TYPE_RINGBUF, 0, 0, 16384, 0);
 	struct bext_map *m = bext_store__map_by_id(st, id);
-	struct seen seen = { 0 };
+	struct seen seen = {0};
 	int i, status, total = 0, idle = 0;
 
 	REQUIRE(m);
@@ -170,7 +170,7 @@ static void test_dead_producer(struct bext_store *st)
 {
 	int id = test_mk_map(st, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	struct bext_map *m = bext_store__map_by_id(st, id);
-	struct seen seen = { 0 };
+	struct seen seen = {0};
 	pid_t pid;
 	int pfd[2], n, got = 0, tries;
 	char c;
@@ -190,7 +190,7 @@ static void test_dead_producer(struct bext_store *st)
 	}
 	REQUIRE(read(pfd[0], &c, 1) == 1);
 	{
-		struct rec r = { .producer = 0, .seq = 0 };
+		struct rec r = {.producer = 0, .seq = 0};
 
 		CHECK_EQ(bext_ringbuf__output(m, &r, sizeof(r), 0), 0); /* queued behind it */
 	}

@@ -106,7 +106,7 @@ static void test_single(struct bext_store *st)
 	int id = test_mk_map(st, BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0);
 	struct bext_map *m = bext_store__map_by_id(st, id);
 	struct loader_shim_stats ss;
-	struct seen seen = { 0 };
+	struct seen seen = {0};
 	struct ring_buffer *rb;
 	struct timespec t0;
 	uint32_t seq = 0, p = NPROD; /* producer id of this process */
@@ -244,7 +244,7 @@ static void test_multi_producer(struct bext_store *st)
 	const uint32_t size = 16384;
 	int id = test_mk_map(st, BPF_MAP_TYPE_RINGBUF, 0, 0, size, 0);
 	struct bext_map *m = bext_store__map_by_id(st, id);
-	struct seen seen = { 0 };
+	struct seen seen = {0};
 	struct ring_buffer *rb;
 	uint64_t expect_bytes = 0;
 	int fd, i, status, idle = 0, polled = 0;
@@ -288,7 +288,7 @@ static void test_multi_producer(struct bext_store *st)
 	}
 	CHECK_EQ(seen.bytes, expect_bytes);
 	CHECK(expect_bytes > 50ull * size); /* space was reclaimed many times over */
-	CHECK(polled > 0);		   /* ring_buffer__poll delivered records too */
+	CHECK(polled > 0);		    /* ring_buffer__poll delivered records too */
 	CHECK_EQ(bext_ringbuf__query(m, BPF_RB_AVAIL_DATA), 0);
 	printf("multi-producer: %d records (%llu bytes) through a %u-byte ring, %d via poll\n",
 	       seen.n, (unsigned long long)seen.bytes, size, polled);

@@ -27,7 +27,7 @@ static void test_basic_objects(void)
 	struct bext_prog_data pd;
 	struct bext_link_data ld;
 	struct bext_map *m;
-	uint64_t insns[3] = { 0x00000000000000b7ULL, 0x95ULL, 0 };
+	uint64_t insns[3] = {0x00000000000000b7ULL, 0x95ULL, 0};
 	uint32_t maps[2], next, n;
 	int a, b, p, l;
 
@@ -48,10 +48,15 @@ static void test_basic_objects(void)
 	maps[0] = a;
 	maps[1] = b;
 	{
-		struct bext_prog_create_opts po = { .sz = sizeof(po), .name = "prog",
-						    .prog_type = 2, .insns = insns, .insn_cnt = 2,
-						    .license = "GPL", .attach_hint = "uprobe/x:f",
-						    .map_ids = maps, .nr_maps = 2 };
+		struct bext_prog_create_opts po = {.sz = sizeof(po),
+						   .name = "prog",
+						   .prog_type = 2,
+						   .insns = insns,
+						   .insn_cnt = 2,
+						   .license = "GPL",
+						   .attach_hint = "uprobe/x:f",
+						   .map_ids = maps,
+						   .nr_maps = 2};
 
 		p = bext_store__create_prog(s, &po);
 		CHECK_EQ(p, 3);
@@ -72,9 +77,11 @@ static void test_basic_objects(void)
 	CHECK(!strcmp(pd.attach_hint, "uprobe/x:f"));
 	bext_prog_data__free(&pd);
 	{
-		struct bext_link_create_opts lo = { .sz = sizeof(lo), .prog_id = p,
-						    .target = "uprobe:/bin/true:main", .pid = -1,
-						    .cookie = 0x1234 };
+		struct bext_link_create_opts lo = {.sz = sizeof(lo),
+						   .prog_id = p,
+						   .target = "uprobe:/bin/true:main",
+						   .pid = -1,
+						   .cookie = 0x1234};
 
 		l = bext_store__create_link(s, &lo);
 		CHECK_EQ(l, 4); /* the failed create used no id */
@@ -262,7 +269,7 @@ static void test_generation(void)
 /* no_create: a missing directory or registry is ENOENT and nothing is created. */
 static void test_no_create(void)
 {
-	struct bext_store_opts o = { .sz = sizeof(o), .no_create = true };
+	struct bext_store_opts o = {.sz = sizeof(o), .no_create = true};
 	struct bext_store *s;
 	char p[256];
 	struct stat st;
@@ -334,7 +341,8 @@ static void test_obj_check(void)
 	sh.id = 77;
 	REQUIRE(pwrite(fd, &sh, sizeof(sh), 0) == sizeof(sh));
 	CHECK_EQ(bext_store__obj_check(s, (uint32_t)id2, why, sizeof(why)), -EBADMSG);
-	snprintf(want, sizeof(want), "segment %s is corrupt: its header says object 77 kind 1", path);
+	snprintf(want, sizeof(want), "segment %s is corrupt: its header says object 77 kind 1",
+		 path);
 	CHECK(!strncmp(why, want, strlen(want)));
 	sh.magic = 0;
 	REQUIRE(pwrite(fd, &sh, sizeof(sh), 0) == sizeof(sh));

@@ -38,9 +38,13 @@ static void run_child(void (*fn)(uint32_t, uint32_t), uint32_t a, uint32_t b)
 static void crash_in_init(uint32_t a, uint32_t b)
 {
 	struct bext_store *s = test_store_reopen();
-	uint32_t refs[2] = { a, b };
-	struct bext_obj_desc d = { .kind = BEXT_OBJ_PROG, .name = "dying", .refs = refs,
-				   .nr_refs = 2, .payload_size = 1 << 20, .init = die_in_init };
+	uint32_t refs[2] = {a, b};
+	struct bext_obj_desc d = {.kind = BEXT_OBJ_PROG,
+				  .name = "dying",
+				  .refs = refs,
+				  .nr_refs = 2,
+				  .payload_size = 1 << 20,
+				  .init = die_in_init};
 
 	if (s)
 		bext_store_create_obj(s, &d);
@@ -50,8 +54,8 @@ static void crash_in_init(uint32_t a, uint32_t b)
 static void crash_mid_refs(uint32_t a, uint32_t b)
 {
 	struct bext_store *s = test_store_reopen();
-	struct bext_prog_create_opts po = { .sz = sizeof(po), .name = "half" };
-	uint32_t maps[2] = { a, b }, i;
+	struct bext_prog_create_opts po = {.sz = sizeof(po), .name = "half"};
+	uint32_t maps[2] = {a, b}, i;
 	int id;
 
 	if (!s)
@@ -95,10 +99,10 @@ static void crash_in_redo(uint32_t a, uint32_t b)
 		struct bext_reg_entry *e = &s->entries[i];
 
 		if (e->state == BEXT_OBJ_LIVE && e->id == a) {
-			redo[1] = 1;                                         /* n */
+			redo[1] = 1;						   /* n */
 			redo[2] = (uint32_t)((char *)&e->refcnt - (char *)s->hdr); /* off */
-			redo[3] = 5;                                         /* val */
-			__atomic_store_n(&redo[0], 1, __ATOMIC_RELEASE);     /* valid */
+			redo[3] = 5;						   /* val */
+			__atomic_store_n(&redo[0], 1, __ATOMIC_RELEASE);	   /* valid */
 		}
 	}
 	raise(SIGKILL);

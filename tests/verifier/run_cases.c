@@ -65,21 +65,21 @@ static const struct {
 	const char *name;
 	uint32_t type;
 } map_types[] = {
-	{"hash", BPF_MAP_TYPE_HASH},
-	{"array", BPF_MAP_TYPE_ARRAY},
-	{"prog_array", BPF_MAP_TYPE_PROG_ARRAY},
-	{"perf_event_array", BPF_MAP_TYPE_PERF_EVENT_ARRAY},
-	{"percpu_hash", BPF_MAP_TYPE_PERCPU_HASH},
-	{"percpu_array", BPF_MAP_TYPE_PERCPU_ARRAY},
-	{"stack_trace", BPF_MAP_TYPE_STACK_TRACE},
-	{"lru_hash", BPF_MAP_TYPE_LRU_HASH},
-	{"lru_percpu_hash", BPF_MAP_TYPE_LRU_PERCPU_HASH},
-	{"lpm_trie", BPF_MAP_TYPE_LPM_TRIE},
-	{"array_of_maps", BPF_MAP_TYPE_ARRAY_OF_MAPS},
-	{"queue", BPF_MAP_TYPE_QUEUE},
-	{"stack", BPF_MAP_TYPE_STACK},
-	{"ringbuf", BPF_MAP_TYPE_RINGBUF},
-	{"bloom_filter", BPF_MAP_TYPE_BLOOM_FILTER},
+    {"hash", BPF_MAP_TYPE_HASH},
+    {"array", BPF_MAP_TYPE_ARRAY},
+    {"prog_array", BPF_MAP_TYPE_PROG_ARRAY},
+    {"perf_event_array", BPF_MAP_TYPE_PERF_EVENT_ARRAY},
+    {"percpu_hash", BPF_MAP_TYPE_PERCPU_HASH},
+    {"percpu_array", BPF_MAP_TYPE_PERCPU_ARRAY},
+    {"stack_trace", BPF_MAP_TYPE_STACK_TRACE},
+    {"lru_hash", BPF_MAP_TYPE_LRU_HASH},
+    {"lru_percpu_hash", BPF_MAP_TYPE_LRU_PERCPU_HASH},
+    {"lpm_trie", BPF_MAP_TYPE_LPM_TRIE},
+    {"array_of_maps", BPF_MAP_TYPE_ARRAY_OF_MAPS},
+    {"queue", BPF_MAP_TYPE_QUEUE},
+    {"stack", BPF_MAP_TYPE_STACK},
+    {"ringbuf", BPF_MAP_TYPE_RINGBUF},
+    {"bloom_filter", BPF_MAP_TYPE_BLOOM_FILTER},
 };
 
 static void append_text(struct tcase *c, const char *line)
@@ -133,9 +133,11 @@ static int directive(struct tcase *c, char *line)
 				break;
 		if (i == sizeof(map_types) / sizeof(map_types[0]))
 			return -1;
-		c->maps[c->opts.n_maps++] = (struct bext_map_desc){
-			.type = map_types[i].type, .key_size = (uint32_t)x,
-			.value_size = (uint32_t)y, .max_entries = (uint32_t)z, .flags = (uint32_t)f};
+		c->maps[c->opts.n_maps++] = (struct bext_map_desc){.type = map_types[i].type,
+								   .key_size = (uint32_t)x,
+								   .value_size = (uint32_t)y,
+								   .max_entries = (uint32_t)z,
+								   .flags = (uint32_t)f};
 	} else if (!strcmp(key, "policy")) {
 		c->bext_only = true;
 		if (!c->policy)
@@ -239,11 +241,18 @@ static int kernel_verdict(struct tcase *c, struct bext_insn *insns, size_t n)
 		    .log_level = 1);
 
 	switch (c->opts.prog_type) {
-	case BEXT_PROG_UPROBE: pt = BPF_PROG_TYPE_KPROBE; break;
+	case BEXT_PROG_UPROBE:
+		pt = BPF_PROG_TYPE_KPROBE;
+		break;
 	case BEXT_PROG_TRACEPOINT:
-	case BEXT_PROG_RAW_SYSCALL: pt = BPF_PROG_TYPE_TRACEPOINT; break;
-	case BEXT_PROG_XDP: pt = BPF_PROG_TYPE_XDP; break;
-	default: return -1;
+	case BEXT_PROG_RAW_SYSCALL:
+		pt = BPF_PROG_TYPE_TRACEPOINT;
+		break;
+	case BEXT_PROG_XDP:
+		pt = BPF_PROG_TYPE_XDP;
+		break;
+	default:
+		return -1;
 	}
 	if (c->bext_only)
 		return -1;
@@ -251,7 +260,8 @@ static int kernel_verdict(struct tcase *c, struct bext_insn *insns, size_t n)
 		const struct bext_map_desc *m = &c->maps[i];
 		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = m->flags);
 
-		fds[i] = bpf_map_create(m->type, NULL, m->key_size, m->value_size, m->max_entries, &mo);
+		fds[i] =
+		    bpf_map_create(m->type, NULL, m->key_size, m->value_size, m->max_entries, &mo);
 		if (fds[i] < 0) {
 			for (uint32_t k = 0; k < i; k++)
 				close(fds[k]);
@@ -262,7 +272,8 @@ static int kernel_verdict(struct tcase *c, struct bext_insn *insns, size_t n)
 		if (insns[i].code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM))
 			continue;
 		if (insns[i].src == BEXT_PSEUDO_MAP_IDX || insns[i].src == BEXT_PSEUDO_MAP_FD ||
-		    insns[i].src == BEXT_PSEUDO_MAP_IDX_VALUE || insns[i].src == BEXT_PSEUDO_MAP_VALUE) {
+		    insns[i].src == BEXT_PSEUDO_MAP_IDX_VALUE ||
+		    insns[i].src == BEXT_PSEUDO_MAP_VALUE) {
 			bool val = insns[i].src == BEXT_PSEUDO_MAP_IDX_VALUE ||
 				   insns[i].src == BEXT_PSEUDO_MAP_VALUE;
 
@@ -360,7 +371,6 @@ static bool run_case(struct tcase *c, bool verbose)
 	free(insns);
 	return ok;
 }
-
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -471,7 +481,8 @@ int main(int argc, char **argv)
 		free(files[fi]);
 	}
 	if (xcheck) {
-		printf("kernel cross-check: %d agree, %d known disagreements, %d new disagreements, %d not comparable\n",
+		printf("kernel cross-check: %d agree, %d known disagreements, %d new "
+		       "disagreements, %d not comparable\n",
 		       xc_agree, xc_known, xc_disagree, xc_skipped);
 		return xc_disagree ? 1 : 0;
 	}

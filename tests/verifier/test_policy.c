@@ -69,17 +69,17 @@ static void test_ctx_ranges(void **state)
 
 	(void)state;
 	assert_int_equal(bext_policy__allow_ctx_read(p, 0, 0), -EINVAL);
-	assert_int_equal(bext_policy__allow_ctx_read(p, 8, 8), 0);   /* [8,16) */
-	assert_int_equal(bext_policy__allow_ctx_read(p, 24, 8), 0);  /* [24,32) */
+	assert_int_equal(bext_policy__allow_ctx_read(p, 8, 8), 0);  /* [8,16) */
+	assert_int_equal(bext_policy__allow_ctx_read(p, 24, 8), 0); /* [24,32) */
 	assert_true(bext_policy__ctx_readable(p, 8, 8));
 	assert_true(bext_policy__ctx_readable(p, 12, 4));
 	assert_false(bext_policy__ctx_readable(p, 12, 8));
 	assert_false(bext_policy__ctx_readable(p, 16, 8));
 	assert_false(bext_policy__ctx_writable(p, 8, 8));
-	assert_int_equal(bext_policy__allow_ctx_read(p, 16, 8), 0);  /* bridges: [8,32) */
+	assert_int_equal(bext_policy__allow_ctx_read(p, 16, 8), 0); /* bridges: [8,32) */
 	assert_true(bext_policy__ctx_readable(p, 8, 24));
 	assert_false(bext_policy__ctx_readable(p, 4, 8));
-	assert_int_equal(bext_policy__allow_ctx_read(p, 0, 40), 0);  /* swallows all */
+	assert_int_equal(bext_policy__allow_ctx_read(p, 0, 40), 0); /* swallows all */
 	assert_true(bext_policy__ctx_readable(p, 0, 40));
 	assert_false(bext_policy__ctx_readable(p, 36, 8));
 	assert_int_equal(bext_policy__allow_ctx_write(p, 0xfffffff0u, 16), 0);
@@ -102,9 +102,9 @@ static void test_budgets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_deny_by_default), cmocka_unit_test(test_helpers),
-		cmocka_unit_test(test_host_funcs),	cmocka_unit_test(test_ctx_ranges),
-		cmocka_unit_test(test_budgets),
+	    cmocka_unit_test(test_deny_by_default), cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_host_funcs),	    cmocka_unit_test(test_ctx_ranges),
+	    cmocka_unit_test(test_budgets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

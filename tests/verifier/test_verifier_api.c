@@ -135,7 +135,9 @@ static void rnd_scalar(struct vreg *r, uint64_t *x)
 
 		r->smin = lo;
 		r->smax = hi;
-		*x = (uint64_t)lo + rnd() % ((uint64_t)hi - (uint64_t)lo + 1 ? (uint64_t)hi - (uint64_t)lo + 1 : 1);
+		*x =
+		    (uint64_t)lo +
+		    rnd() % ((uint64_t)hi - (uint64_t)lo + 1 ? (uint64_t)hi - (uint64_t)lo + 1 : 1);
 	} else {
 		uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
 
@@ -151,8 +153,8 @@ static void rnd_scalar(struct vreg *r, uint64_t *x)
 static bool contains(const struct vreg *r, uint64_t x)
 {
 	return r->umin <= x && x <= r->umax && r->smin <= (int64_t)x && (int64_t)x <= r->smax &&
-	       r->u32min <= (uint32_t)x && (uint32_t)x <= r->u32max &&
-	       r->s32min <= (int32_t)x && (int32_t)x <= r->s32max && in_tnum(r->var, x);
+	       r->u32min <= (uint32_t)x && (uint32_t)x <= r->u32max && r->s32min <= (int32_t)x &&
+	       (int32_t)x <= r->s32max && in_tnum(r->var, x);
 }
 
 static uint64_t concrete(uint8_t op, int16_t off, uint64_t x, uint64_t y, bool is64)
@@ -161,36 +163,64 @@ static uint64_t concrete(uint8_t op, int16_t off, uint64_t x, uint64_t y, bool i
 		uint32_t a = (uint32_t)x, b = (uint32_t)y, r;
 
 		switch (op) {
-		case BEXT_ALU_ADD: r = a + b; break;
-		case BEXT_ALU_SUB: r = a - b; break;
-		case BEXT_ALU_MUL: r = a * b; break;
+		case BEXT_ALU_ADD:
+			r = a + b;
+			break;
+		case BEXT_ALU_SUB:
+			r = a - b;
+			break;
+		case BEXT_ALU_MUL:
+			r = a * b;
+			break;
 		case BEXT_ALU_DIV:
 			if (off)
-				r = !b ? 0 : (b == 0xffffffffu) ? 0u - a : (uint32_t)((int32_t)a / (int32_t)b);
+				r = !b			 ? 0
+				    : (b == 0xffffffffu) ? 0u - a
+							 : (uint32_t)((int32_t)a / (int32_t)b);
 			else
 				r = b ? a / b : 0;
 			break;
 		case BEXT_ALU_MOD:
 			if (off)
-				r = !b ? a : (b == 0xffffffffu) ? 0 : (uint32_t)((int32_t)a % (int32_t)b);
+				r = !b			 ? a
+				    : (b == 0xffffffffu) ? 0
+							 : (uint32_t)((int32_t)a % (int32_t)b);
 			else
 				r = b ? a % b : a;
 			break;
-		case BEXT_ALU_OR: r = a | b; break;
-		case BEXT_ALU_AND: r = a & b; break;
-		case BEXT_ALU_XOR: r = a ^ b; break;
-		case BEXT_ALU_LSH: r = a << (b & 31); break;
-		case BEXT_ALU_RSH: r = a >> (b & 31); break;
-		case BEXT_ALU_ARSH: r = (uint32_t)((int32_t)a >> (b & 31)); break;
-		case BEXT_ALU_NEG: r = 0u - a; break;
-		default: r = 0;
+		case BEXT_ALU_OR:
+			r = a | b;
+			break;
+		case BEXT_ALU_AND:
+			r = a & b;
+			break;
+		case BEXT_ALU_XOR:
+			r = a ^ b;
+			break;
+		case BEXT_ALU_LSH:
+			r = a << (b & 31);
+			break;
+		case BEXT_ALU_RSH:
+			r = a >> (b & 31);
+			break;
+		case BEXT_ALU_ARSH:
+			r = (uint32_t)((int32_t)a >> (b & 31));
+			break;
+		case BEXT_ALU_NEG:
+			r = 0u - a;
+			break;
+		default:
+			r = 0;
 		}
 		return r;
 	}
 	switch (op) {
-	case BEXT_ALU_ADD: return x + y;
-	case BEXT_ALU_SUB: return x - y;
-	case BEXT_ALU_MUL: return x * y;
+	case BEXT_ALU_ADD:
+		return x + y;
+	case BEXT_ALU_SUB:
+		return x - y;
+	case BEXT_ALU_MUL:
+		return x * y;
 	case BEXT_ALU_DIV:
 		if (off)
 			return !y ? 0 : (y == ~0ull) ? 0 - x : (uint64_t)((int64_t)x / (int64_t)y);
@@ -199,21 +229,29 @@ static uint64_t concrete(uint8_t op, int16_t off, uint64_t x, uint64_t y, bool i
 		if (off)
 			return !y ? x : (y == ~0ull) ? 0 : (uint64_t)((int64_t)x % (int64_t)y);
 		return y ? x % y : x;
-	case BEXT_ALU_OR: return x | y;
-	case BEXT_ALU_AND: return x & y;
-	case BEXT_ALU_XOR: return x ^ y;
-	case BEXT_ALU_LSH: return x << (y & 63);
-	case BEXT_ALU_RSH: return x >> (y & 63);
-	case BEXT_ALU_ARSH: return (uint64_t)((int64_t)x >> (y & 63));
-	case BEXT_ALU_NEG: return 0 - x;
-	default: return 0;
+	case BEXT_ALU_OR:
+		return x | y;
+	case BEXT_ALU_AND:
+		return x & y;
+	case BEXT_ALU_XOR:
+		return x ^ y;
+	case BEXT_ALU_LSH:
+		return x << (y & 63);
+	case BEXT_ALU_RSH:
+		return x >> (y & 63);
+	case BEXT_ALU_ARSH:
+		return (uint64_t)((int64_t)x >> (y & 63));
+	case BEXT_ALU_NEG:
+		return 0 - x;
+	default:
+		return 0;
 	}
 }
 
 static void test_alu_sound(void **state)
 {
-	static const uint8_t ops[] = {BEXT_ALU_ADD, BEXT_ALU_SUB, BEXT_ALU_MUL, BEXT_ALU_DIV,
-				      BEXT_ALU_MOD, BEXT_ALU_OR,  BEXT_ALU_AND, BEXT_ALU_XOR,
+	static const uint8_t ops[] = {BEXT_ALU_ADD, BEXT_ALU_SUB, BEXT_ALU_MUL,	 BEXT_ALU_DIV,
+				      BEXT_ALU_MOD, BEXT_ALU_OR,  BEXT_ALU_AND,	 BEXT_ALU_XOR,
 				      BEXT_ALU_LSH, BEXT_ALU_RSH, BEXT_ALU_ARSH, BEXT_ALU_NEG};
 
 	(void)state;
@@ -236,9 +274,10 @@ static void test_alu_sound(void **state)
 			reg_snprint(s1, sizeof(s1), &a);
 			reg_snprint(s2, sizeof(s2), &b);
 			reg_snprint(s3, sizeof(s3), &r);
-			fail_msg("op %#x off %d is64 %d: %#llx op %#llx = %#llx not in %s (a=%s b=%s)", op,
-				 off, is64, (unsigned long long)x, (unsigned long long)y,
-				 (unsigned long long)z, s3, s1, s2);
+			fail_msg(
+			    "op %#x off %d is64 %d: %#llx op %#llx = %#llx not in %s (a=%s b=%s)",
+			    op, off, is64, (unsigned long long)x, (unsigned long long)y,
+			    (unsigned long long)z, s3, s1, s2);
 		}
 	}
 }
@@ -250,14 +289,22 @@ static bool cmp_holds(enum cmp_op op, uint64_t x, uint64_t y, bool is32)
 		y = (uint32_t)y;
 	}
 	switch (op) {
-	case CMP_EQ: return x == y;
-	case CMP_NE: return x != y;
-	case CMP_GT: return x > y;
-	case CMP_GE: return x >= y;
-	case CMP_SGT: return is32 ? (int32_t)x > (int32_t)y : (int64_t)x > (int64_t)y;
-	case CMP_SGE: return is32 ? (int32_t)x >= (int32_t)y : (int64_t)x >= (int64_t)y;
-	case CMP_SET: return (x & y) != 0;
-	case CMP_NSET: return (x & y) == 0;
+	case CMP_EQ:
+		return x == y;
+	case CMP_NE:
+		return x != y;
+	case CMP_GT:
+		return x > y;
+	case CMP_GE:
+		return x >= y;
+	case CMP_SGT:
+		return is32 ? (int32_t)x > (int32_t)y : (int64_t)x > (int64_t)y;
+	case CMP_SGE:
+		return is32 ? (int32_t)x >= (int32_t)y : (int64_t)x >= (int64_t)y;
+	case CMP_SET:
+		return (x & y) != 0;
+	case CMP_NSET:
+		return (x & y) == 0;
 	}
 	return false;
 }
@@ -363,21 +410,21 @@ static void test_log_and_stats(void **state)
 static void test_log_path(void **state)
 {
 	struct bext_insn prog[] = {
-		BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0),
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 10, 3),  /* 2: -> 6 */
-		BEXT_ST_MEM(BEXT_SZ_W, 10, -4, 1),     /* 3: the safe path */
-		BEXT_MOV64_IMM(0, 1),
-		BEXT_EXIT_INSN(),
-		BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 20, 2),  /* 6: -> 9 */
-		BEXT_LDX_MEM(BEXT_SZ_DW, 3, 10, -8),   /* 7: uninitialised */
-		BEXT_EXIT_INSN(),
-		BEXT_MOV64_IMM(0, 2),
-		BEXT_EXIT_INSN(),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 10, 3), /* 2: -> 6 */
+	    BEXT_ST_MEM(BEXT_SZ_W, 10, -4, 1),	  /* 3: the safe path */
+	    BEXT_MOV64_IMM(0, 1),
+	    BEXT_EXIT_INSN(),
+	    BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 20, 2), /* 6: -> 9 */
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 3, 10, -8),  /* 7: uninitialised */
+	    BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(0, 2),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_verify_stats st;
-	struct bext_verify_opts opts = {.sz = sizeof(opts), .ctx_size = 8, .log_level = 1,
-					.stats = &st};
+	struct bext_verify_opts opts = {
+	    .sz = sizeof(opts), .ctx_size = 8, .log_level = 1, .stats = &st};
 	static char log[1 << 16];
 	const char *last;
 	size_t n;
@@ -409,12 +456,12 @@ static void test_log_path(void **state)
 	 * state shown is that edge's */
 	{
 		struct bext_insn p2[] = {
-			BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0),
-			BEXT_MOV64_IMM(0, 0),
-			BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 10, 1), /* 2: -> 4 */
-			BEXT_EXIT_INSN(),
-			BEXT_LDX_MEM(BEXT_SZ_DW, 3, 10, -8),  /* 4: uninitialised */
-			BEXT_EXIT_INSN(),
+		    BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0),
+		    BEXT_MOV64_IMM(0, 0),
+		    BEXT_JMP_IMM(BEXT_JMP_JGT, 2, 10, 1), /* 2: -> 4 */
+		    BEXT_EXIT_INSN(),
+		    BEXT_LDX_MEM(BEXT_SZ_DW, 3, 10, -8), /* 4: uninitialised */
+		    BEXT_EXIT_INSN(),
 		};
 
 		opts.log_level = 1;
@@ -476,14 +523,18 @@ static void gen_prog(struct bext_insn *p, size_t *n)
 	p[i++] = BEXT_MOV64_IMM(5, 0);
 	head = i;
 	while (i < len + 15) {
-		static const uint8_t ops[] = {BEXT_ALU_ADD, BEXT_ALU_SUB, BEXT_ALU_AND, BEXT_ALU_OR,
-					      BEXT_ALU_RSH, BEXT_ALU_LSH, BEXT_ALU_MOD, BEXT_ALU_MUL};
+		static const uint8_t ops[] = {BEXT_ALU_ADD, BEXT_ALU_SUB, BEXT_ALU_AND,
+					      BEXT_ALU_OR,  BEXT_ALU_RSH, BEXT_ALU_LSH,
+					      BEXT_ALU_MOD, BEXT_ALU_MUL};
 		uint8_t op = ops[rnd() % sizeof(ops)];
 		int r = rnd() % 5 ? 9 : 7; /* mostly the bounded r9 */
 
 		switch (rnd() % 7) {
 		case 0: /* scalar ALU on r7 */
-			p[i++] = BEXT_ALU64_IMM(op, 7, (int32_t)(op == BEXT_ALU_LSH || op == BEXT_ALU_RSH ? rnd() % 64 : rnd() % 128));
+			p[i++] = BEXT_ALU64_IMM(op, 7,
+						(int32_t)(op == BEXT_ALU_LSH || op == BEXT_ALU_RSH
+							      ? rnd() % 64
+							      : rnd() % 128));
 			break;
 		case 1: /* r9 = r7 & mask */
 			p[i++] = BEXT_MOV64_REG(9, 7);
@@ -505,11 +556,13 @@ static void gen_prog(struct bext_insn *p, size_t *n)
 			break;
 		case 5: /* 32-bit op */
 			p[i++] = BEXT_ALU32_IMM(op == BEXT_ALU_MOD ? BEXT_ALU_AND : op, r,
-						(int32_t)(op == BEXT_ALU_LSH || op == BEXT_ALU_RSH ? rnd() % 32 : rnd() % 64));
+						(int32_t)(op == BEXT_ALU_LSH || op == BEXT_ALU_RSH
+							      ? rnd() % 32
+							      : rnd() % 64));
 			break;
 		default: /* r7 from ctx or stack */
-			p[i++] = BEXT_LDX_MEM(rnd() % 2 ? BEXT_SZ_B : BEXT_SZ_W, 7, rnd() % 2 ? 6 : 8,
-					      (int16_t)(4 * (rnd() % 14)));
+			p[i++] = BEXT_LDX_MEM(rnd() % 2 ? BEXT_SZ_B : BEXT_SZ_W, 7,
+					      rnd() % 2 ? 6 : 8, (int16_t)(4 * (rnd() % 14)));
 			break;
 		}
 	}
@@ -531,8 +584,8 @@ static void gen_prog(struct bext_insn *p, size_t *n)
 static void test_soundness_fuzz(void **state)
 {
 	struct bext_insn prog[160];
-	struct bext_verify_opts opts = {.sz = sizeof(opts), .prog_type = BEXT_PROG_EXT,
-					.ctx_size = 64, .ctx_writable = true};
+	struct bext_verify_opts opts = {
+	    .sz = sizeof(opts), .prog_type = BEXT_PROG_EXT, .ctx_size = 64, .ctx_writable = true};
 	struct bext_vm_opts vo = {.sz = sizeof(vo), .checked = true, .insn_budget = 100000};
 	int accepted = 0, total = 3000, faults = 0;
 	uint8_t ctx[64];
@@ -590,11 +643,11 @@ static void test_soundness_fuzz(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tnum_exact),    cmocka_unit_test(test_tnum_sound),
-		cmocka_unit_test(test_alu_sound),     cmocka_unit_test(test_refine_sound),
-		cmocka_unit_test(test_api_errors),    cmocka_unit_test(test_log_and_stats),
-		cmocka_unit_test(test_names),	      cmocka_unit_test(test_soundness_fuzz),
-		cmocka_unit_test(test_log_path),
+	    cmocka_unit_test(test_tnum_exact), cmocka_unit_test(test_tnum_sound),
+	    cmocka_unit_test(test_alu_sound),  cmocka_unit_test(test_refine_sound),
+	    cmocka_unit_test(test_api_errors), cmocka_unit_test(test_log_and_stats),
+	    cmocka_unit_test(test_names),      cmocka_unit_test(test_soundness_fuzz),
+	    cmocka_unit_test(test_log_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

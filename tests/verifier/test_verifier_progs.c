@@ -40,8 +40,8 @@ static enum bext_prog_type type_of(const char *sec, uint32_t *ctx_size)
 			*ctx_size = 24;
 		return BEXT_PROG_TRACEPOINT;
 	}
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") || has_prefix(sec, "kprobe") ||
-	    has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
+	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
 		return BEXT_PROG_UPROBE;
 	if (has_prefix(sec, "xdp"))
 		return BEXT_PROG_XDP;
@@ -57,8 +57,8 @@ static const struct ext_ctx {
 	uint32_t ctx_size;
 	bool writable, len_in_r2;
 } ext_ctxs[] = {
-	{"helpers.bpf.o", 32, true, false},          /* struct args { key, val, ptr, len } */
-	{"example_checksum.bpf.o", 256, false, true}, /* bext run --mem: r1 = memory, r2 = size */
+    {"helpers.bpf.o", 32, true, false},		  /* struct args { key, val, ptr, len } */
+    {"example_checksum.bpf.o", 256, false, true}, /* bext run --mem: r1 = memory, r2 = size */
 };
 
 /*
@@ -70,21 +70,21 @@ static struct expected_reject {
 	const char *file, *prog, *why;
 	bool seen;
 } rejects[] = {
-	{"bad.bpf.o", "no_null_check", "R0 invalid mem access 'map_value_or_null'", false},
-	{"bad.bpf.o", "index_off_by_one", "invalid access to map value", false},
-	{"bad.bpf.o", "leak_record", "Unreleased reference", false},
-	/* tests/helpers runs these on the vm directly, unverified: */
-	/* bpf_probe_write_user writes anywhere in the process: uprobe programs only */
-	{"helpers.bpf.o", "probe_write", "bpf_probe_write_user#36 not allowed for this program", false},
-	/* kernel memory: tracing programs only (ext has probe_read/_user) */
-	{"helpers.bpf.o", "probe_read_kernel", "bpf_probe_read_kernel#113 not allowed", false},
-	/* get_stackid reads the ctx as pt_regs: tracing programs only */
-	{"helpers.bpf.o", "stackid", "bpf_get_stackid#27 not allowed for this program", false},
-	/* %s arguments put a pointer into snprintf's data array: bext lets no
-	 * pointer reach helper memory (docs/VERIFIER.md, not done yet) */
-	{"helpers.bpf.o", "fmt", "spilled pointer", false},
-	/* compares an unchecked lookup result with a map value pointer */
-	{"helpers.bpf.o", "percpu", "pointer comparison prohibited", false},
+    {"bad.bpf.o", "no_null_check", "R0 invalid mem access 'map_value_or_null'", false},
+    {"bad.bpf.o", "index_off_by_one", "invalid access to map value", false},
+    {"bad.bpf.o", "leak_record", "Unreleased reference", false},
+    /* tests/helpers runs these on the vm directly, unverified: */
+    /* bpf_probe_write_user writes anywhere in the process: uprobe programs only */
+    {"helpers.bpf.o", "probe_write", "bpf_probe_write_user#36 not allowed for this program", false},
+    /* kernel memory: tracing programs only (ext has probe_read/_user) */
+    {"helpers.bpf.o", "probe_read_kernel", "bpf_probe_read_kernel#113 not allowed", false},
+    /* get_stackid reads the ctx as pt_regs: tracing programs only */
+    {"helpers.bpf.o", "stackid", "bpf_get_stackid#27 not allowed for this program", false},
+    /* %s arguments put a pointer into snprintf's data array: bext lets no
+     * pointer reach helper memory (docs/VERIFIER.md, not done yet) */
+    {"helpers.bpf.o", "fmt", "spilled pointer", false},
+    /* compares an unchecked lookup result with a map value pointer */
+    {"helpers.bpf.o", "percpu", "pointer comparison prohibited", false},
 };
 
 static struct expected_reject *find_reject(const char *file, const char *prog)
@@ -140,9 +140,9 @@ static int verify_path(const char *path, const char *name, struct bext_verify_st
 	for (uint32_t i = 0; i < opts.n_maps; i++) {
 		const struct bext_obj_map *m = bext_obj__map(obj, i);
 
-		maps[i] = (struct bext_map_desc){bext_obj_map__type(m), bext_obj_map__key_size(m),
-						 bext_obj_map__value_size(m),
-						 bext_obj_map__max_entries(m), bext_obj_map__flags(m)};
+		maps[i] = (struct bext_map_desc){
+		    bext_obj_map__type(m), bext_obj_map__key_size(m), bext_obj_map__value_size(m),
+		    bext_obj_map__max_entries(m), bext_obj_map__flags(m)};
 	}
 	opts.maps = maps;
 	rc = bext_verify(insns, n, &opts, logbuf, sizeof(logbuf));
@@ -201,8 +201,8 @@ static void test_time_1000_insns(void **state)
 {
 	struct bext_insn prog[1100];
 	struct bext_map_desc maps[1] = {{1 /* hash */, 8, 8, 1024, 0}};
-	struct bext_verify_opts opts = {.sz = sizeof(opts), .prog_type = BEXT_PROG_UPROBE,
-					.maps = maps, .n_maps = 1};
+	struct bext_verify_opts opts = {
+	    .sz = sizeof(opts), .prog_type = BEXT_PROG_UPROBE, .maps = maps, .n_maps = 1};
 	struct bext_verify_stats st;
 	struct timespec a, b;
 	size_t n = 0;
@@ -211,11 +211,11 @@ static void test_time_1000_insns(void **state)
 	(void)state;
 	prog[n++] = BEXT_MOV64_REG(6, 1);
 	while (n < 1000) {
-		prog[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 7, 6, 112);          /* arg1 */
-		prog[n++] = BEXT_STX_MEM(BEXT_SZ_DW, 10, 7, -8);          /* key */
+		prog[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 7, 6, 112); /* arg1 */
+		prog[n++] = BEXT_STX_MEM(BEXT_SZ_DW, 10, 7, -8); /* key */
 		prog[n++] = BEXT_MOV64_REG(2, 10);
 		prog[n++] = BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -8);
-		prog[n++] = BEXT_LD_IMM64_LO(1, 5, 0);                   /* map_idx 0 */
+		prog[n++] = BEXT_LD_IMM64_LO(1, 5, 0); /* map_idx 0 */
 		prog[n++] = BEXT_LD_IMM64_HI(0);
 		prog[n++] = BEXT_CALL_HELPER_INSN(1);
 		prog[n++] = BEXT_JMP_IMM(BEXT_JMP_JEQ, 0, 0, 3);
@@ -266,8 +266,8 @@ static void verify_object(const char *path, const char *file, struct walk *w)
 		if (r) {
 			r->seen = true;
 			if (rc != -EACCES || !strstr(st.reason, r->why)) {
-				printf("%s:%s: expected a rejection with '%s', got %d '%s'\n", file, name,
-				       r->why, rc, st.reason);
+				printf("%s:%s: expected a rejection with '%s', got %d '%s'\n", file,
+				       name, r->why, rc, st.reason);
 				w->failed++;
 			}
 		} else if (rc) {
@@ -310,10 +310,13 @@ static void walk_dir(const char *dir, struct walk *w, int depth)
 static void test_project_programs(void **state)
 {
 	static const char *const must[] = {
-		"tests/verifier/example_checksum.bpf.o", "tests/verifier/example_malloc_count.bpf.o",
-		"tests/verifier/bad.bpf.o",		 "tests/obj/multi.bpf.o",
-		"tests/helpers/helpers.bpf.o",		 "tests/e2e/malloc.bpf.o",
-		"bench/maps_bench.bpf.o",
+	    "tests/verifier/example_checksum.bpf.o",
+	    "tests/verifier/example_malloc_count.bpf.o",
+	    "tests/verifier/bad.bpf.o",
+	    "tests/obj/multi.bpf.o",
+	    "tests/helpers/helpers.bpf.o",
+	    "tests/e2e/malloc.bpf.o",
+	    "bench/maps_bench.bpf.o",
 	};
 	struct walk w = {0};
 
@@ -333,7 +336,8 @@ static void test_project_programs(void **state)
 	walk_dir(BUILD_DIR, &w, 0);
 	for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++)
 		if (!rejects[i].seen) {
-			printf("expected rejection %s:%s not found\n", rejects[i].file, rejects[i].prog);
+			printf("expected rejection %s:%s not found\n", rejects[i].file,
+			       rejects[i].prog);
 			w.failed++;
 		}
 	printf("%d programs in %d objects verified, %d failures\n", w.seen, w.objects, w.failed);
@@ -349,16 +353,18 @@ static void test_project_asm(void **state)
 		uint32_t ctx_size;
 		const char *why; /* NULL: must verify */
 	} progs[] = {
-		{"examples/sum.s", 64, NULL},
-		/* walks the ctx with a pointer compared against ctx + len: the
-		 * verifier learns nothing from comparing two ctx pointers */
-		{"tests/vm/run_example.s", 64, "invalid access to ctx"},
+	    {"examples/sum.s", 64, NULL},
+	    /* walks the ctx with a pointer compared against ctx + len: the
+	     * verifier learns nothing from comparing two ctx pointers */
+	    {"tests/vm/run_example.s", 64, "invalid access to ctx"},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		struct bext_verify_opts opts = {.sz = sizeof(opts), .ctx_size = progs[i].ctx_size,
-						.ctx_len_in_r2 = true, .log_level = 1};
+		struct bext_verify_opts opts = {.sz = sizeof(opts),
+						.ctx_size = progs[i].ctx_size,
+						.ctx_len_in_r2 = true,
+						.log_level = 1};
 		struct bext_verify_stats st;
 		struct bext_insn *insns = NULL;
 		char path[1024], err[256], *text;
@@ -378,11 +384,13 @@ static void test_project_asm(void **state)
 			fail_msg("%s: %s", path, err);
 		opts.stats = &st;
 		rc = bext_verify(insns, n, &opts, logbuf, sizeof(logbuf));
-		printf("%s: %s %s\n", progs[i].file, rc ? "rejected:" : "accepted", rc ? st.reason : "");
+		printf("%s: %s %s\n", progs[i].file, rc ? "rejected:" : "accepted",
+		       rc ? st.reason : "");
 		if (progs[i].why) {
 			assert_int_equal(rc, -EACCES);
 			if (!strstr(st.reason, progs[i].why))
-				fail_msg("%s: '%s' lacks '%s'", progs[i].file, st.reason, progs[i].why);
+				fail_msg("%s: '%s' lacks '%s'", progs[i].file, st.reason,
+					 progs[i].why);
 		} else {
 			if (rc)
 				printf("%s", logbuf);
@@ -396,11 +404,11 @@ static void test_project_asm(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_time_1000_insns),
-		cmocka_unit_test(test_project_programs),
-		cmocka_unit_test(test_project_asm),
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_time_1000_insns),
+	    cmocka_unit_test(test_project_programs),
+	    cmocka_unit_test(test_project_asm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

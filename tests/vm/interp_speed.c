@@ -26,18 +26,18 @@ static double now_ns(void)
 int main(void)
 {
 	static const struct bext_insn p[] = {
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_MOV64_IMM(1, ITERS),
-		/* loop: 8 instructions */
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 1),
-		BEXT_ALU64_IMM(BEXT_ALU_XOR, 0, 0x55),
-		BEXT_MOV64_REG(2, 0),
-		BEXT_ALU64_IMM(BEXT_ALU_RSH, 2, 3),
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 2),
-		BEXT_ALU32_IMM(BEXT_ALU_ADD, 3, 1),
-		BEXT_ALU64_IMM(BEXT_ALU_SUB, 1, 1),
-		BEXT_JMP_IMM(BEXT_JMP_JNE, 1, 0, -8),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_MOV64_IMM(1, ITERS),
+	    /* loop: 8 instructions */
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 1),
+	    BEXT_ALU64_IMM(BEXT_ALU_XOR, 0, 0x55),
+	    BEXT_MOV64_REG(2, 0),
+	    BEXT_ALU64_IMM(BEXT_ALU_RSH, 2, 3),
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 2),
+	    BEXT_ALU32_IMM(BEXT_ALU_ADD, 3, 1),
+	    BEXT_ALU64_IMM(BEXT_ALU_SUB, 1, 1),
+	    BEXT_JMP_IMM(BEXT_JMP_JNE, 1, 0, -8),
+	    BEXT_EXIT_INSN(),
 	};
 	const double executed = 3.0 + 8.0 * ITERS;
 	double best = 1e30, t;
@@ -58,8 +58,8 @@ int main(void)
 			best = t;
 		r0_interp = r0;
 	}
-	printf("interp: %.2f ns/insn (%.0f insns, best of 5 runs, r0 = 0x%llx)\n",
-	       best / executed, executed, (unsigned long long)r0_interp);
+	printf("interp: %.2f ns/insn (%.0f insns, best of 5 runs, r0 = 0x%llx)\n", best / executed,
+	       executed, (unsigned long long)r0_interp);
 	if (bext_vm__jit(vm, err, sizeof(err))) {
 		double jbest = 1e30;
 

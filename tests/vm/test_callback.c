@@ -124,44 +124,43 @@ static void expect_all(const char *text, uint64_t expect)
  * caller's stack slot and keeps r6-r9 and its own frame to itself. r0 =
  * iterations << 32 | sum, and r6-r9/the caller's frame survive.
  */
-static const char loop_prog[] =
-	"mov %r6, 0\n"
-	"stxdw [%r10-8], %r6\n"
-	"mov %r6, 1111\n"
-	"mov %r7, 2222\n"
-	"mov %r8, 3333\n"
-	"mov %r9, 4444\n"
-	"stdw [%r10-16], 77\n"
-	"mov %r1, 10\n"
-	"lddw %r2, func cb\n"
-	"mov %r3, %r10\n"
-	"add %r3, -8\n"
-	"mov %r4, 0\n"
-	"call 181\n"
-	"lsh %r0, 32\n"
-	"ldxdw %r1, [%r10-8]\n"
-	"add %r0, %r1\n"
-	"jne %r6, 1111, bad\n"
-	"jne %r7, 2222, bad\n"
-	"jne %r8, 3333, bad\n"
-	"jne %r9, 4444, bad\n"
-	"ldxdw %r1, [%r10-16]\n"
-	"jne %r1, 77, bad\n"
-	"exit\n"
-	"bad:\n"
-	"mov %r0, -1\n"
-	"exit\n"
-	"cb:\n"
-	"mov %r6, 9\n"
-	"mov %r7, 9\n"
-	"mov %r8, 9\n"
-	"mov %r9, 9\n"
-	"stdw [%r10-16], 5\n"
-	"ldxdw %r3, [%r2+0]\n"
-	"add %r3, %r1\n"
-	"stxdw [%r2+0], %r3\n"
-	"mov %r0, 0\n"
-	"exit\n";
+static const char loop_prog[] = "mov %r6, 0\n"
+				"stxdw [%r10-8], %r6\n"
+				"mov %r6, 1111\n"
+				"mov %r7, 2222\n"
+				"mov %r8, 3333\n"
+				"mov %r9, 4444\n"
+				"stdw [%r10-16], 77\n"
+				"mov %r1, 10\n"
+				"lddw %r2, func cb\n"
+				"mov %r3, %r10\n"
+				"add %r3, -8\n"
+				"mov %r4, 0\n"
+				"call 181\n"
+				"lsh %r0, 32\n"
+				"ldxdw %r1, [%r10-8]\n"
+				"add %r0, %r1\n"
+				"jne %r6, 1111, bad\n"
+				"jne %r7, 2222, bad\n"
+				"jne %r8, 3333, bad\n"
+				"jne %r9, 4444, bad\n"
+				"ldxdw %r1, [%r10-16]\n"
+				"jne %r1, 77, bad\n"
+				"exit\n"
+				"bad:\n"
+				"mov %r0, -1\n"
+				"exit\n"
+				"cb:\n"
+				"mov %r6, 9\n"
+				"mov %r7, 9\n"
+				"mov %r8, 9\n"
+				"mov %r9, 9\n"
+				"stdw [%r10-16], 5\n"
+				"ldxdw %r3, [%r2+0]\n"
+				"add %r3, %r1\n"
+				"stxdw [%r2+0], %r3\n"
+				"mov %r0, 0\n"
+				"exit\n";
 
 static void test_loop(void **state)
 {
@@ -172,27 +171,26 @@ static void test_loop(void **state)
 /* The callback stops the loop by returning 1 at i == 3. */
 static void test_loop_break(void **state)
 {
-	static const char text[] =
-		"stdw [%r10-8], 0\n"
-		"mov %r1, 100\n"
-		"lddw %r2, func cb\n"
-		"mov %r3, %r10\n"
-		"add %r3, -8\n"
-		"mov %r4, 0\n"
-		"call 181\n"
-		"ldxdw %r1, [%r10-8]\n"
-		"lsh %r0, 32\n"
-		"add %r0, %r1\n"
-		"exit\n"
-		"cb:\n"
-		"ldxdw %r3, [%r2+0]\n"
-		"add %r3, 1\n"
-		"stxdw [%r2+0], %r3\n"
-		"mov %r0, 0\n"
-		"jne %r1, 3, out\n"
-		"mov %r0, 1\n"
-		"out:\n"
-		"exit\n";
+	static const char text[] = "stdw [%r10-8], 0\n"
+				   "mov %r1, 100\n"
+				   "lddw %r2, func cb\n"
+				   "mov %r3, %r10\n"
+				   "add %r3, -8\n"
+				   "mov %r4, 0\n"
+				   "call 181\n"
+				   "ldxdw %r1, [%r10-8]\n"
+				   "lsh %r0, 32\n"
+				   "add %r0, %r1\n"
+				   "exit\n"
+				   "cb:\n"
+				   "ldxdw %r3, [%r2+0]\n"
+				   "add %r3, 1\n"
+				   "stxdw [%r2+0], %r3\n"
+				   "mov %r0, 0\n"
+				   "jne %r1, 3, out\n"
+				   "mov %r0, 1\n"
+				   "out:\n"
+				   "exit\n";
 
 	(void)state;
 	expect_all(text, (4ull << 32) | 4);
@@ -279,20 +277,19 @@ static void test_depth_full(void **state)
 /* An error inside a callback (unbounded recursion) ends the callback only. */
 static void test_error_inside(void **state)
 {
-	static const char text[] =
-		"mov %r1, 2\n"
-		"lddw %r2, func cb\n"
-		"mov %r3, 0\n"
-		"mov %r4, 0\n"
-		"call 181\n"
-		"add %r0, 1000\n"
-		"exit\n"
-		"cb:\n"
-		"call local rec\n"
-		"exit\n"
-		"rec:\n"
-		"call local rec\n"
-		"exit\n";
+	static const char text[] = "mov %r1, 2\n"
+				   "lddw %r2, func cb\n"
+				   "mov %r3, 0\n"
+				   "mov %r4, 0\n"
+				   "call 181\n"
+				   "add %r0, 1000\n"
+				   "exit\n"
+				   "cb:\n"
+				   "call local rec\n"
+				   "exit\n"
+				   "rec:\n"
+				   "call local rec\n"
+				   "exit\n";
 
 	(void)state;
 	expect_all(text, (uint64_t)(1000 - E2BIG));
@@ -301,17 +298,16 @@ static void test_error_inside(void **state)
 /* Values that are no function of the running program: -EINVAL, never called. */
 static void test_bad_values(void **state)
 {
-	static const char tmpl[] =
-		"lddw %%r1, func cb\n"
-		"lddw %%r2, %lld\n"
-		"call 190\n"
-		"exit\n"
-		"cb:\n"
-		"mov %%r0, %%r1\n"
-		"add %%r0, %%r5\n"
-		"exit\n"
-		"mov %%r0, 99\n"
-		"exit\n";
+	static const char tmpl[] = "lddw %%r1, func cb\n"
+				   "lddw %%r2, %lld\n"
+				   "call 190\n"
+				   "exit\n"
+				   "cb:\n"
+				   "mov %%r0, %%r1\n"
+				   "add %%r0, %%r5\n"
+				   "exit\n"
+				   "mov %%r0, 99\n"
+				   "exit\n";
 	/* delta added to the function value */
 	static const long long deltas[] = {1, 8, 16, -8, 0x100000, -(1ll << 40), 4096};
 	char text[512];
@@ -373,17 +369,16 @@ static void test_outside_run(void **state)
 /* The checked interpreter still refuses a callback's stray accesses. */
 static void test_checked_fault(void **state)
 {
-	static const char text[] =
-		"mov %r1, 1\n"
-		"lddw %r2, func cb\n"
-		"mov %r3, %r10\n"
-		"add %r3, -8\n"
-		"mov %r4, 0\n"
-		"call 181\n"
-		"exit\n"
-		"cb:\n"
-		"ldxdw %r0, [%r2-512]\n" /* below the caller's frame 0 */
-		"exit\n";
+	static const char text[] = "mov %r1, 1\n"
+				   "lddw %r2, func cb\n"
+				   "mov %r3, %r10\n"
+				   "add %r3, -8\n"
+				   "mov %r4, 0\n"
+				   "call 181\n"
+				   "exit\n"
+				   "cb:\n"
+				   "ldxdw %r0, [%r2-512]\n" /* below the caller's frame 0 */
+				   "exit\n";
 	struct bext_vm *vm = load(text, M_CHECKED);
 	uint64_t r0 = 0;
 
@@ -396,15 +391,11 @@ static void test_checked_fault(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_loop),
-		cmocka_unit_test(test_loop_break),
-		cmocka_unit_test(test_nested_depth),
-		cmocka_unit_test(test_depth_full),
-		cmocka_unit_test(test_error_inside),
-		cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_foreign_value),
-		cmocka_unit_test(test_outside_run),
-		cmocka_unit_test(test_checked_fault),
+	    cmocka_unit_test(test_loop),	  cmocka_unit_test(test_loop_break),
+	    cmocka_unit_test(test_nested_depth),  cmocka_unit_test(test_depth_full),
+	    cmocka_unit_test(test_error_inside),  cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_foreign_value), cmocka_unit_test(test_outside_run),
+	    cmocka_unit_test(test_checked_fault),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,8 +86,8 @@ static void expect_run_error(const struct bext_insn *p, size_t n, setup_fn setup
 		int ret = run_on(vm, e, ctx, len, &r0);
 
 		if (ret != -err_no)
-			fail_msg("%s: run returned %d (r0 0x%llx), expected %d", engine_name(e), ret,
-				 (unsigned long long)r0, -err_no);
+			fail_msg("%s: run returned %d (r0 0x%llx), expected %d", engine_name(e),
+				 ret, (unsigned long long)r0, -err_no);
 		if (!strstr(bext_vm__last_error(vm), msg))
 			fail_msg("%s: message '%s' lacks '%s'", engine_name(e),
 				 bext_vm__last_error(vm), msg);
@@ -112,113 +112,111 @@ struct alu_case {
 #define I64MIN 0x8000000000000000ull
 
 static const struct alu_case alu_cases[] = {
-	{A64K(ADD), 0, 0xffffffffffffffffull, 2, 1},
-	{A64X(ADD), 0, 0x100000000ull, 0xffffffff, 0x1ffffffffull},
-	{A32K(ADD), 0, 0x1ffffffffull, 2, 1},
-	{A32X(ADD), 0, 0xffffffff00000005ull, 0x100000001ll, 6},
-	{A64K(SUB), 0, 1, 2, 0xffffffffffffffffull},
-	{A64X(SUB), 0, 10, 3, 7},
-	{A32K(SUB), 0, 1, 2, 0xffffffffull},
-	{A32X(SUB), 0, 0x500000000ull, 1, 0xffffffffull},
-	{A64K(MUL), 0, 0x100000000ull, -1, 0xffffffff00000000ull},
-	{A64X(MUL), 0, I64MIN, -1, I64MIN},
-	{A32K(MUL), 0, 0x10000, 0x10000, 0},
-	{A32X(MUL), 0, 0x80000000ull, 0xffffffff, 0x80000000ull},
-	/* unsigned div/mod, by zero */
-	{A64K(DIV), 0, 100, 7, 14},
-	{A64X(DIV), 0, 100, 0, 0},
-	{A64K(DIV), 0, 0xffffffffffffffffull, -1, 1}, /* imm sign-extended, unsigned divide */
-	{A32K(DIV), 0, 0x100000064ull, 7, 14},        /* high bits of dst ignored */
-	{A32X(DIV), 0, 5, 0x100000000ll, 0},          /* low 32 bits of src are 0 */
-	{A64K(MOD), 0, 100, 7, 2},
-	{A64X(MOD), 0, 0xffffffff12345678ull, 0, 0xffffffff12345678ull},
-	{A32X(MOD), 0, 0xffffffff12345678ull, 0, 0x12345678},
-	{A32K(MOD), 0, 100, 7, 2},
-	/* signed div/mod corners */
-	{A64X(DIV), 1, I64MIN, -1, I64MIN},
-	{A64K(DIV), 1, I64MIN, -1, I64MIN},
-	{A64X(MOD), 1, I64MIN, -1, 0},
-	{A64K(MOD), 1, I64MIN, -1, 0},
-	{A64X(DIV), 1, (uint64_t)-7, 2, (uint64_t)-3},
-	{A64X(DIV), 1, 7, -2, (uint64_t)-3},
-	{A64X(DIV), 1, (uint64_t)-7, -2, 3},
-	{A64X(MOD), 1, (uint64_t)-7, 2, (uint64_t)-1},
-	{A64X(MOD), 1, 7, -2, 1},
-	{A64X(MOD), 1, (uint64_t)-7, -2, (uint64_t)-1},
-	{A64X(DIV), 1, (uint64_t)-7, 0, 0},
-	{A64X(MOD), 1, (uint64_t)-7, 0, (uint64_t)-7},
-	{A64K(DIV), 1, (uint64_t)-7, 0, 0},
-	{A32X(DIV), 1, 0x80000000ull, 0xffffffff, 0x80000000ull},
-	{A32K(DIV), 1, 0x80000000ull, -1, 0x80000000ull},
-	{A32X(MOD), 1, 0x80000000ull, 0xffffffff, 0},
-	{A32K(DIV), 1, 0xfffffff9ull, 2, 0xfffffffdull},           /* -7 / 2 = -3 */
-	{A32K(MOD), 1, 0x00000000fffffff9ull, 2, 0xffffffffull},   /* -7 % 2 = -1 */
-	{A32X(MOD), 1, 0xabcdef00fffffff9ull, 0, 0xfffffff9ull},   /* x % 0 = low32(x) */
-	{A32X(DIV), 1, 0xabcdef00fffffff9ull, 0, 0},
-	{A32K(DIV), 1, 0x1fffffff9ull, -2, 3},                     /* high bits ignored */
-	/* bitwise */
-	{A64K(OR), 0, 0xf0, 0x0f, 0xff},
-	{A64X(OR), 0, 0xff00000000ull, 1, 0xff00000001ull},
-	{A32K(OR), 0, 0xff00000000ull, 1, 1},
-	{A32X(OR), 0, 2, 1, 3},
-	{A64K(AND), 0, 0xffffffffffffffffull, -2, 0xfffffffffffffffeull},
-	{A64X(AND), 0, 0xff0, 0x0ff, 0xf0},
-	{A32K(AND), 0, 0xffffffffffffffffull, -1, 0xffffffffull},
-	{A32X(AND), 0, 0xff0, 0x0ff, 0xf0},
-	{A64K(XOR), 0, 0xff, -1, 0xffffffffffffff00ull},
-	{A64X(XOR), 0, 3, 5, 6},
-	{A32K(XOR), 0, 0xff, -1, 0xffffff00ull},
-	{A32X(XOR), 0, 3, 5, 6},
-	/* shifts: amount masked to 63 / 31 */
-	{A64K(LSH), 0, 1, 63, I64MIN},
-	{A64K(LSH), 0, 1, 65, 2},
-	{A32K(RSH), 0, 0x80000000ull, 63, 1},
-	{A32K(ARSH), 0, 0x80000000ull, 33, 0xc0000000ull},
-	{A64X(LSH), 0, 1, 65, 2},
-	{A64X(LSH), 0, 1, 64, 1},
-	{A32K(LSH), 0, 1, 31, 0x80000000ull},
-	{A32X(LSH), 0, 1, 33, 2},
-	{A32X(LSH), 0, 0xffffffff00000001ull, 32, 1},
-	{A64K(RSH), 0, I64MIN, 63, 1},
-	{A64X(RSH), 0, I64MIN, 127, 1},
-	{A32K(RSH), 0, 0xffffffff80000000ull, 31, 1},
-	{A32X(RSH), 0, 0x80000000ull, 63, 1},
-	{A64K(ARSH), 0, I64MIN, 63, 0xffffffffffffffffull},
-	{A64X(ARSH), 0, I64MIN, 64 + 4, 0xf800000000000000ull},
-	{A32K(ARSH), 0, 0x80000000ull, 31, 0xffffffffull},
-	{A32X(ARSH), 0, 0x80000000ull, 32 + 4, 0xf8000000ull},
-	{A32X(ARSH), 0, 0x1700000000ull, 1, 0},
-	/* neg ignores src */
-	{A64K(NEG), 0, 5, 0, (uint64_t)-5},
-	{A64K(NEG), 0, I64MIN, 0, I64MIN},
-	{A32K(NEG), 0, 5, 0, 0xfffffffbull},
-	{A32K(NEG), 0, 0xffffffff80000000ull, 0, 0x80000000ull},
-	/* mov, movsx */
-	{A64K(MOV), 0, 7, -1, 0xffffffffffffffffull},
-	{A64X(MOV), 0, 7, 0x123456789ll, 0x123456789ull},
-	{A32K(MOV), 0, 7, -1, 0xffffffffull},
-	{A32X(MOV), 0, 7, 0x123456789ll, 0x23456789ull},
-	{A64X(MOV), 8, 0, 0x1ff, 0xffffffffffffffffull},
-	{A64X(MOV), 8, 0, 0x17f, 0x7f},
-	{A64X(MOV), 16, 0, 0x18000, 0xffffffffffff8000ull},
-	{A64X(MOV), 32, 0, 0x180000000ll, 0xffffffff80000000ull},
-	{A64X(MOV), 32, 0, 0x7fffffff, 0x7fffffff},
-	{A32X(MOV), 8, 0, 0x180, 0xffffff80ull},
-	{A32X(MOV), 16, 0, 0xffff8000ll, 0xffff8000ull},
-	{A32X(MOV), 16, 0, 0x7fff, 0x7fff},
-	/* byte order: le truncates, be swaps, ALU64 bswap swaps */
-	{BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 16, 0x7788},
-	{BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 32, 0x55667788},
-	{BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 64,
-	 0x1122334455667788ull},
-	{BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_X, 0, 0x1122334455667788ull, 16, 0x8877},
-	{BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_X, 0, 0x1122334455667788ull, 32, 0x88776655},
-	{BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_X, 0, 0x1122334455667788ull, 64,
-	 0x8877665544332211ull},
-	{BEXT_CLS_ALU64 | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 16, 0x8877},
-	{BEXT_CLS_ALU64 | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 32, 0x88776655},
-	{BEXT_CLS_ALU64 | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 64,
-	 0x8877665544332211ull},
+    {A64K(ADD), 0, 0xffffffffffffffffull, 2, 1},
+    {A64X(ADD), 0, 0x100000000ull, 0xffffffff, 0x1ffffffffull},
+    {A32K(ADD), 0, 0x1ffffffffull, 2, 1},
+    {A32X(ADD), 0, 0xffffffff00000005ull, 0x100000001ll, 6},
+    {A64K(SUB), 0, 1, 2, 0xffffffffffffffffull},
+    {A64X(SUB), 0, 10, 3, 7},
+    {A32K(SUB), 0, 1, 2, 0xffffffffull},
+    {A32X(SUB), 0, 0x500000000ull, 1, 0xffffffffull},
+    {A64K(MUL), 0, 0x100000000ull, -1, 0xffffffff00000000ull},
+    {A64X(MUL), 0, I64MIN, -1, I64MIN},
+    {A32K(MUL), 0, 0x10000, 0x10000, 0},
+    {A32X(MUL), 0, 0x80000000ull, 0xffffffff, 0x80000000ull},
+    /* unsigned div/mod, by zero */
+    {A64K(DIV), 0, 100, 7, 14},
+    {A64X(DIV), 0, 100, 0, 0},
+    {A64K(DIV), 0, 0xffffffffffffffffull, -1, 1}, /* imm sign-extended, unsigned divide */
+    {A32K(DIV), 0, 0x100000064ull, 7, 14},	  /* high bits of dst ignored */
+    {A32X(DIV), 0, 5, 0x100000000ll, 0},	  /* low 32 bits of src are 0 */
+    {A64K(MOD), 0, 100, 7, 2},
+    {A64X(MOD), 0, 0xffffffff12345678ull, 0, 0xffffffff12345678ull},
+    {A32X(MOD), 0, 0xffffffff12345678ull, 0, 0x12345678},
+    {A32K(MOD), 0, 100, 7, 2},
+    /* signed div/mod corners */
+    {A64X(DIV), 1, I64MIN, -1, I64MIN},
+    {A64K(DIV), 1, I64MIN, -1, I64MIN},
+    {A64X(MOD), 1, I64MIN, -1, 0},
+    {A64K(MOD), 1, I64MIN, -1, 0},
+    {A64X(DIV), 1, (uint64_t)-7, 2, (uint64_t)-3},
+    {A64X(DIV), 1, 7, -2, (uint64_t)-3},
+    {A64X(DIV), 1, (uint64_t)-7, -2, 3},
+    {A64X(MOD), 1, (uint64_t)-7, 2, (uint64_t)-1},
+    {A64X(MOD), 1, 7, -2, 1},
+    {A64X(MOD), 1, (uint64_t)-7, -2, (uint64_t)-1},
+    {A64X(DIV), 1, (uint64_t)-7, 0, 0},
+    {A64X(MOD), 1, (uint64_t)-7, 0, (uint64_t)-7},
+    {A64K(DIV), 1, (uint64_t)-7, 0, 0},
+    {A32X(DIV), 1, 0x80000000ull, 0xffffffff, 0x80000000ull},
+    {A32K(DIV), 1, 0x80000000ull, -1, 0x80000000ull},
+    {A32X(MOD), 1, 0x80000000ull, 0xffffffff, 0},
+    {A32K(DIV), 1, 0xfffffff9ull, 2, 0xfffffffdull},	     /* -7 / 2 = -3 */
+    {A32K(MOD), 1, 0x00000000fffffff9ull, 2, 0xffffffffull}, /* -7 % 2 = -1 */
+    {A32X(MOD), 1, 0xabcdef00fffffff9ull, 0, 0xfffffff9ull}, /* x % 0 = low32(x) */
+    {A32X(DIV), 1, 0xabcdef00fffffff9ull, 0, 0},
+    {A32K(DIV), 1, 0x1fffffff9ull, -2, 3}, /* high bits ignored */
+    /* bitwise */
+    {A64K(OR), 0, 0xf0, 0x0f, 0xff},
+    {A64X(OR), 0, 0xff00000000ull, 1, 0xff00000001ull},
+    {A32K(OR), 0, 0xff00000000ull, 1, 1},
+    {A32X(OR), 0, 2, 1, 3},
+    {A64K(AND), 0, 0xffffffffffffffffull, -2, 0xfffffffffffffffeull},
+    {A64X(AND), 0, 0xff0, 0x0ff, 0xf0},
+    {A32K(AND), 0, 0xffffffffffffffffull, -1, 0xffffffffull},
+    {A32X(AND), 0, 0xff0, 0x0ff, 0xf0},
+    {A64K(XOR), 0, 0xff, -1, 0xffffffffffffff00ull},
+    {A64X(XOR), 0, 3, 5, 6},
+    {A32K(XOR), 0, 0xff, -1, 0xffffff00ull},
+    {A32X(XOR), 0, 3, 5, 6},
+    /* shifts: amount masked to 63 / 31 */
+    {A64K(LSH), 0, 1, 63, I64MIN},
+    {A64K(LSH), 0, 1, 65, 2},
+    {A32K(RSH), 0, 0x80000000ull, 63, 1},
+    {A32K(ARSH), 0, 0x80000000ull, 33, 0xc0000000ull},
+    {A64X(LSH), 0, 1, 65, 2},
+    {A64X(LSH), 0, 1, 64, 1},
+    {A32K(LSH), 0, 1, 31, 0x80000000ull},
+    {A32X(LSH), 0, 1, 33, 2},
+    {A32X(LSH), 0, 0xffffffff00000001ull, 32, 1},
+    {A64K(RSH), 0, I64MIN, 63, 1},
+    {A64X(RSH), 0, I64MIN, 127, 1},
+    {A32K(RSH), 0, 0xffffffff80000000ull, 31, 1},
+    {A32X(RSH), 0, 0x80000000ull, 63, 1},
+    {A64K(ARSH), 0, I64MIN, 63, 0xffffffffffffffffull},
+    {A64X(ARSH), 0, I64MIN, 64 + 4, 0xf800000000000000ull},
+    {A32K(ARSH), 0, 0x80000000ull, 31, 0xffffffffull},
+    {A32X(ARSH), 0, 0x80000000ull, 32 + 4, 0xf8000000ull},
+    {A32X(ARSH), 0, 0x1700000000ull, 1, 0},
+    /* neg ignores src */
+    {A64K(NEG), 0, 5, 0, (uint64_t)-5},
+    {A64K(NEG), 0, I64MIN, 0, I64MIN},
+    {A32K(NEG), 0, 5, 0, 0xfffffffbull},
+    {A32K(NEG), 0, 0xffffffff80000000ull, 0, 0x80000000ull},
+    /* mov, movsx */
+    {A64K(MOV), 0, 7, -1, 0xffffffffffffffffull},
+    {A64X(MOV), 0, 7, 0x123456789ll, 0x123456789ull},
+    {A32K(MOV), 0, 7, -1, 0xffffffffull},
+    {A32X(MOV), 0, 7, 0x123456789ll, 0x23456789ull},
+    {A64X(MOV), 8, 0, 0x1ff, 0xffffffffffffffffull},
+    {A64X(MOV), 8, 0, 0x17f, 0x7f},
+    {A64X(MOV), 16, 0, 0x18000, 0xffffffffffff8000ull},
+    {A64X(MOV), 32, 0, 0x180000000ll, 0xffffffff80000000ull},
+    {A64X(MOV), 32, 0, 0x7fffffff, 0x7fffffff},
+    {A32X(MOV), 8, 0, 0x180, 0xffffff80ull},
+    {A32X(MOV), 16, 0, 0xffff8000ll, 0xffff8000ull},
+    {A32X(MOV), 16, 0, 0x7fff, 0x7fff},
+    /* byte order: le truncates, be swaps, ALU64 bswap swaps */
+    {BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 16, 0x7788},
+    {BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 32, 0x55667788},
+    {BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 64, 0x1122334455667788ull},
+    {BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_X, 0, 0x1122334455667788ull, 16, 0x8877},
+    {BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_X, 0, 0x1122334455667788ull, 32, 0x88776655},
+    {BEXT_CLS_ALU | BEXT_ALU_END | BEXT_SRC_X, 0, 0x1122334455667788ull, 64, 0x8877665544332211ull},
+    {BEXT_CLS_ALU64 | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 16, 0x8877},
+    {BEXT_CLS_ALU64 | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 32, 0x88776655},
+    {BEXT_CLS_ALU64 | BEXT_ALU_END | BEXT_SRC_K, 0, 0x1122334455667788ull, 64,
+     0x8877665544332211ull},
 };
 
 static void test_alu(void **state)
@@ -228,10 +226,10 @@ static void test_alu(void **state)
 		const struct alu_case *c = &alu_cases[i];
 		bool x = BEXT_SRC(c->code) == BEXT_SRC_X && BEXT_OP(c->code) != BEXT_ALU_END;
 		struct bext_insn p[] = {
-			LDDW(0, c->a),
-			LDDW(1, (uint64_t)c->b),
-			INSN(c->code, 0, x ? 1 : 0, c->off, x ? 0 : (int32_t)c->b),
-			BEXT_EXIT_INSN(),
+		    LDDW(0, c->a),
+		    LDDW(1, (uint64_t)c->b),
+		    INSN(c->code, 0, x ? 1 : 0, c->off, x ? 0 : (int32_t)c->b),
+		    BEXT_EXIT_INSN(),
 		};
 
 		print_message("alu case %zu: code 0x%02x off %d\n", i, c->code, c->off);
@@ -243,9 +241,9 @@ static void test_alu(void **state)
 static void test_alu32_zero_extends(void **state)
 {
 	struct bext_insn p[] = {
-		LDDW(0, 0xffffffffffffffffull),
-		BEXT_ALU32_IMM(BEXT_ALU_ADD, 0, 0),
-		BEXT_EXIT_INSN(),
+	    LDDW(0, 0xffffffffffffffffull),
+	    BEXT_ALU32_IMM(BEXT_ALU_ADD, 0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 
 	(void)state;
@@ -263,16 +261,16 @@ static void test_loads(void **state)
 		int16_t off;
 		uint64_t expect;
 	} c[] = {
-		{BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_B, 0, 0x81},
-		{BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_H, 1, 0x8382},
-		{BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_W, 3, 0x87868584},
-		{BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_DW, 5, 0x0504030201888786ull}, /* unaligned */
-		{BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_B, 0, 0xffffffffffffff81ull},
-		{BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_H, 1, 0xffffffffffff8382ull},
-		{BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_W, 3, 0xffffffff87868584ull},
-		{BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_B, 8, 0x01},
-		{BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_H, 8, 0x0201},
-		{BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_W, 8, 0x04030201},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_B, 0, 0x81},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_H, 1, 0x8382},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_W, 3, 0x87868584},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEM | BEXT_SZ_DW, 5, 0x0504030201888786ull}, /* unaligned */
+	    {BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_B, 0, 0xffffffffffffff81ull},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_H, 1, 0xffffffffffff8382ull},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_W, 3, 0xffffffff87868584ull},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_B, 8, 0x01},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_H, 8, 0x0201},
+	    {BEXT_CLS_LDX | BEXT_MODE_MEMSX | BEXT_SZ_W, 8, 0x04030201},
 	};
 
 	(void)state;
@@ -280,9 +278,9 @@ static void test_loads(void **state)
 		uint64_t expect = c[i].expect;
 		/* r1 moved to the end so a negative offset is used too */
 		struct bext_insn p[] = {
-			BEXT_ALU64_IMM(BEXT_ALU_ADD, 1, 16),
-			INSN(c[i].code, 0, 1, (int16_t)(c[i].off - 16), 0),
-			BEXT_EXIT_INSN(),
+		    BEXT_ALU64_IMM(BEXT_ALU_ADD, 1, 16),
+		    INSN(c[i].code, 0, 1, (int16_t)(c[i].off - 16), 0),
+		    BEXT_EXIT_INSN(),
 		};
 
 		print_message("load case %zu\n", i);
@@ -294,28 +292,27 @@ static void test_stores(void **state)
 {
 	/* Every store size, imm and reg, into ctx memory; then the stack round trip. */
 	struct bext_insn p[] = {
-		BEXT_ST_MEM(BEXT_SZ_B, 1, 0, 0x1ab),         /* truncated: ab */
-		BEXT_ST_MEM(BEXT_SZ_H, 1, 1, 0x1cdef),       /* ef cd */
-		BEXT_ST_MEM(BEXT_SZ_W, 1, 3, -2),            /* fe ff ff ff */
-		BEXT_ST_MEM(BEXT_SZ_DW, 1, 8, -3),           /* sign-extended imm */
-		LDDW(2, 0x1122334455667788ull),
-		BEXT_STX_MEM(BEXT_SZ_B, 1, 2, 16),
-		BEXT_STX_MEM(BEXT_SZ_H, 1, 2, 17),
-		BEXT_STX_MEM(BEXT_SZ_W, 1, 2, 19),
-		BEXT_STX_MEM(BEXT_SZ_DW, 1, 2, 24),
-		/* stack */
-		BEXT_STX_MEM(BEXT_SZ_DW, 10, 2, -8),
-		BEXT_ST_MEM(BEXT_SZ_W, 10, -12, 0x01020304),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 0, 10, -8),
-		BEXT_LDX_MEM(BEXT_SZ_W, 3, 10, -12),
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 3),
-		BEXT_EXIT_INSN(),
+	    BEXT_ST_MEM(BEXT_SZ_B, 1, 0, 0x1ab),   /* truncated: ab */
+	    BEXT_ST_MEM(BEXT_SZ_H, 1, 1, 0x1cdef), /* ef cd */
+	    BEXT_ST_MEM(BEXT_SZ_W, 1, 3, -2),	   /* fe ff ff ff */
+	    BEXT_ST_MEM(BEXT_SZ_DW, 1, 8, -3),	   /* sign-extended imm */
+	    LDDW(2, 0x1122334455667788ull),
+	    BEXT_STX_MEM(BEXT_SZ_B, 1, 2, 16),
+	    BEXT_STX_MEM(BEXT_SZ_H, 1, 2, 17),
+	    BEXT_STX_MEM(BEXT_SZ_W, 1, 2, 19),
+	    BEXT_STX_MEM(BEXT_SZ_DW, 1, 2, 24),
+	    /* stack */
+	    BEXT_STX_MEM(BEXT_SZ_DW, 10, 2, -8),
+	    BEXT_ST_MEM(BEXT_SZ_W, 10, -12, 0x01020304),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 0, 10, -8),
+	    BEXT_LDX_MEM(BEXT_SZ_W, 3, 10, -12),
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 3),
+	    BEXT_EXIT_INSN(),
 	};
 	static const uint8_t want[32] = {
-		0xab, 0xef, 0xcd, 0xfe, 0xff, 0xff, 0xff, 0,
-		0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0x88, 0x88, 0x77, 0x88, 0x77, 0x66, 0x55, 0,
-		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+	    0xab, 0xef, 0xcd, 0xfe, 0xff, 0xff, 0xff, 0,    0xfd, 0xff, 0xff,
+	    0xff, 0xff, 0xff, 0xff, 0xff, 0x88, 0x88, 0x77, 0x88, 0x77, 0x66,
+	    0x55, 0,	0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
 	};
 
 	(void)state;
@@ -347,52 +344,52 @@ struct jmp_case {
 #define NEG1 0xffffffffffffffffull
 
 static const struct jmp_case jmp_cases[] = {
-	{J64K(JEQ), NEG1, -1, true},
-	{J64K(JEQ), 0xffffffffull, -1, false},
-	{J64X(JEQ), 5, 5, true},
-	{J32K(JEQ), 0x1ffffffffull, -1, true},
-	{J32X(JEQ), 0x100000005ull, 5, true},
-	{J32X(JEQ), 4, 5, false},
-	{J64K(JNE), 1, 1, false},
-	{J64X(JNE), 1, 2, true},
-	{J32K(JNE), 0x100000001ull, 1, false},
-	{J32X(JNE), 0x100000001ull, 2, true},
-	{J64K(JGT), NEG1, 1, true},
-	{J64X(JGT), 1, 1, false},
-	{J32K(JGT), 0x100000000ull, 1, false},
-	{J32X(JGT), 0xffffffffull, 1, true},
-	{J64K(JGE), 1, 1, true},
-	{J64X(JGE), 0, 1, false},
-	{J32K(JGE), 0x100000001ull, 2, false},
-	{J32X(JGE), 2, 2, true},
-	{J64K(JLT), 1, -1, true},
-	{J64X(JLT), 1, 1, false},
-	{J32K(JLT), 0x100000000ull, 1, true},
-	{J32X(JLT), 2, 1, false},
-	{J64K(JLE), 1, 1, true},
-	{J64X(JLE), 2, 1, false},
-	{J32K(JLE), 0x100000002ull, 2, true},
-	{J32X(JLE), 3, 2, false},
-	{J64K(JSET), 0x100000000ull, 1, false},
-	{J64X(JSET), 0x100000000ull, 0x100000000ll, true},
-	{J32K(JSET), 0x100000000ull, -1, false},
-	{J32X(JSET), 6, 2, true},
-	{J64K(JSGT), NEG1, 1, false},
-	{J64X(JSGT), 2, -1, true},
-	{J32K(JSGT), 0x80000000ull, 0, false},
-	{J32X(JSGT), 0xffffffff00000001ull, 0, true},
-	{J64K(JSGE), NEG1, -1, true},
-	{J64X(JSGE), NEG1, 0, false},
-	{J32K(JSGE), 0x7fffffffull, 0, true},
-	{J32X(JSGE), 0xffffffffull, 0, false},
-	{J64K(JSLT), NEG1, 0, true},
-	{J64X(JSLT), 0, -1, false},
-	{J32K(JSLT), 0xffffffffull, 0, true},
-	{J32X(JSLT), 0x100000000ull, 0, false},
-	{J64K(JSLE), NEG1, -1, true},
-	{J64X(JSLE), 1, 0, false},
-	{J32K(JSLE), 0x80000000ull, -1, true},
-	{J32X(JSLE), 0x100000000ull, 0, true},
+    {J64K(JEQ), NEG1, -1, true},
+    {J64K(JEQ), 0xffffffffull, -1, false},
+    {J64X(JEQ), 5, 5, true},
+    {J32K(JEQ), 0x1ffffffffull, -1, true},
+    {J32X(JEQ), 0x100000005ull, 5, true},
+    {J32X(JEQ), 4, 5, false},
+    {J64K(JNE), 1, 1, false},
+    {J64X(JNE), 1, 2, true},
+    {J32K(JNE), 0x100000001ull, 1, false},
+    {J32X(JNE), 0x100000001ull, 2, true},
+    {J64K(JGT), NEG1, 1, true},
+    {J64X(JGT), 1, 1, false},
+    {J32K(JGT), 0x100000000ull, 1, false},
+    {J32X(JGT), 0xffffffffull, 1, true},
+    {J64K(JGE), 1, 1, true},
+    {J64X(JGE), 0, 1, false},
+    {J32K(JGE), 0x100000001ull, 2, false},
+    {J32X(JGE), 2, 2, true},
+    {J64K(JLT), 1, -1, true},
+    {J64X(JLT), 1, 1, false},
+    {J32K(JLT), 0x100000000ull, 1, true},
+    {J32X(JLT), 2, 1, false},
+    {J64K(JLE), 1, 1, true},
+    {J64X(JLE), 2, 1, false},
+    {J32K(JLE), 0x100000002ull, 2, true},
+    {J32X(JLE), 3, 2, false},
+    {J64K(JSET), 0x100000000ull, 1, false},
+    {J64X(JSET), 0x100000000ull, 0x100000000ll, true},
+    {J32K(JSET), 0x100000000ull, -1, false},
+    {J32X(JSET), 6, 2, true},
+    {J64K(JSGT), NEG1, 1, false},
+    {J64X(JSGT), 2, -1, true},
+    {J32K(JSGT), 0x80000000ull, 0, false},
+    {J32X(JSGT), 0xffffffff00000001ull, 0, true},
+    {J64K(JSGE), NEG1, -1, true},
+    {J64X(JSGE), NEG1, 0, false},
+    {J32K(JSGE), 0x7fffffffull, 0, true},
+    {J32X(JSGE), 0xffffffffull, 0, false},
+    {J64K(JSLT), NEG1, 0, true},
+    {J64X(JSLT), 0, -1, false},
+    {J32K(JSLT), 0xffffffffull, 0, true},
+    {J32X(JSLT), 0x100000000ull, 0, false},
+    {J64K(JSLE), NEG1, -1, true},
+    {J64X(JSLE), 1, 0, false},
+    {J32K(JSLE), 0x80000000ull, -1, true},
+    {J32X(JSLE), 0x100000000ull, 0, true},
 };
 
 static void test_jumps(void **state)
@@ -402,13 +399,10 @@ static void test_jumps(void **state)
 		const struct jmp_case *c = &jmp_cases[i];
 		bool x = BEXT_SRC(c->code) == BEXT_SRC_X;
 		struct bext_insn p[] = {
-			LDDW(2, c->a),
-			LDDW(3, (uint64_t)c->b),
-			BEXT_MOV64_IMM(0, 0),
-			INSN(c->code, 2, x ? 3 : 0, 1, x ? 0 : (int32_t)c->b),
-			BEXT_EXIT_INSN(),
-			BEXT_MOV64_IMM(0, 1),
-			BEXT_EXIT_INSN(),
+		    LDDW(2, c->a),	  LDDW(3, (uint64_t)c->b),
+		    BEXT_MOV64_IMM(0, 0), INSN(c->code, 2, x ? 3 : 0, 1, x ? 0 : (int32_t)c->b),
+		    BEXT_EXIT_INSN(),	  BEXT_MOV64_IMM(0, 1),
+		    BEXT_EXIT_INSN(),
 		};
 
 		print_message("jump case %zu: code 0x%02x\n", i, c->code);
@@ -420,13 +414,13 @@ static void test_ja_ja32_backward(void **state)
 {
 	/* r0 counts to 5 with a backward ja32 and a forward ja over a trap */
 	struct bext_insn p[] = {
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),                 /* 1 */
-		BEXT_JMP_IMM(BEXT_JMP_JEQ, 0, 5, 1),                /* 2 */
-		INSN(BEXT_CLS_JMP32 | BEXT_JMP_JA, 0, 0, 0, -3),    /* 3: -> 1 */
-		BEXT_JA(1),                                         /* 4 */
-		BEXT_MOV64_IMM(0, 99),                              /* 5: skipped */
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),		     /* 1 */
+	    BEXT_JMP_IMM(BEXT_JMP_JEQ, 0, 5, 1),	     /* 2 */
+	    INSN(BEXT_CLS_JMP32 | BEXT_JMP_JA, 0, 0, 0, -3), /* 3: -> 1 */
+	    BEXT_JA(1),					     /* 4 */
+	    BEXT_MOV64_IMM(0, 99),			     /* 5: skipped */
+	    BEXT_EXIT_INSN(),
 	};
 
 	(void)state;
@@ -444,30 +438,29 @@ struct atomic_case {
 
 #define FETCH BEXT_ATOMIC_FETCH
 static const struct atomic_case atomic_cases[] = {
-	{BEXT_SZ_DW, BEXT_ATOMIC_ADD, 0xffffffff, 1, 0, 0x100000000ull, 1},
-	{BEXT_SZ_DW, BEXT_ATOMIC_ADD | FETCH, 10, 5, 0, 15, 10},
-	{BEXT_SZ_DW, BEXT_ATOMIC_OR, 0xf0, 0x0f, 0, 0xff, 0x0f},
-	{BEXT_SZ_DW, BEXT_ATOMIC_OR | FETCH, 0xf0, 0x0f, 0, 0xff, 0xf0},
-	{BEXT_SZ_DW, BEXT_ATOMIC_AND, 0xff, 0x0f, 0, 0x0f, 0x0f},
-	{BEXT_SZ_DW, BEXT_ATOMIC_AND | FETCH, 0xff, 0x0f, 0, 0x0f, 0xff},
-	{BEXT_SZ_DW, BEXT_ATOMIC_XOR, 0xff, 0x0f, 0, 0xf0, 0x0f},
-	{BEXT_SZ_DW, BEXT_ATOMIC_XOR | FETCH, 0xff, 0x0f, 0, 0xf0, 0xff},
-	{BEXT_SZ_DW, BEXT_ATOMIC_XCHG, 0x1111111111ull, 0x22, 0, 0x22, 0x1111111111ull},
-	{BEXT_SZ_DW, BEXT_ATOMIC_CMPXCHG, 7, 9, 7, 9, 7},       /* equal: swapped */
-	{BEXT_SZ_DW, BEXT_ATOMIC_CMPXCHG, 7, 9, 8, 7, 7},       /* not equal */
-	{BEXT_SZ_W, BEXT_ATOMIC_ADD, 0xffffffff, 1, 0, 0, 1},   /* wraps in 32 bits */
-	{BEXT_SZ_W, BEXT_ATOMIC_ADD | FETCH, 0xfffffffe, 0x100000001ull, 0, 0xffffffff,
-	 0xfffffffe},
-	{BEXT_SZ_W, BEXT_ATOMIC_OR | FETCH, 0x80000000, 1, 0, 0x80000001, 0x80000000},
-	{BEXT_SZ_W, BEXT_ATOMIC_AND | FETCH, 0x80000001, 1, 0, 1, 0x80000001},
-	{BEXT_SZ_W, BEXT_ATOMIC_XOR | FETCH, 0x80000001, 1, 0, 0x80000000, 0x80000001},
-	{BEXT_SZ_W, BEXT_ATOMIC_OR, 1, 2, 0, 3, 2},
-	{BEXT_SZ_W, BEXT_ATOMIC_AND, 3, 2, 0, 2, 2},
-	{BEXT_SZ_W, BEXT_ATOMIC_XOR, 3, 2, 0, 1, 2},
-	{BEXT_SZ_W, BEXT_ATOMIC_XCHG, 0x80000000, 0xaaaaaaaa00000005ull, 0, 5, 0x80000000},
-	/* W cmpxchg compares the low 32 bits of r0 and zero-extends the old value */
-	{BEXT_SZ_W, BEXT_ATOMIC_CMPXCHG, 0x80000000, 3, 0xffffffff80000000ull, 3, 0x80000000},
-	{BEXT_SZ_W, BEXT_ATOMIC_CMPXCHG, 0x80000000, 3, 1, 0x80000000, 0x80000000},
+    {BEXT_SZ_DW, BEXT_ATOMIC_ADD, 0xffffffff, 1, 0, 0x100000000ull, 1},
+    {BEXT_SZ_DW, BEXT_ATOMIC_ADD | FETCH, 10, 5, 0, 15, 10},
+    {BEXT_SZ_DW, BEXT_ATOMIC_OR, 0xf0, 0x0f, 0, 0xff, 0x0f},
+    {BEXT_SZ_DW, BEXT_ATOMIC_OR | FETCH, 0xf0, 0x0f, 0, 0xff, 0xf0},
+    {BEXT_SZ_DW, BEXT_ATOMIC_AND, 0xff, 0x0f, 0, 0x0f, 0x0f},
+    {BEXT_SZ_DW, BEXT_ATOMIC_AND | FETCH, 0xff, 0x0f, 0, 0x0f, 0xff},
+    {BEXT_SZ_DW, BEXT_ATOMIC_XOR, 0xff, 0x0f, 0, 0xf0, 0x0f},
+    {BEXT_SZ_DW, BEXT_ATOMIC_XOR | FETCH, 0xff, 0x0f, 0, 0xf0, 0xff},
+    {BEXT_SZ_DW, BEXT_ATOMIC_XCHG, 0x1111111111ull, 0x22, 0, 0x22, 0x1111111111ull},
+    {BEXT_SZ_DW, BEXT_ATOMIC_CMPXCHG, 7, 9, 7, 9, 7},	  /* equal: swapped */
+    {BEXT_SZ_DW, BEXT_ATOMIC_CMPXCHG, 7, 9, 8, 7, 7},	  /* not equal */
+    {BEXT_SZ_W, BEXT_ATOMIC_ADD, 0xffffffff, 1, 0, 0, 1}, /* wraps in 32 bits */
+    {BEXT_SZ_W, BEXT_ATOMIC_ADD | FETCH, 0xfffffffe, 0x100000001ull, 0, 0xffffffff, 0xfffffffe},
+    {BEXT_SZ_W, BEXT_ATOMIC_OR | FETCH, 0x80000000, 1, 0, 0x80000001, 0x80000000},
+    {BEXT_SZ_W, BEXT_ATOMIC_AND | FETCH, 0x80000001, 1, 0, 1, 0x80000001},
+    {BEXT_SZ_W, BEXT_ATOMIC_XOR | FETCH, 0x80000001, 1, 0, 0x80000000, 0x80000001},
+    {BEXT_SZ_W, BEXT_ATOMIC_OR, 1, 2, 0, 3, 2},
+    {BEXT_SZ_W, BEXT_ATOMIC_AND, 3, 2, 0, 2, 2},
+    {BEXT_SZ_W, BEXT_ATOMIC_XOR, 3, 2, 0, 1, 2},
+    {BEXT_SZ_W, BEXT_ATOMIC_XCHG, 0x80000000, 0xaaaaaaaa00000005ull, 0, 5, 0x80000000},
+    /* W cmpxchg compares the low 32 bits of r0 and zero-extends the old value */
+    {BEXT_SZ_W, BEXT_ATOMIC_CMPXCHG, 0x80000000, 3, 0xffffffff80000000ull, 3, 0x80000000},
+    {BEXT_SZ_W, BEXT_ATOMIC_CMPXCHG, 0x80000000, 3, 1, 0x80000000, 0x80000000},
 };
 
 static void test_atomics(void **state)
@@ -477,11 +470,11 @@ static void test_atomics(void **state)
 		const struct atomic_case *c = &atomic_cases[i];
 		bool cmpxchg = c->op == BEXT_ATOMIC_CMPXCHG;
 		struct bext_insn p[] = {
-			LDDW(2, c->src),
-			LDDW(0, c->r0),
-			BEXT_ATOMIC(c->size, 1, 2, 8, c->op),
-			cmpxchg ? BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 0) : BEXT_MOV64_REG(0, 2),
-			BEXT_EXIT_INSN(),
+		    LDDW(2, c->src),
+		    LDDW(0, c->r0),
+		    BEXT_ATOMIC(c->size, 1, 2, 8, c->op),
+		    cmpxchg ? BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 0) : BEXT_MOV64_REG(0, 2),
+		    BEXT_EXIT_INSN(),
 		};
 
 		print_message("atomic case %zu: size 0x%x op 0x%x\n", i, c->size, c->op);
@@ -525,17 +518,17 @@ static void *contention_thread(void *arg)
 static void test_atomic_contention(void **state)
 {
 	struct bext_insn p[] = {
-		BEXT_MOV64_IMM(3, ATOMIC_ITERS),
-		BEXT_MOV64_IMM(4, 1),
-		BEXT_MOV64_IMM(0, 0),
-		/* loop: */
-		BEXT_MOV64_IMM(5, 2),
-		BEXT_ATOMIC(BEXT_SZ_DW, 1, 5, 0, BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH),
-		BEXT_ATOMIC(BEXT_SZ_W, 1, 4, 8, BEXT_ATOMIC_ADD),
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 5),     /* sum of fetched values: only checked >0 */
-		BEXT_ALU64_IMM(BEXT_ALU_SUB, 3, 1),
-		BEXT_JMP_IMM(BEXT_JMP_JNE, 3, 0, -6),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(3, ATOMIC_ITERS),
+	    BEXT_MOV64_IMM(4, 1),
+	    BEXT_MOV64_IMM(0, 0),
+	    /* loop: */
+	    BEXT_MOV64_IMM(5, 2),
+	    BEXT_ATOMIC(BEXT_SZ_DW, 1, 5, 0, BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH),
+	    BEXT_ATOMIC(BEXT_SZ_W, 1, 4, 8, BEXT_ATOMIC_ADD),
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 5), /* sum of fetched values: only checked >0 */
+	    BEXT_ALU64_IMM(BEXT_ALU_SUB, 3, 1),
+	    BEXT_JMP_IMM(BEXT_JMP_JNE, 3, 0, -6),
+	    BEXT_EXIT_INSN(),
 	};
 
 	(void)state;
@@ -590,11 +583,15 @@ static void setup_helpers(struct bext_vm *vm, void *arg)
 static void test_helper_args(void **state)
 {
 	struct bext_insn p[] = {
-		BEXT_MOV64_IMM(1, 1), BEXT_MOV64_IMM(2, 2), BEXT_MOV64_IMM(3, 3),
-		BEXT_MOV64_IMM(4, 4), BEXT_MOV64_IMM(5, 5), BEXT_MOV64_IMM(6, 7),
-		BEXT_CALL_HELPER_INSN(1),
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 6), /* r6 survives helper calls */
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(1, 1),
+	    BEXT_MOV64_IMM(2, 2),
+	    BEXT_MOV64_IMM(3, 3),
+	    BEXT_MOV64_IMM(4, 4),
+	    BEXT_MOV64_IMM(5, 5),
+	    BEXT_MOV64_IMM(6, 7),
+	    BEXT_CALL_HELPER_INSN(1),
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 6), /* r6 survives helper calls */
+	    BEXT_EXIT_INSN(),
 	};
 
 	(void)state;
@@ -625,17 +622,17 @@ static void test_unwind(void **state)
 {
 	/* main -> f; f calls helper 5 with r1 = arg: 0 stops everything with r0 = 0 */
 	struct bext_insn p[] = {
-		BEXT_MOV64_REG(6, 1),
-		BEXT_MOV64_IMM(1, 0),
-		BEXT_JMP_IMM(BEXT_JMP_JEQ, 6, 0, 1), /* no ctx: r1 = 0 */
-		BEXT_MOV64_IMM(1, 3),
-		BEXT_CALL_LOCAL_INSN(2),
-		BEXT_MOV64_IMM(0, 77),
-		BEXT_EXIT_INSN(),
-		/* f: */
-		BEXT_CALL_HELPER_INSN(5),
-		BEXT_MOV64_IMM(0, 55),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_REG(6, 1),
+	    BEXT_MOV64_IMM(1, 0),
+	    BEXT_JMP_IMM(BEXT_JMP_JEQ, 6, 0, 1), /* no ctx: r1 = 0 */
+	    BEXT_MOV64_IMM(1, 3),
+	    BEXT_CALL_LOCAL_INSN(2),
+	    BEXT_MOV64_IMM(0, 77),
+	    BEXT_EXIT_INSN(),
+	    /* f: */
+	    BEXT_CALL_HELPER_INSN(5),
+	    BEXT_MOV64_IMM(0, 55),
+	    BEXT_EXIT_INSN(),
 	};
 	uint8_t dummy[1];
 
@@ -647,33 +644,37 @@ static void test_unwind(void **state)
 static void test_local_call_preserves(void **state)
 {
 	struct bext_insn p[] = {
-		BEXT_MOV64_IMM(6, 6), BEXT_MOV64_IMM(7, 7), BEXT_MOV64_IMM(8, 8),
-		BEXT_MOV64_IMM(9, 9),
-		BEXT_ST_MEM(BEXT_SZ_DW, 10, -8, 1234),
-		BEXT_MOV64_REG(1, 10),                 /* r1 = caller's r10 */
-		BEXT_CALL_LOCAL_INSN(10),              /* -> 17 */
-		/* r0 = callee result; check r6-r9 and the stack slot */
-		BEXT_JMP_IMM(BEXT_JMP_JNE, 6, 6, 7),   /* 7 */
-		BEXT_JMP_IMM(BEXT_JMP_JNE, 7, 7, 6),
-		BEXT_JMP_IMM(BEXT_JMP_JNE, 8, 8, 5),
-		BEXT_JMP_IMM(BEXT_JMP_JNE, 9, 9, 4),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 2, 10, -8),
-		BEXT_JMP_IMM(BEXT_JMP_JNE, 2, 1234, 2), /* 12 */
-		BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1000),
-		BEXT_EXIT_INSN(),
-		BEXT_MOV64_IMM(0, -1),                 /* 15: failure */
-		BEXT_EXIT_INSN(),
-		/* 17: callee clobbers r6-r9 and its own stack; returns (its r10 != r1) */
-		BEXT_MOV64_IMM(6, 0), BEXT_MOV64_IMM(7, 0), BEXT_MOV64_IMM(8, 0),
-		BEXT_MOV64_IMM(9, 0),
-		BEXT_ST_MEM(BEXT_SZ_DW, 10, -8, 4321),
-		BEXT_MOV64_IMM(0, 1),
-		BEXT_JMP_REG(BEXT_JMP_JNE, 10, 1, 1),  /* fresh frame: different r10 */
-		BEXT_MOV64_IMM(0, 2),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, -8),    /* caller's slot reachable, intact */
-		BEXT_JMP_IMM(BEXT_JMP_JEQ, 2, 1234, 1),
-		BEXT_MOV64_IMM(0, 3),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(6, 6),
+	    BEXT_MOV64_IMM(7, 7),
+	    BEXT_MOV64_IMM(8, 8),
+	    BEXT_MOV64_IMM(9, 9),
+	    BEXT_ST_MEM(BEXT_SZ_DW, 10, -8, 1234),
+	    BEXT_MOV64_REG(1, 10),    /* r1 = caller's r10 */
+	    BEXT_CALL_LOCAL_INSN(10), /* -> 17 */
+	    /* r0 = callee result; check r6-r9 and the stack slot */
+	    BEXT_JMP_IMM(BEXT_JMP_JNE, 6, 6, 7), /* 7 */
+	    BEXT_JMP_IMM(BEXT_JMP_JNE, 7, 7, 6),
+	    BEXT_JMP_IMM(BEXT_JMP_JNE, 8, 8, 5),
+	    BEXT_JMP_IMM(BEXT_JMP_JNE, 9, 9, 4),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 2, 10, -8),
+	    BEXT_JMP_IMM(BEXT_JMP_JNE, 2, 1234, 2), /* 12 */
+	    BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1000),
+	    BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(0, -1), /* 15: failure */
+	    BEXT_EXIT_INSN(),
+	    /* 17: callee clobbers r6-r9 and its own stack; returns (its r10 != r1) */
+	    BEXT_MOV64_IMM(6, 0),
+	    BEXT_MOV64_IMM(7, 0),
+	    BEXT_MOV64_IMM(8, 0),
+	    BEXT_MOV64_IMM(9, 0),
+	    BEXT_ST_MEM(BEXT_SZ_DW, 10, -8, 4321),
+	    BEXT_MOV64_IMM(0, 1),
+	    BEXT_JMP_REG(BEXT_JMP_JNE, 10, 1, 1), /* fresh frame: different r10 */
+	    BEXT_MOV64_IMM(0, 2),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, -8), /* caller's slot reachable, intact */
+	    BEXT_JMP_IMM(BEXT_JMP_JEQ, 2, 1234, 1),
+	    BEXT_MOV64_IMM(0, 3),
+	    BEXT_EXIT_INSN(),
 	};
 
 	(void)state;
@@ -684,17 +685,17 @@ static void test_local_call_preserves(void **state)
 static void recursion_prog(struct bext_insn *p, int n)
 {
 	struct bext_insn q[] = {
-		BEXT_MOV64_IMM(1, n),
-		BEXT_CALL_LOCAL_INSN(1),
-		BEXT_EXIT_INSN(),
-		/* 3: f */
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_JMP_IMM(BEXT_JMP_JEQ, 1, 0, 4),
-		BEXT_ALU64_IMM(BEXT_ALU_SUB, 1, 1),
-		BEXT_CALL_LOCAL_INSN(-4),
-		BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),
-		BEXT_EXIT_INSN(),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(1, n),
+	    BEXT_CALL_LOCAL_INSN(1),
+	    BEXT_EXIT_INSN(),
+	    /* 3: f */
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_JMP_IMM(BEXT_JMP_JEQ, 1, 0, 4),
+	    BEXT_ALU64_IMM(BEXT_ALU_SUB, 1, 1),
+	    BEXT_CALL_LOCAL_INSN(-4),
+	    BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),
+	    BEXT_EXIT_INSN(),
+	    BEXT_EXIT_INSN(),
 	};
 
 	memcpy(p, q, sizeof(q));
@@ -720,18 +721,18 @@ static void test_callx(void **state)
 {
 	/* callx to helper 5 (by id in a register), then to a PSEUDO_FUNC function value */
 	struct bext_insn p[] = {
-		BEXT_MOV64_IMM(1, 40),
-		BEXT_MOV64_IMM(2, 5),
-		INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 2, 0, 0, 0),
-		BEXT_MOV64_REG(6, 0),                        /* 40 */
-		BEXT_LD_IMM64_LO(3, BEXT_PSEUDO_FUNC, 4),    /* 4: -> 4 + 1 + 4 = 9 */
-		BEXT_LD_IMM64_HI(0),
-		INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 3, 0, 0, 0),
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 6),
-		BEXT_EXIT_INSN(),
-		/* 9: */
-		BEXT_MOV64_IMM(0, 2),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(1, 40),
+	    BEXT_MOV64_IMM(2, 5),
+	    INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 2, 0, 0, 0),
+	    BEXT_MOV64_REG(6, 0),		      /* 40 */
+	    BEXT_LD_IMM64_LO(3, BEXT_PSEUDO_FUNC, 4), /* 4: -> 4 + 1 + 4 = 9 */
+	    BEXT_LD_IMM64_HI(0),
+	    INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 3, 0, 0, 0),
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 6),
+	    BEXT_EXIT_INSN(),
+	    /* 9: */
+	    BEXT_MOV64_IMM(0, 2),
+	    BEXT_EXIT_INSN(),
 	};
 
 	(void)state;
@@ -741,24 +742,24 @@ static void test_callx(void **state)
 static void test_callx_bad(void **state)
 {
 	struct bext_insn wild[] = {
-		LDDW(3, 0x12345678ull),
-		INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 3, 0, 0, 0),
-		BEXT_EXIT_INSN(),
+	    LDDW(3, 0x12345678ull),
+	    INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 3, 0, 0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_insn unknown_helper[] = {
-		BEXT_MOV64_IMM(3, 7),
-		INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 3, 0, 0, 0),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(3, 7),
+	    INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 3, 0, 0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 	/* a function value plus one instruction: inside the program but not a function */
 	struct bext_insn skewed[] = {
-		BEXT_LD_IMM64_LO(3, BEXT_PSEUDO_FUNC, 3), /* -> 4 */
-		BEXT_LD_IMM64_HI(0),
-		BEXT_ALU64_IMM(BEXT_ALU_ADD, 3, 8),
-		INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 3, 0, 0, 0),
-		BEXT_EXIT_INSN(),
-		BEXT_MOV64_IMM(0, 1),
-		BEXT_EXIT_INSN(),
+	    BEXT_LD_IMM64_LO(3, BEXT_PSEUDO_FUNC, 3), /* -> 4 */
+	    BEXT_LD_IMM64_HI(0),
+	    BEXT_ALU64_IMM(BEXT_ALU_ADD, 3, 8),
+	    INSN(BEXT_CLS_JMP | BEXT_JMP_CALL | BEXT_SRC_X, 3, 0, 0, 0),
+	    BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(0, 1),
+	    BEXT_EXIT_INSN(),
 	};
 
 	(void)state;
@@ -817,27 +818,25 @@ static void run_tail(struct tail_env *env, enum bext_engine e, void *ctx, size_t
 	if (ret)
 		fail_msg("%s: run failed: %s", engine_name(e), bext_vm__last_error(env->progs[0]));
 	if (r0 != expect)
-		fail_msg("%s: r0 = 0x%llx, expected 0x%llx", engine_name(e),
-			 (unsigned long long)r0, (unsigned long long)expect);
+		fail_msg("%s: r0 = 0x%llx, expected 0x%llx", engine_name(e), (unsigned long long)r0,
+			 (unsigned long long)expect);
 }
 
 static void test_tail_call_chain(void **state)
 {
 	/* prog i adds (i + 1) * 10 to ctx[0] and tail-calls i + 1; prog 2 returns ctx[0] + 1 */
 	struct bext_insn hop[][7] = {
-		{BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0), BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, 10),
-		 BEXT_STX_MEM(BEXT_SZ_DW, 1, 2, 0), BEXT_MOV64_IMM(2, 0x77),
-		 BEXT_MOV64_IMM(3, 1), BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
-		 BEXT_EXIT_INSN()},
-		{BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0), BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, 20),
-		 BEXT_STX_MEM(BEXT_SZ_DW, 1, 2, 0), BEXT_MOV64_IMM(2, 0x77),
-		 BEXT_MOV64_IMM(3, 2), BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
-		 BEXT_EXIT_INSN()},
+	    {BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0), BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, 10),
+	     BEXT_STX_MEM(BEXT_SZ_DW, 1, 2, 0), BEXT_MOV64_IMM(2, 0x77), BEXT_MOV64_IMM(3, 1),
+	     BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL), BEXT_EXIT_INSN()},
+	    {BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0), BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, 20),
+	     BEXT_STX_MEM(BEXT_SZ_DW, 1, 2, 0), BEXT_MOV64_IMM(2, 0x77), BEXT_MOV64_IMM(3, 2),
+	     BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL), BEXT_EXIT_INSN()},
 	};
 	struct bext_insn last[] = {
-		BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, 0),
-		BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),
-		BEXT_EXIT_INSN(),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, 0),
+	    BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),
+	    BEXT_EXIT_INSN(),
 	};
 	struct tail_env env = {0};
 
@@ -861,30 +860,28 @@ static void test_tail_call_limit_and_missing(void **state)
 {
 	/* prog 0: ctx[0]++, tail-call itself; when that fails, return r0 + ctx[0] */
 	struct bext_insn self[] = {
-		BEXT_MOV64_REG(6, 1),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0),
-		BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, 1),
-		BEXT_STX_MEM(BEXT_SZ_DW, 1, 2, 0),
-		BEXT_MOV64_IMM(3, 0),
-		BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 2, 6, 0),
-		BEXT_ALU64_IMM(BEXT_ALU_SUB, 0, -1000), /* r0 = -ENOENT + 1000 */
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 2),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_REG(6, 1),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 2, 1, 0),
+	    BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, 1),
+	    BEXT_STX_MEM(BEXT_SZ_DW, 1, 2, 0),
+	    BEXT_MOV64_IMM(3, 0),
+	    BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 2, 6, 0),
+	    BEXT_ALU64_IMM(BEXT_ALU_SUB, 0, -1000), /* r0 = -ENOENT + 1000 */
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 2),
+	    BEXT_EXIT_INSN(),
 	};
 	/* tail call to an empty index: continues with r0 = -ENOENT */
 	struct bext_insn missing[] = {
-		BEXT_MOV64_IMM(3, 3),
-		BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(3, 3),
+	    BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
+	    BEXT_EXIT_INSN(),
 	};
 	/* a tail call from a subprogram fails like a missing program */
 	struct bext_insn from_sub[] = {
-		BEXT_CALL_LOCAL_INSN(1),
-		BEXT_EXIT_INSN(),
-		BEXT_MOV64_IMM(3, 2),
-		BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
-		BEXT_EXIT_INSN(),
+	    BEXT_CALL_LOCAL_INSN(1), BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(3, 2),    BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_insn ret9[] = {BEXT_MOV64_IMM(0, 9), BEXT_EXIT_INSN()};
 	struct tail_env env = {0};
@@ -895,8 +892,7 @@ static void test_tail_call_limit_and_missing(void **state)
 		uint64_t ctx = 0;
 
 		/* 1 first run + 33 tail calls; the 34th call fails */
-		run_tail(&env, e, &ctx, 8,
-			 (uint64_t)-ENOENT + 1000 + 1 + BEXT_MAX_TAIL_CALLS);
+		run_tail(&env, e, &ctx, 8, (uint64_t)-ENOENT + 1000 + 1 + BEXT_MAX_TAIL_CALLS);
 		assert_int_equal(ctx, 1 + BEXT_MAX_TAIL_CALLS);
 	}
 	tail_env_free(&env);
@@ -923,10 +919,10 @@ static void setup_helper12(struct bext_vm *vm, void *arg)
 static void test_tail_call_helper_without_resolver(void **state)
 {
 	struct bext_insn p[] = {
-		BEXT_MOV64_IMM(1, 4), BEXT_MOV64_IMM(2, 0), BEXT_MOV64_IMM(3, 0),
-		BEXT_MOV64_IMM(4, 0), BEXT_MOV64_IMM(5, 0),
-		BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(1, 4), BEXT_MOV64_IMM(2, 0),
+	    BEXT_MOV64_IMM(3, 0), BEXT_MOV64_IMM(4, 0),
+	    BEXT_MOV64_IMM(5, 0), BEXT_CALL_HELPER_INSN(BEXT_HELPER_TAIL_CALL),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_vm *vm = bext_vm__new(NULL);
 	char err[256];
@@ -940,9 +936,9 @@ static void test_tail_call_helper_without_resolver(void **state)
 
 /* ---- checked mode ---------------------------------------------------------- */
 
-static int checked_run(const struct bext_insn *p, size_t n, const struct bext_vm_opts *o,
-		       void *ctx, size_t len, void *region, size_t region_len, bool writable,
-		       uint64_t *r0, char *msg, size_t msg_len, enum bext_engine e)
+static int checked_run(const struct bext_insn *p, size_t n, const struct bext_vm_opts *o, void *ctx,
+		       size_t len, void *region, size_t region_len, bool writable, uint64_t *r0,
+		       char *msg, size_t msg_len, enum bext_engine e)
 {
 	struct bext_vm *vm = bext_vm__new(o);
 	char err[256];
@@ -967,36 +963,36 @@ static void test_checked_memory(void **state)
 	uint64_t r0 = 0;
 	/* in bounds: last ctx byte, stack, region read+write (r2 = region address) */
 	struct bext_insn ok[] = {
-		BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, 8),
-		BEXT_ST_MEM(BEXT_SZ_DW, 10, -512, 1),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 3, 10, -512),
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 3),
-		LDDW(2, (uint64_t)(uintptr_t)region),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 3, 2, 8),
-		BEXT_STX_MEM(BEXT_SZ_DW, 2, 3, 0),
-		BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 3),
-		BEXT_EXIT_INSN(),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, 8),
+	    BEXT_ST_MEM(BEXT_SZ_DW, 10, -512, 1),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 3, 10, -512),
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 3),
+	    LDDW(2, (uint64_t)(uintptr_t)region),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 3, 2, 8),
+	    BEXT_STX_MEM(BEXT_SZ_DW, 2, 3, 0),
+	    BEXT_ALU64_REG(BEXT_ALU_ADD, 0, 3),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_insn load_past_ctx[] = {
-		BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, 9),
-		BEXT_EXIT_INSN(),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, 9),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_insn store_below_stack[] = {
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_ST_MEM(BEXT_SZ_DW, 10, -520, 1),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_ST_MEM(BEXT_SZ_DW, 10, -520, 1),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_insn store_region[] = {
-		LDDW(2, (uint64_t)(uintptr_t)region),
-		BEXT_ST_MEM(BEXT_SZ_W, 2, 0, 7),
-		BEXT_MOV64_IMM(0, 0),
-		BEXT_EXIT_INSN(),
+	    LDDW(2, (uint64_t)(uintptr_t)region),
+	    BEXT_ST_MEM(BEXT_SZ_W, 2, 0, 7),
+	    BEXT_MOV64_IMM(0, 0),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_insn atomic_wild[] = {
-		LDDW(2, 0x1000ull),
-		BEXT_MOV64_IMM(3, 1),
-		BEXT_ATOMIC(BEXT_SZ_DW, 2, 3, 0, BEXT_ATOMIC_ADD),
-		BEXT_EXIT_INSN(),
+	    LDDW(2, 0x1000ull),
+	    BEXT_MOV64_IMM(3, 1),
+	    BEXT_ATOMIC(BEXT_SZ_DW, 2, 3, 0, BEXT_ATOMIC_ADD),
+	    BEXT_EXIT_INSN(),
 	};
 
 	(void)state;
@@ -1043,12 +1039,12 @@ static void test_checked_stack_of_caller(void **state)
 	/* a callee may use a pointer to its caller's frame; below its own frame is refused */
 	struct bext_vm_opts o = {.sz = sizeof(o), .checked = true};
 	struct bext_insn p[] = {
-		BEXT_ST_MEM(BEXT_SZ_DW, 10, -8, 5),
-		BEXT_MOV64_REG(1, 10),
-		BEXT_CALL_LOCAL_INSN(1),
-		BEXT_EXIT_INSN(),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, -8),
-		BEXT_EXIT_INSN(),
+	    BEXT_ST_MEM(BEXT_SZ_DW, 10, -8, 5),
+	    BEXT_MOV64_REG(1, 10),
+	    BEXT_CALL_LOCAL_INSN(1),
+	    BEXT_EXIT_INSN(),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, -8),
+	    BEXT_EXIT_INSN(),
 	};
 	char msg[256];
 	uint64_t r0 = 0;
@@ -1065,10 +1061,10 @@ static void test_checked_budget(void **state)
 	struct bext_insn loop[] = {BEXT_JA(-1)};
 	/* executes exactly 4 instructions */
 	struct bext_insn four[] = {
-		BEXT_MOV64_IMM(0, 1),
-		BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),
-		BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),
-		BEXT_EXIT_INSN(),
+	    BEXT_MOV64_IMM(0, 1),
+	    BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),
+	    BEXT_ALU64_IMM(BEXT_ALU_ADD, 0, 1),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_vm_opts o = {.sz = sizeof(o), .checked = true, .insn_budget = 1000};
 	char msg[256];
@@ -1143,16 +1139,15 @@ static void test_load_rejects(void **state)
 	struct bext_insn w_r10_ldx[] = {BEXT_LDX_MEM(BEXT_SZ_DW, 10, 1, 0), BEXT_EXIT_INSN()};
 	struct bext_insn w_r10_lddw[] = {LDDW(10, 1), BEXT_EXIT_INSN()};
 	struct bext_insn w_r10_fetch[] = {
-		BEXT_ATOMIC(BEXT_SZ_DW, 1, 10, 0, BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH),
-		BEXT_EXIT_INSN()};
+	    BEXT_ATOMIC(BEXT_SZ_DW, 1, 10, 0, BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH),
+	    BEXT_EXIT_INSN()};
 	struct bext_insn jmp_out[] = {BEXT_JA(1), BEXT_EXIT_INSN()};
 	struct bext_insn jmp_neg[] = {BEXT_JMP_IMM(BEXT_JMP_JEQ, 0, 0, -2), BEXT_EXIT_INSN()};
 	struct bext_insn jmp_mid_lddw[] = {BEXT_JA(1), LDDW(0, 1), BEXT_EXIT_INSN()};
 	struct bext_insn ja32_out[] = {INSN(BEXT_CLS_JMP32 | BEXT_JMP_JA, 0, 0, 0, 5),
 				       BEXT_EXIT_INSN()};
 	struct bext_insn call_out[] = {BEXT_CALL_LOCAL_INSN(7), BEXT_EXIT_INSN()};
-	struct bext_insn call_mid_lddw[] = {BEXT_CALL_LOCAL_INSN(1), LDDW(0, 1),
-					    BEXT_EXIT_INSN()};
+	struct bext_insn call_mid_lddw[] = {BEXT_CALL_LOCAL_INSN(1), LDDW(0, 1), BEXT_EXIT_INSN()};
 	struct bext_insn func_out[] = {BEXT_LD_IMM64_LO(1, BEXT_PSEUDO_FUNC, 10),
 				       BEXT_LD_IMM64_HI(0), BEXT_EXIT_INSN()};
 	struct bext_insn helper_unknown[] = {BEXT_CALL_HELPER_INSN(99), BEXT_EXIT_INSN()};
@@ -1187,7 +1182,8 @@ static void test_load_rejects(void **state)
 	(void)state;
 	expect_load_error(unknown_op, N(unknown_op), NULL, EINVAL, "insn 0: unknown opcode 0xff");
 	expect_load_error(abs_ld, N(abs_ld), NULL, EINVAL, "unknown opcode");
-	expect_load_error(bad_dst, N(bad_dst), NULL, EINVAL, "insn 0: bad destination register r11");
+	expect_load_error(bad_dst, N(bad_dst), NULL, EINVAL,
+			  "insn 0: bad destination register r11");
 	expect_load_error(bad_src, N(bad_src), NULL, EINVAL, "insn 1: bad source register r12");
 	expect_load_error(bad_ldx_src, N(bad_ldx_src), NULL, EINVAL, "bad source register r13");
 	expect_load_error(w_r10_alu, N(w_r10_alu), NULL, EINVAL, "insn 0: r10 is read-only");
@@ -1239,9 +1235,9 @@ static void test_load_rejects(void **state)
 static void test_pseudo_resolved(void **state)
 {
 	struct bext_insn p[] = {
-		BEXT_LD_IMM64_LO(0, BEXT_PSEUDO_MAP_IDX, 7),
-		BEXT_LD_IMM64_HI(0),
-		BEXT_EXIT_INSN(),
+	    BEXT_LD_IMM64_LO(0, BEXT_PSEUDO_MAP_IDX, 7),
+	    BEXT_LD_IMM64_HI(0),
+	    BEXT_EXIT_INSN(),
 	};
 	struct bext_vm *vm;
 	const struct bext_insn *li;
@@ -1264,10 +1260,10 @@ static void test_pseudo_resolved(void **state)
 static void test_stack_per_run(void **state)
 {
 	struct bext_insn p[] = {
-		BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, 0),
-		BEXT_STX_MEM(BEXT_SZ_DW, 10, 0, -8),
-		BEXT_LDX_MEM(BEXT_SZ_DW, 0, 10, -8),
-		BEXT_EXIT_INSN(),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 0, 1, 0),
+	    BEXT_STX_MEM(BEXT_SZ_DW, 10, 0, -8),
+	    BEXT_LDX_MEM(BEXT_SZ_DW, 0, 10, -8),
+	    BEXT_EXIT_INSN(),
 	};
 	uint64_t a = 11, b = 22;
 
@@ -1279,30 +1275,30 @@ static void test_stack_per_run(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_alu),
-		cmocka_unit_test(test_alu32_zero_extends),
-		cmocka_unit_test(test_loads),
-		cmocka_unit_test(test_stores),
-		cmocka_unit_test(test_jumps),
-		cmocka_unit_test(test_ja_ja32_backward),
-		cmocka_unit_test(test_atomics),
-		cmocka_unit_test(test_atomic_contention),
-		cmocka_unit_test(test_helper_args),
-		cmocka_unit_test(test_helper_registry),
-		cmocka_unit_test(test_unwind),
-		cmocka_unit_test(test_local_call_preserves),
-		cmocka_unit_test(test_call_depth),
-		cmocka_unit_test(test_callx),
-		cmocka_unit_test(test_callx_bad),
-		cmocka_unit_test(test_tail_call_chain),
-		cmocka_unit_test(test_tail_call_limit_and_missing),
-		cmocka_unit_test(test_tail_call_helper_without_resolver),
-		cmocka_unit_test(test_checked_memory),
-		cmocka_unit_test(test_checked_stack_of_caller),
-		cmocka_unit_test(test_checked_budget),
-		cmocka_unit_test(test_load_rejects),
-		cmocka_unit_test(test_pseudo_resolved),
-		cmocka_unit_test(test_stack_per_run),
+	    cmocka_unit_test(test_alu),
+	    cmocka_unit_test(test_alu32_zero_extends),
+	    cmocka_unit_test(test_loads),
+	    cmocka_unit_test(test_stores),
+	    cmocka_unit_test(test_jumps),
+	    cmocka_unit_test(test_ja_ja32_backward),
+	    cmocka_unit_test(test_atomics),
+	    cmocka_unit_test(test_atomic_contention),
+	    cmocka_unit_test(test_helper_args),
+	    cmocka_unit_test(test_helper_registry),
+	    cmocka_unit_test(test_unwind),
+	    cmocka_unit_test(test_local_call_preserves),
+	    cmocka_unit_test(test_call_depth),
+	    cmocka_unit_test(test_callx),
+	    cmocka_unit_test(test_callx_bad),
+	    cmocka_unit_test(test_tail_call_chain),
+	    cmocka_unit_test(test_tail_call_limit_and_missing),
+	    cmocka_unit_test(test_tail_call_helper_without_resolver),
+	    cmocka_unit_test(test_checked_memory),
+	    cmocka_unit_test(test_checked_stack_of_caller),
+	    cmocka_unit_test(test_checked_budget),
+	    cmocka_unit_test(test_load_rejects),
+	    cmocka_unit_test(test_pseudo_resolved),
+	    cmocka_unit_test(test_stack_per_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

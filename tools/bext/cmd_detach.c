@@ -23,7 +23,7 @@ static void usage(FILE *f)
 
 int cmd_detach(int argc, char **argv)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	struct bext_store_opts so = {.sz = sizeof(so)};
 	struct bext_obj_info in;
 	struct bext_link_data ld;
 	struct bext_store *s;
@@ -47,7 +47,8 @@ int cmd_detach(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "bext detach: unexpected argument '%s' (one id at a time)\n",
+			fprintf(stderr,
+				"bext detach: unexpected argument '%s' (one id at a time)\n",
 				argv[i]);
 			usage(stderr);
 			return 2;
@@ -90,7 +91,8 @@ int cmd_detach(int argc, char **argv)
 		printf("removed program %lu\n", id);
 		ret = 0;
 	} else {
-		fprintf(stderr, "bext detach: object %lu is a map; give a link or program id\n", id);
+		fprintf(stderr, "bext detach: object %lu is a map; give a link or program id\n",
+			id);
 	}
 out:
 	bext_store__close(s);

@@ -56,8 +56,8 @@ static void print_load_error(const char *path, const char *err, int r)
 
 int cmd_load(int argc, char **argv)
 {
-	struct bext_load_opts o = { .sz = sizeof(o), .pid = -1 };
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	struct bext_load_opts o = {.sz = sizeof(o), .pid = -1};
+	struct bext_store_opts so = {.sz = sizeof(so)};
 	struct bext_loaded l;
 	struct bext_store *s;
 	const char *path = NULL;
@@ -95,10 +95,13 @@ int cmd_load(int argc, char **argv)
 			}
 		} else if (a[0] == '-' || path) {
 			if (a[0] == '-')
-				fprintf(stderr, "bext load: unknown option or missing value: '%s'\n", a);
+				fprintf(stderr,
+					"bext load: unknown option or missing value: '%s'\n", a);
 			else
-				fprintf(stderr, "bext load: unexpected argument '%s' (one object at a time)\n",
-					a);
+				fprintf(
+				    stderr,
+				    "bext load: unexpected argument '%s' (one object at a time)\n",
+				    a);
 			usage(stderr);
 			return 2;
 		} else {

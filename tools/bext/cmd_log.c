@@ -73,7 +73,7 @@ int cmd_log(int argc, char **argv)
 {
 	const char *dir = NULL;
 	struct bext_store *s;
-	struct log_pos apos = { 0 }, tpos = { 0 };
+	struct log_pos apos = {0}, tpos = {0};
 	bool agent = true, trace = true, follow = false;
 	int i;
 

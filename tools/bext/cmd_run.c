@@ -33,32 +33,33 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: bext run PROG [--mem FILE] [--engine interp|jit] [--repeat N] [--prog NAME]\n"
-		"                [--budget N] [--unchecked] [--timeout SEC]\n"
-		"\n"
-		"Runs PROG (an eBPF ELF object, a raw .bin file or assembler text) with\n"
-		"r1 = the bytes of FILE (NULL without --mem) and r2 = their count, and prints\n"
-		"r0, the load time, the JIT compile time (jit engine) and the median time of\n"
-		"one run over N runs (default 1).\n"
-		"\n"
-		"  --mem FILE         input memory, raw bytes. All N runs use the same buffer:\n"
-		"                     it is not refreshed between runs, so a program that\n"
-		"                     writes to it sees its own earlier writes.\n"
-		"  --engine E         interp (default) or jit; jit fails if the program\n"
-		"                     cannot be compiled (no silent fallback)\n"
-		"  --repeat N         number of runs to time (r0 printed is the last run's)\n"
-		"  --prog NAME        the program (section or function) of an ELF object\n"
-		"  --budget N         checked interpreter: most instructions per run\n"
-		"                     (default 100000000; 0: no budget)\n"
-		"  --unchecked        interpreter without memory checks or budget (fast path;\n"
-		"                     only for programs you trust)\n"
-		"  --timeout SEC      give up after SEC seconds in all (default 30; 0: never)\n"
-		"\n"
-		"Programs are not verified (see bext verify). The interpreter checks every\n"
-		"memory access and counts instructions unless --unchecked; a JIT or unchecked\n"
-		"run that faults or hangs is stopped and reported (exit status 1).\n"
-		"No helpers are registered: a program calling one is rejected at load.\n");
+	fprintf(
+	    f,
+	    "usage: bext run PROG [--mem FILE] [--engine interp|jit] [--repeat N] [--prog NAME]\n"
+	    "                [--budget N] [--unchecked] [--timeout SEC]\n"
+	    "\n"
+	    "Runs PROG (an eBPF ELF object, a raw .bin file or assembler text) with\n"
+	    "r1 = the bytes of FILE (NULL without --mem) and r2 = their count, and prints\n"
+	    "r0, the load time, the JIT compile time (jit engine) and the median time of\n"
+	    "one run over N runs (default 1).\n"
+	    "\n"
+	    "  --mem FILE         input memory, raw bytes. All N runs use the same buffer:\n"
+	    "                     it is not refreshed between runs, so a program that\n"
+	    "                     writes to it sees its own earlier writes.\n"
+	    "  --engine E         interp (default) or jit; jit fails if the program\n"
+	    "                     cannot be compiled (no silent fallback)\n"
+	    "  --repeat N         number of runs to time (r0 printed is the last run's)\n"
+	    "  --prog NAME        the program (section or function) of an ELF object\n"
+	    "  --budget N         checked interpreter: most instructions per run\n"
+	    "                     (default 100000000; 0: no budget)\n"
+	    "  --unchecked        interpreter without memory checks or budget (fast path;\n"
+	    "                     only for programs you trust)\n"
+	    "  --timeout SEC      give up after SEC seconds in all (default 30; 0: never)\n"
+	    "\n"
+	    "Programs are not verified (see bext verify). The interpreter checks every\n"
+	    "memory access and counts instructions unless --unchecked; a JIT or unchecked\n"
+	    "run that faults or hangs is stopped and reported (exit status 1).\n"
+	    "No helpers are registered: a program calling one is rejected at load.\n");
 }
 
 static double now_ns(void)
@@ -129,14 +130,14 @@ static void guard_handler(int sig, siginfo_t *si, void *uc)
 
 static void guard_set(bool on)
 {
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGALRM };
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGALRM};
 	static struct sigaction old[5];
 	static char altstack[65536];
 	struct sigaction sa;
 	stack_t ss;
 
 	if (on) {
-		ss = (stack_t){ .ss_sp = altstack, .ss_size = sizeof(altstack) };
+		ss = (stack_t){.ss_sp = altstack, .ss_size = sizeof(altstack)};
 		sigaltstack(&ss, NULL);
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = guard_handler;
@@ -163,7 +164,8 @@ static int run_guarded(struct bext_vm *vm, enum bext_engine engine, void *mem, s
 		alarm(0);
 		guard_set(false);
 		if (guard_sig == SIGALRM)
-			fprintf(stderr, "bext run: %s: still running after %lu s (--timeout): stopped\n",
+			fprintf(stderr,
+				"bext run: %s: still running after %lu s (--timeout): stopped\n",
 				path, timeout);
 		else
 			fprintf(stderr,
@@ -205,21 +207,21 @@ static void print_time(const char *what, double ns)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"mem", required_argument, NULL, 'm'},
-		{"engine", required_argument, NULL, 'e'},
-		{"repeat", required_argument, NULL, 'r'},
-		{"prog", required_argument, NULL, 'p'},
-		{"budget", required_argument, NULL, 'b'},
-		{"unchecked", no_argument, NULL, 'u'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"engine", required_argument, NULL, 'e'},
+	    {"repeat", required_argument, NULL, 'r'},
+	    {"prog", required_argument, NULL, 'p'},
+	    {"budget", required_argument, NULL, 'b'},
+	    {"unchecked", no_argument, NULL, 'u'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *mem_path = NULL, *prog_name = NULL, *path;
 	enum bext_engine engine = BEXT_ENGINE_INTERP;
 	unsigned long repeat = 1, timeout = 30;
 	unsigned long long budget = 100000000ull;
-	struct bext_vm_opts vo = { .sz = sizeof(vo) };
+	struct bext_vm_opts vo = {.sz = sizeof(vo)};
 	bool unchecked = false;
 	struct stat st;
 	struct bext_insn *insns = NULL;
@@ -274,7 +276,8 @@ int cmd_run(int argc, char **argv)
 			errno = 0;
 			timeout = strtoul(optarg, &end, 10);
 			if (errno || *end || optarg[0] == '-' || !optarg[0] || timeout > 86400) {
-				fprintf(stderr, "bext run: bad --timeout '%s' (seconds, at most 86400)\n",
+				fprintf(stderr,
+					"bext run: bad --timeout '%s' (seconds, at most 86400)\n",
 					optarg);
 				return 1;
 			}
@@ -353,7 +356,9 @@ int cmd_run(int argc, char **argv)
 	printf("r0 = 0x%" PRIx64 " (%" PRId64 ")\n", r0, (int64_t)r0);
 	printf("run: %.0f ns median over %lu run%s (%s, same memory buffer every run)\n",
 	       times[repeat / 2], repeat, repeat == 1 ? "" : "s",
-	       engine == BEXT_ENGINE_JIT ? "jit" : vo.checked ? "interp, checked" : "interp");
+	       engine == BEXT_ENGINE_JIT ? "jit"
+	       : vo.checked		 ? "interp, checked"
+					 : "interp");
 	status = 0;
 out:
 	free(times);

@@ -47,7 +47,10 @@ static int check_agent(const char *what, const char *p)
 		fprintf(stderr, "bext start: %s %s: %s\n", what, p, strerror(errno));
 		return 1;
 	}
-	ok = read(fd, magic, 4) == 4 && !memcmp(magic, "\x7f" "ELF", 4);
+	ok = read(fd, magic, 4) == 4 && !memcmp(magic,
+						"\x7f"
+						"ELF",
+						4);
 	close(fd);
 	if (!ok)
 		fprintf(stderr, "bext start: %s %s: not a shared library (no ELF header)\n", what,
@@ -91,8 +94,8 @@ static int check_prog(const char *prog)
 
 static int find_agent(const char *given, char *out, size_t len)
 {
-	static const char *const rel[] = { "/" AGENT_NAME, "/../lib/" AGENT_NAME,
-					   "/../../src/agent/" AGENT_NAME };
+	static const char *const rel[] = {"/" AGENT_NAME, "/../lib/" AGENT_NAME,
+					  "/../../src/agent/" AGENT_NAME};
 	char self[PATH_MAX], cand[PATH_MAX + 64], *slash;
 	ssize_t n;
 	size_t i;
@@ -124,7 +127,7 @@ static int find_agent(const char *given, char *out, size_t len)
 
 int cmd_start(int argc, char **argv)
 {
-	struct bext_store_opts so = { .sz = sizeof(so) };
+	struct bext_store_opts so = {.sz = sizeof(so)};
 	const char *agent_arg = NULL, *old;
 	char agent[PATH_MAX], store[PATH_MAX], *preload;
 	struct bext_store *s;
@@ -144,7 +147,8 @@ int cmd_start(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--agent") && i + 1 < argc) {
 			agent_arg = argv[++i];
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "bext start: unknown option or missing value: '%s'\n", argv[i]);
+			fprintf(stderr, "bext start: unknown option or missing value: '%s'\n",
+				argv[i]);
 			usage(stderr);
 			return 2;
 		} else {

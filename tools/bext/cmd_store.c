@@ -68,7 +68,7 @@ const char *cli_store_dir(const char *dir)
 
 struct bext_store *cli_open_existing_store(const char *dir, const char *cmd)
 {
-	struct bext_store_opts o = { .sz = sizeof(o), .path = dir, .no_create = true };
+	struct bext_store_opts o = {.sz = sizeof(o), .path = dir, .no_create = true};
 	struct bext_store *s = bext_store__open(&o);
 
 	if (s)
@@ -120,8 +120,8 @@ static void list_map(struct bext_store *s, const struct bext_obj_info *in, const
 		damage = why;
 	}
 	printf("%u: map %s name %s key %u value %u max_entries %u flags 0x%x", in->id,
-	       map_type_str(in->type), in->name[0] ? in->name : "-", in->key_size,
-	       in->value_size, in->max_entries, in->flags);
+	       map_type_str(in->type), in->name[0] ? in->name : "-", in->key_size, in->value_size,
+	       in->max_entries, in->flags);
 	if (n >= 0)
 		printf(" entries %ld", n);
 	else

@@ -29,11 +29,14 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bext verify FILE [--prog NAME] [--type uprobe|tracepoint|raw_tp|xdp|ext]\n"
-		   "                   [--log-level 0|1|2] [--ctx-size N] [--ctx-writable] [--len-in-r2]\n"
-		   "                   [--limit N] [--stats]\n"
-		   "  without --prog, every program of an ELF object is verified\n"
-		   "  --len-in-r2: ext programs get r2 = the ctx size (bext run's r1 = memory, r2 = size)\n");
+	fprintf(
+	    f,
+	    "usage: bext verify FILE [--prog NAME] [--type uprobe|tracepoint|raw_tp|xdp|ext]\n"
+	    "                   [--log-level 0|1|2] [--ctx-size N] [--ctx-writable] [--len-in-r2]\n"
+	    "                   [--limit N] [--stats]\n"
+	    "  without --prog, every program of an ELF object is verified\n"
+	    "  --len-in-r2: ext programs get r2 = the ctx size (bext run's r1 = memory, r2 = "
+	    "size)\n");
 }
 
 static bool has_prefix(const char *s, const char *p)
@@ -43,15 +46,16 @@ static bool has_prefix(const char *s, const char *p)
 
 static enum bext_prog_type type_from_section(const char *sec, uint32_t *ctx_size)
 {
-	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp") || has_prefix(sec, "raw_tracepoint"))
+	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp") ||
+	    has_prefix(sec, "raw_tracepoint"))
 		return BEXT_PROG_RAW_SYSCALL;
 	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/")) {
 		if (strstr(sec, "sys_exit"))
 			*ctx_size = 24;
 		return BEXT_PROG_TRACEPOINT;
 	}
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") || has_prefix(sec, "kprobe") ||
-	    has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
+	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
 		return BEXT_PROG_UPROBE;
 	if (has_prefix(sec, "xdp"))
 		return BEXT_PROG_XDP;
@@ -166,7 +170,8 @@ static int verify_one(const char *path, const char *prog, const struct verify_ar
 	if (log[0] && (rc || opts.log_level >= 2))
 		fputs(log, stdout);
 	if (va->show_stats || !rc)
-		printf("%s%s%s (%s): %s; %llu insns processed, %u states stored, %u pruned, stack %u bytes%s\n",
+		printf("%s%s%s (%s): %s; %llu insns processed, %u states stored, %u pruned, stack "
+		       "%u bytes%s\n",
 		       path, prog ? ":" : "", prog ? prog : "", bext_prog_type_name(opts.prog_type),
 		       rc ? "rejected" : "accepted", (unsigned long long)stats.insns_processed,
 		       stats.states_stored, stats.states_pruned, stats.stack_depth,
@@ -211,7 +216,8 @@ int cmd_verify(int argc, char **argv)
 
 			va.type = argv[++i];
 			if (bext_prog_type_from_name(va.type, &t)) {
-				fprintf(stderr, "bext verify: unknown program type '%s'\n", va.type);
+				fprintf(stderr, "bext verify: unknown program type '%s'\n",
+					va.type);
 				return 2;
 			}
 		} else if (!strcmp(a, "--log-level") && i + 1 < argc) {
@@ -222,7 +228,8 @@ int cmd_verify(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--ctx-size") && i + 1 < argc) {
 			if (!parse_u32(argv[++i], 0, UINT32_MAX, &va.opts.ctx_size)) {
-				fprintf(stderr, "bext verify: bad --ctx-size '%s' (bytes)\n", argv[i]);
+				fprintf(stderr, "bext verify: bad --ctx-size '%s' (bytes)\n",
+					argv[i]);
 				return 2;
 			}
 			va.ctx_size_set = true;
@@ -240,11 +247,13 @@ int cmd_verify(int argc, char **argv)
 			va.show_stats = true;
 		} else if (a[0] == '-' || path) {
 			if (a[0] == '-')
-				fprintf(stderr, "bext verify: unknown option or missing value: '%s'\n",
-					a);
+				fprintf(stderr,
+					"bext verify: unknown option or missing value: '%s'\n", a);
 			else
-				fprintf(stderr, "bext verify: unexpected argument '%s' (one file at a time)\n",
-					a);
+				fprintf(
+				    stderr,
+				    "bext verify: unexpected argument '%s' (one file at a time)\n",
+				    a);
 			usage(stderr);
 			return 2;
 		} else {

@@ -12,19 +12,19 @@ static const struct command {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{"asm", cmd_asm, "asm IN.s -o OUT.bin        assemble text into raw instructions"},
-	{"disasm", cmd_disasm, "disasm FILE                print instructions (.bin, ELF or text)"},
-	{"verify", cmd_verify, "verify OBJ [--prog NAME] [--log-level 1|2]  prove a program safe"},
-	{"run", cmd_run,
-	 "run PROG [--mem F] [--engine interp|jit] [--repeat N] ...  run a program (checked)"},
-	{"list", cmd_list, "list [--store DIR]         objects in the store (maps, programs, links)"},
-	{"dump", cmd_dump, "dump MAP [--store DIR]     a map's entries in hex (MAP: id or name)"},
-	{"load", cmd_load,
-	 "load OBJ [--store DIR] [--no-verify] [--pid PID] ...  maps, programs, links -> store"},
-	{"start", cmd_start, "start [--store DIR] -- PROG ARGS  run PROG with the agent inside"},
-	{"detach", cmd_detach, "detach LINK|PROG [--store DIR]  remove a link or a program (live)"},
-	{"log", cmd_log, "log [--store DIR] [--agent|--trace] [-f]  agents' log, trace_printk output"},
-	{"gc", cmd_gc, "gc [--store DIR]           remove the store if no live process has it open"},
+    {"asm", cmd_asm, "asm IN.s -o OUT.bin        assemble text into raw instructions"},
+    {"disasm", cmd_disasm, "disasm FILE                print instructions (.bin, ELF or text)"},
+    {"verify", cmd_verify, "verify OBJ [--prog NAME] [--log-level 1|2]  prove a program safe"},
+    {"run", cmd_run,
+     "run PROG [--mem F] [--engine interp|jit] [--repeat N] ...  run a program (checked)"},
+    {"list", cmd_list, "list [--store DIR]         objects in the store (maps, programs, links)"},
+    {"dump", cmd_dump, "dump MAP [--store DIR]     a map's entries in hex (MAP: id or name)"},
+    {"load", cmd_load,
+     "load OBJ [--store DIR] [--no-verify] [--pid PID] ...  maps, programs, links -> store"},
+    {"start", cmd_start, "start [--store DIR] -- PROG ARGS  run PROG with the agent inside"},
+    {"detach", cmd_detach, "detach LINK|PROG [--store DIR]  remove a link or a program (live)"},
+    {"log", cmd_log, "log [--store DIR] [--agent|--trace] [-f]  agents' log, trace_printk output"},
+    {"gc", cmd_gc, "gc [--store DIR]           remove the store if no live process has it open"},
 };
 
 static void usage(FILE *f)

@@ -94,8 +94,8 @@ static int load_elf(const char *path, const char *prog_name, struct bext_insn **
 	if (!prog) {
 		int len = snprintf(err, err_len, "%s: no program '%s'; programs:", path, prog_name);
 
-		for (size_t i = 0; i < bext_obj__prog_count(obj) && len >= 0 && (size_t)len < err_len;
-		     i++) {
+		for (size_t i = 0;
+		     i < bext_obj__prog_count(obj) && len >= 0 && (size_t)len < err_len; i++) {
 			const struct bext_obj_prog *p = bext_obj__prog(obj, i);
 
 			len += snprintf(err + len, err_len - (size_t)len, " %s (%s)",
@@ -125,12 +125,13 @@ static int load_bin(const char *path, const char *buf, size_t size, struct bext_
 	size_t n = size / 8;
 
 	if (size == 0 || size % 8) {
-		snprintf(err, err_len, "%s: %zu bytes: a .bin holds whole 8-byte instructions", path,
-			 size);
+		snprintf(err, err_len, "%s: %zu bytes: a .bin holds whole 8-byte instructions",
+			 path, size);
 		return -EINVAL;
 	}
 	if (n > BEXT_MAX_INSNS) {
-		snprintf(err, err_len, "%s: %zu instructions, more than %u", path, n, BEXT_MAX_INSNS);
+		snprintf(err, err_len, "%s: %zu instructions, more than %u", path, n,
+			 BEXT_MAX_INSNS);
 		return -E2BIG;
 	}
 	out = malloc(n * sizeof(*out));
@@ -165,7 +166,10 @@ int load_program_file(const char *path, const char *prog_name, struct bext_insn 
 	ret = read_file(path, &buf, &size, err, err_len);
 	if (ret)
 		return ret;
-	if (size >= 4 && !memcmp(buf, "\x7f" "ELF", 4)) {
+	if (size >= 4 && !memcmp(buf,
+				 "\x7f"
+				 "ELF",
+				 4)) {
 		free(buf);
 		return load_elf(path, prog_name, insns, n_insns, err, err_len);
 	}
@@ -177,7 +181,8 @@ int load_program_file(const char *path, const char *prog_name, struct bext_insn 
 		ret = load_bin(path, buf, size, insns, n_insns, err, err_len);
 	} else if (memchr(buf, 0, size)) {
 		snprintf(err, err_len,
-			 "%s: binary data, neither an ELF object nor text (raw instructions need a .bin name)",
+			 "%s: binary data, neither an ELF object nor text (raw instructions need a "
+			 ".bin name)",
 			 path);
 		ret = -EINVAL;
 	} else {

@@ -111,7 +111,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--interpret"))
 			jit = false;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: %s [HEX-MEMORY] [--interpret|--jit] < program-hex\n", argv[0]);
+			printf("usage: %s [HEX-MEMORY] [--interpret|--jit] < program-hex\n",
+			       argv[0]);
 			return 0;
 		} else if (i == 1)
 			mem_hex = argv[i];

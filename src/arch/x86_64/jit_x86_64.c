@@ -77,19 +77,33 @@
 const char bext_arch_x86_64_anchor;
 
 /* Test hooks (not exported from the shared library). */
-BEXT_HIDDEN bool bext_x86_jit_no_bmi2;                 /* force the CL shift path */
+BEXT_HIDDEN bool bext_x86_jit_no_bmi2;		       /* force the CL shift path */
 BEXT_HIDDEN size_t bext_x86_jit_max_image = 64u << 20; /* bytes of code */
-BEXT_HIDDEN bool bext_x86_jit_no_peephole;             /* compile instructions one by one */
-BEXT_HIDDEN bool bext_x86_jit_no_inline;               /* never inline map lookups */
+BEXT_HIDDEN bool bext_x86_jit_no_peephole;	       /* compile instructions one by one */
+BEXT_HIDDEN bool bext_x86_jit_no_inline;	       /* never inline map lookups */
 
 enum {
-	RAX = 0, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
-	R8, R9, R10, R11, R12, R13, R14, R15,
+	RAX = 0,
+	RCX,
+	RDX,
+	RBX,
+	RSP,
+	RBP,
+	RSI,
+	RDI,
+	R8,
+	R9,
+	R10,
+	R11,
+	R12,
+	R13,
+	R14,
+	R15,
 };
 
 static const uint8_t reg_map[11] = {
-	[0] = RAX, [1] = RDI, [2] = RSI, [3] = RDX, [4] = RCX, [5] = R8,
-	[6] = RBX, [7] = R13, [8] = R14, [9] = R15, [10] = RBP,
+    [0] = RAX, [1] = RDI, [2] = RSI, [3] = RDX, [4] = RCX,  [5] = R8,
+    [6] = RBX, [7] = R13, [8] = R14, [9] = R15, [10] = RBP,
 };
 
 #define AUX R11
@@ -102,27 +116,38 @@ static const uint8_t reg_map[11] = {
 #define RC_TAILS 4
 #define RC_CTX 8
 #define RC_CALLX_ID 16
-#define RC_RUN 24 /* struct bext_run * of bext_vm__run() or a callback, or NULL */
+#define RC_RUN 24  /* struct bext_run * of bext_vm__run() or a callback, or NULL */
 #define RC_SIZE 40 /* 8 mod 16: keeps rsp 16-byte aligned below the 6 pushes */
 #define MAIN_FRAME (BEXT_STACK_SIZE + RC_SIZE) /* rsp below the pushes */
 
 #define HELPER_MAP_LOOKUP 1 /* bpf_map_lookup_elem, the one helper inlined */
 
 /* x86 condition codes. */
-enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_BE = 6, CC_A = 7,
-       CC_L = 0xc, CC_GE = 0xd, CC_LE = 0xe, CC_G = 0xf, CC_JMP = -1 };
+enum {
+	CC_B = 2,
+	CC_AE = 3,
+	CC_E = 4,
+	CC_NE = 5,
+	CC_BE = 6,
+	CC_A = 7,
+	CC_L = 0xc,
+	CC_GE = 0xd,
+	CC_LE = 0xe,
+	CC_G = 0xf,
+	CC_JMP = -1
+};
 
 /* emit_rr/emit_mem flags. */
-#define F_W 0x1    /* REX.W */
+#define F_W 0x1	   /* REX.W */
 #define F_66 0x2   /* operand-size prefix */
 #define F_BYTE 0x4 /* byte register operand: REX needed for spl..dil */
 #define F_LOCK 0x8
 
 struct fixup {
-	uint32_t pos;   /* offset of the rel field */
+	uint32_t pos; /* offset of the rel field */
 	uint32_t label;
-	uint8_t size;   /* 1 or 4 */
-	bool shrink;    /* a jmp/jcc that has a rel8 form */
+	uint8_t size; /* 1 or 4 */
+	bool shrink;  /* a jmp/jcc that has a rel8 form */
 };
 
 struct jit {
@@ -132,13 +157,13 @@ struct jit {
 
 	uint8_t *buf;
 	size_t cap, len;
-	int err;           /* sticky: 0 or a negative errno */
+	int err; /* sticky: 0 or a negative errno */
 	char *msg;
 	size_t msg_len;
 
-	uint32_t *lab;     /* label addresses: [0,n) bodies, [n,2n) entries, then L_* */
-	uint8_t *fstart;   /* function starts */
-	uint8_t *tgt;      /* jump targets and function starts: no fusion across them */
+	uint32_t *lab;	 /* label addresses: [0,n) bodies, [n,2n) entries, then L_* */
+	uint8_t *fstart; /* function starts */
+	uint8_t *tgt;	 /* jump targets and function starts: no fusion across them */
 
 	struct fixup *fix;
 	size_t n_fix, fix_cap;
@@ -151,9 +176,9 @@ struct jit {
 	uint32_t key32;
 	uint64_t key64;
 	bool bmi2;
-	size_t pc;         /* instruction being compiled */
+	size_t pc; /* instruction being compiled */
 	bool in_main;
-	bool invert_next;   /* emit_jmp: invert the condition, jump to jmp_override */
+	bool invert_next; /* emit_jmp: invert the condition, jump to jmp_override */
 	size_t jmp_override;
 
 	/* Inlined map lookups: inl_at[i] = k + 1 when the call at insn i uses inl[k]. */
@@ -164,9 +189,19 @@ struct jit {
 
 enum { L_EXIT0 = 0, L_ERR, L_RUN, L_CB, L_COUNT };
 
-static uint32_t lab_body(struct jit *j, size_t i) { (void)j; return (uint32_t)i; }
-static uint32_t lab_entry(struct jit *j, size_t i) { return (uint32_t)(j->n + i); }
-static uint32_t lab_special(struct jit *j, int l) { return (uint32_t)(2 * j->n + l); }
+static uint32_t lab_body(struct jit *j, size_t i)
+{
+	(void)j;
+	return (uint32_t)i;
+}
+static uint32_t lab_entry(struct jit *j, size_t i)
+{
+	return (uint32_t)(j->n + i);
+}
+static uint32_t lab_special(struct jit *j, int l)
+{
+	return (uint32_t)(2 * j->n + l);
+}
 
 __attribute__((format(printf, 2, 3))) static void jit_fail(struct jit *j, const char *fmt, ...)
 {
@@ -221,12 +256,15 @@ static inline void emit8(struct jit *j, uint64_t v)
 	emit4(j, (uint32_t)(v >> 32));
 }
 
-static inline bool is_imm8(int64_t v) { return v >= -128 && v <= 127; }
+static inline bool is_imm8(int64_t v)
+{
+	return v >= -128 && v <= 127;
+}
 
 static inline void emit_prefix(struct jit *j, unsigned f, int reg, int idx, int rm)
 {
-	uint8_t rex = 0x40 | (f & F_W ? 8 : 0) | (reg & 8 ? 4 : 0) | (idx & 8 ? 2 : 0) |
-		      (rm & 8 ? 1 : 0);
+	uint8_t rex =
+	    0x40 | (f & F_W ? 8 : 0) | (reg & 8 ? 4 : 0) | (idx & 8 ? 2 : 0) | (rm & 8 ? 1 : 0);
 
 	if (f & F_LOCK)
 		emit1(j, 0xf0);
@@ -362,17 +400,16 @@ static void add_fixup(struct jit *j, uint32_t label, uint8_t size, bool shrink)
 		j->fix = f;
 		j->fix_cap = cap;
 	}
-	j->fix[j->n_fix++] = (struct fixup){
-		.pos = (uint32_t)j->len, .label = label, .size = size, .shrink = shrink
-	};
+	j->fix[j->n_fix++] =
+	    (struct fixup){.pos = (uint32_t)j->len, .label = label, .size = size, .shrink = shrink};
 }
 
 /* jmp (cc == CC_JMP) or jcc to a label, rel8 when the previous pass allows it. */
 static void emit_jump(struct jit *j, int cc, uint32_t label)
 {
 	size_t k = j->n_fix;
-	bool short_ok = j->pass > 0 && k < j->n_fix_prev && !j->fix_long[k] &&
-			is_imm8(j->fix_disp[k]);
+	bool short_ok =
+	    j->pass > 0 && k < j->n_fix_prev && !j->fix_long[k] && is_imm8(j->fix_disp[k]);
 
 	if (short_ok) {
 		emit1(j, cc == CC_JMP ? 0xeb : (uint8_t)(0x70 | cc));
@@ -457,7 +494,7 @@ static void emit_shift_var(struct jit *j, bool w, int ext, int dst, int src)
 
 	if (j->bmi2) {
 		/* shlx/shrx/sarx dst, dst, src: VEX.LZ.0F38.W F7 /r, count in vvvv. */
-		static const uint8_t pp[8] = { [4] = 1, [5] = 3, [7] = 2 };
+		static const uint8_t pp[8] = {[4] = 1, [5] = 3, [7] = 2};
 
 		emit1(j, 0xc4);
 		emit1(j, (uint8_t)((dst & 8 ? 0 : 0x80) | 0x40 | (dst & 8 ? 0 : 0x20) | 0x02));
@@ -564,14 +601,13 @@ static void emit_alu(struct jit *j, const struct bext_insn *in)
 	int32_t imm = in->imm;
 	int op = BEXT_OP(in->code);
 	static const uint8_t rr_opc[16] = {
-		[BEXT_ALU_ADD >> 4] = 0x01, [BEXT_ALU_SUB >> 4] = 0x29,
-		[BEXT_ALU_OR >> 4] = 0x09,  [BEXT_ALU_AND >> 4] = 0x21,
-		[BEXT_ALU_XOR >> 4] = 0x31,
+	    [BEXT_ALU_ADD >> 4] = 0x01, [BEXT_ALU_SUB >> 4] = 0x29, [BEXT_ALU_OR >> 4] = 0x09,
+	    [BEXT_ALU_AND >> 4] = 0x21, [BEXT_ALU_XOR >> 4] = 0x31,
 	};
 	static const uint8_t ri_ext[16] = {
-		[BEXT_ALU_ADD >> 4] = 0, [BEXT_ALU_SUB >> 4] = 5, [BEXT_ALU_OR >> 4] = 1,
-		[BEXT_ALU_AND >> 4] = 4, [BEXT_ALU_XOR >> 4] = 6,
-		[BEXT_ALU_LSH >> 4] = 4, [BEXT_ALU_RSH >> 4] = 5, [BEXT_ALU_ARSH >> 4] = 7,
+	    [BEXT_ALU_ADD >> 4] = 0, [BEXT_ALU_SUB >> 4] = 5,  [BEXT_ALU_OR >> 4] = 1,
+	    [BEXT_ALU_AND >> 4] = 4, [BEXT_ALU_XOR >> 4] = 6,  [BEXT_ALU_LSH >> 4] = 4,
+	    [BEXT_ALU_RSH >> 4] = 5, [BEXT_ALU_ARSH >> 4] = 7,
 	};
 
 	if (in->off && !(op == BEXT_ALU_MOV && !k) && op != BEXT_ALU_DIV && op != BEXT_ALU_MOD) {
@@ -806,9 +842,9 @@ static void emit_atomic(struct jit *j, const struct bext_insn *in)
 		 * 1: mov r11, rax; op r11, src; lock cmpxchg [r9], r11; jne 1b
 		 *   src = rax (old); rax = r10
 		 */
-		uint8_t opc = op == (BEXT_ATOMIC_OR | BEXT_ATOMIC_FETCH)    ? 0x09 :
-			      op == (BEXT_ATOMIC_AND | BEXT_ATOMIC_FETCH) ? 0x21 :
-									    0x31;
+		uint8_t opc = op == (BEXT_ATOMIC_OR | BEXT_ATOMIC_FETCH)    ? 0x09
+			      : op == (BEXT_ATOMIC_AND | BEXT_ATOMIC_FETCH) ? 0x21
+									    : 0x31;
 		int s = src == RAX ? TMP : src;
 
 		emit_mem(j, F_W, 0x8d, TMP2, dst, in->off);
@@ -874,7 +910,7 @@ static void emit_local_call(struct jit *j, long label)
 	if (label >= 0)
 		emit_call_label(j, (uint32_t)label);
 	else
-		emit_rr(j, 0, 0xff, 2, AUX); /* call r11 */
+		emit_rr(j, 0, 0xff, 2, AUX);	 /* call r11 */
 	emit_mem(j, 0, 0xff, 1, CTXR, RC_DEPTH); /* dec dword [r12] */
 }
 
@@ -1139,27 +1175,53 @@ static void emit_jmp(struct jit *j, const struct bext_insn *in)
 	case BEXT_JMP_EXIT:
 		/* mov rsp, rbp; pop r15; pop r14; pop r13; [pop r12]; pop rbx; pop rbp; ret */
 		emit_mov_rr(j, true, RSP, RBP);
-		emit1(j, 0x41); emit1(j, 0x5f);
-		emit1(j, 0x41); emit1(j, 0x5e);
-		emit1(j, 0x41); emit1(j, 0x5d);
+		emit1(j, 0x41);
+		emit1(j, 0x5f);
+		emit1(j, 0x41);
+		emit1(j, 0x5e);
+		emit1(j, 0x41);
+		emit1(j, 0x5d);
 		if (j->in_main) {
-			emit1(j, 0x41); emit1(j, 0x5c);
+			emit1(j, 0x41);
+			emit1(j, 0x5c);
 		}
 		emit1(j, 0x5b);
 		emit1(j, 0x5d);
 		emit1(j, 0xc3);
 		return;
-	case BEXT_JMP_JEQ: cc = CC_E; break;
-	case BEXT_JMP_JNE: cc = CC_NE; break;
-	case BEXT_JMP_JSET: cc = CC_NE; break;
-	case BEXT_JMP_JGT: cc = CC_A; break;
-	case BEXT_JMP_JGE: cc = CC_AE; break;
-	case BEXT_JMP_JLT: cc = CC_B; break;
-	case BEXT_JMP_JLE: cc = CC_BE; break;
-	case BEXT_JMP_JSGT: cc = CC_G; break;
-	case BEXT_JMP_JSGE: cc = CC_GE; break;
-	case BEXT_JMP_JSLT: cc = CC_L; break;
-	case BEXT_JMP_JSLE: cc = CC_LE; break;
+	case BEXT_JMP_JEQ:
+		cc = CC_E;
+		break;
+	case BEXT_JMP_JNE:
+		cc = CC_NE;
+		break;
+	case BEXT_JMP_JSET:
+		cc = CC_NE;
+		break;
+	case BEXT_JMP_JGT:
+		cc = CC_A;
+		break;
+	case BEXT_JMP_JGE:
+		cc = CC_AE;
+		break;
+	case BEXT_JMP_JLT:
+		cc = CC_B;
+		break;
+	case BEXT_JMP_JLE:
+		cc = CC_BE;
+		break;
+	case BEXT_JMP_JSGT:
+		cc = CC_G;
+		break;
+	case BEXT_JMP_JSGE:
+		cc = CC_GE;
+		break;
+	case BEXT_JMP_JSLT:
+		cc = CC_L;
+		break;
+	case BEXT_JMP_JSLE:
+		cc = CC_LE;
+		break;
 	default:
 		jit_fail(j, "insn %zu: unsupported jump opcode 0x%02x", j->pc, in->code);
 		return;
@@ -1197,12 +1259,16 @@ static size_t emit_fused(struct jit *j, size_t pc);
 /* The main frame: push rbp rbx r12 r13 r14 r15, rbp = stack top, r12 = rsp. */
 static void emit_main_pushes(struct jit *j)
 {
-	emit1(j, 0x55);               /* push rbp */
-	emit1(j, 0x53);               /* push rbx */
-	emit1(j, 0x41); emit1(j, 0x54); /* push r12 */
-	emit1(j, 0x41); emit1(j, 0x55); /* push r13 */
-	emit1(j, 0x41); emit1(j, 0x56); /* push r14 */
-	emit1(j, 0x41); emit1(j, 0x57); /* push r15 */
+	emit1(j, 0x55); /* push rbp */
+	emit1(j, 0x53); /* push rbx */
+	emit1(j, 0x41);
+	emit1(j, 0x54); /* push r12 */
+	emit1(j, 0x41);
+	emit1(j, 0x55); /* push r13 */
+	emit1(j, 0x41);
+	emit1(j, 0x56); /* push r14 */
+	emit1(j, 0x41);
+	emit1(j, 0x57); /* push r15 */
 	emit_mov_rr(j, true, RBP, RSP);
 	emit_rr(j, F_W, 0x81, 5, RSP);
 	emit4(j, MAIN_FRAME);
@@ -1213,10 +1279,14 @@ static void emit_main_pushes(struct jit *j)
 static void emit_main_epilogue(struct jit *j)
 {
 	emit_mem(j, F_W, 0x8d, RSP, CTXR, MAIN_FRAME);
-	emit1(j, 0x41); emit1(j, 0x5f);
-	emit1(j, 0x41); emit1(j, 0x5e);
-	emit1(j, 0x41); emit1(j, 0x5d);
-	emit1(j, 0x41); emit1(j, 0x5c);
+	emit1(j, 0x41);
+	emit1(j, 0x5f);
+	emit1(j, 0x41);
+	emit1(j, 0x5e);
+	emit1(j, 0x41);
+	emit1(j, 0x5d);
+	emit1(j, 0x41);
+	emit1(j, 0x5c);
 	emit1(j, 0x5b);
 	emit1(j, 0x5d);
 	emit1(j, 0xc3);
@@ -1229,7 +1299,7 @@ static void emit_main_epilogue(struct jit *j)
  */
 static void emit_prologue_main(struct jit *j, bool run)
 {
-	static const uint8_t zero[] = { RDX, RCX, R8, RBX, R13, R14, R15 };
+	static const uint8_t zero[] = {RDX, RCX, R8, RBX, R13, R14, R15};
 
 	emit_main_pushes(j);
 	/* Registers other than r1, r2, r10 start at 0; so do the counters. */
@@ -1249,9 +1319,12 @@ static void emit_prologue_sub(struct jit *j)
 {
 	emit1(j, 0x55);
 	emit1(j, 0x53);
-	emit1(j, 0x41); emit1(j, 0x55);
-	emit1(j, 0x41); emit1(j, 0x56);
-	emit1(j, 0x41); emit1(j, 0x57);
+	emit1(j, 0x41);
+	emit1(j, 0x55);
+	emit1(j, 0x41);
+	emit1(j, 0x56);
+	emit1(j, 0x41);
+	emit1(j, 0x57);
 	emit_mov_rr(j, true, RBP, RSP);
 	emit_rr(j, F_W, 0x81, 5, RSP);
 	emit4(j, BEXT_STACK_SIZE);
@@ -1385,8 +1458,10 @@ static void emit_program(struct jit *j)
 				jit_fail(j, "insn %zu: unsupported store 0x%02x", i, in->code);
 			break;
 		case BEXT_CLS_LD:
-			if (in->code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM) || i + 1 >= j->n) {
-				jit_fail(j, "insn %zu: unsupported load 0x%02x (legacy packet access)",
+			if (in->code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM) ||
+			    i + 1 >= j->n) {
+				jit_fail(j,
+					 "insn %zu: unsupported load 0x%02x (legacy packet access)",
 					 i, in->code);
 				break;
 			}
@@ -1434,7 +1509,7 @@ static bool is_alu(const struct bext_insn *in, int cls, int op, int src)
 /* dst = src * imm as one lea or shift when imm is 2^k or 3, 5, 9; false otherwise. */
 static bool emit_mul_cheap(struct jit *j, bool w, int dst, int src, int32_t imm)
 {
-	static const int8_t lea_scale[10] = { [3] = 1, [5] = 2, [9] = 3 };
+	static const int8_t lea_scale[10] = {[3] = 1, [5] = 2, [9] = 3};
 
 	if (imm >= 3 && imm <= 9 && lea_scale[imm]) {
 		emit_lea(j, w, dst, src, src, lea_scale[imm], 0);
@@ -1475,7 +1550,9 @@ static size_t emit_fused(struct jit *j, size_t pc)
 		emit_mov_rr(j, false, ra, ra);
 		return 2;
 	}
-	if (!b || !(is_alu(a, A64, BEXT_ALU_MOV, BEXT_SRC_X) || is_alu(a, A32, BEXT_ALU_MOV, BEXT_SRC_X)) ||
+	if (!b ||
+	    !(is_alu(a, A64, BEXT_ALU_MOV, BEXT_SRC_X) ||
+	      is_alu(a, A32, BEXT_ALU_MOV, BEXT_SRC_X)) ||
 	    a->dst == a->src || b->dst != a->dst)
 		goto single;
 	/*
@@ -1523,8 +1600,9 @@ static size_t emit_fused(struct jit *j, size_t pc)
 	}
 single:
 	/* rX *= 3/5/9/2^k  =>  lea/shl (imul has 3 cycles of latency) */
-	if (!j->blind && (is_alu(a, A64, BEXT_ALU_MUL, BEXT_SRC_K) ||
-			  is_alu(a, A32, BEXT_ALU_MUL, BEXT_SRC_K)) &&
+	if (!j->blind &&
+	    (is_alu(a, A64, BEXT_ALU_MUL, BEXT_SRC_K) ||
+	     is_alu(a, A32, BEXT_ALU_MUL, BEXT_SRC_K)) &&
 	    emit_mul_cheap(j, BEXT_CLASS(a->code) == A64, ra, ra, a->imm))
 		return 1;
 	/*
@@ -1532,11 +1610,12 @@ single:
 	 * edge becomes one conditional branch instead of a branch over a jump.
 	 */
 	if (b && (BEXT_CLASS(a->code) == BEXT_CLS_JMP || BEXT_CLASS(a->code) == BEXT_CLS_JMP32) &&
-	    a->off == 1 && (b->code == (BEXT_CLS_JMP | BEXT_JMP_JA) ||
-			    b->code == (BEXT_CLS_JMP32 | BEXT_JMP_JA))) {
+	    a->off == 1 &&
+	    (b->code == (BEXT_CLS_JMP | BEXT_JMP_JA) ||
+	     b->code == (BEXT_CLS_JMP32 | BEXT_JMP_JA))) {
 		int op = BEXT_OP(a->code);
-		int64_t t = (int64_t)pc + 2 +
-			    (BEXT_CLASS(b->code) == BEXT_CLS_JMP32 ? b->imm : b->off);
+		int64_t t =
+		    (int64_t)pc + 2 + (BEXT_CLASS(b->code) == BEXT_CLS_JMP32 ? b->imm : b->off);
 
 		if (op == BEXT_JMP_JA || op == BEXT_JMP_CALL || op == BEXT_JMP_EXIT ||
 		    op > BEXT_JMP_JSLE || t < 0 || (size_t)t >= j->n)
@@ -1608,7 +1687,7 @@ static bool resolve(struct jit *j, bool *again)
 static int find_inline_lookups(struct jit *j)
 {
 	struct bext_vm *vm = j->vm;
-	uint64_t val[11] = { 0 };
+	uint64_t val[11] = {0};
 	unsigned known = 0; /* bit r: val[r] is a map lddw value */
 	size_t cap = 0;
 
@@ -1624,7 +1703,8 @@ static int find_inline_lookups(struct jit *j)
 			known = 0;
 		switch (cls) {
 		case BEXT_CLS_LD:
-			if (in->code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM) || i + 1 >= j->n) {
+			if (in->code != (BEXT_CLS_LD | BEXT_SZ_DW | BEXT_MODE_IMM) ||
+			    i + 1 >= j->n) {
 				known = 0;
 				break;
 			}
@@ -1663,8 +1743,9 @@ static int find_inline_lookups(struct jit *j)
 			}
 			if (op != BEXT_JMP_CALL)
 				break;
-			if (in->code == (BEXT_CLS_JMP | BEXT_JMP_CALL) && in->src == BEXT_CALL_HELPER &&
-			    in->imm == HELPER_MAP_LOOKUP && (known & 1u << 1) &&
+			if (in->code == (BEXT_CLS_JMP | BEXT_JMP_CALL) &&
+			    in->src == BEXT_CALL_HELPER && in->imm == HELPER_MAP_LOOKUP &&
+			    (known & 1u << 1) &&
 			    !vm->inline_lookup(vm->inline_lookup_user, val[1], &d) &&
 			    (d.kind == BEXT_INLINE_ARRAY || d.kind == BEXT_INLINE_PERCPU_ARRAY) &&
 			    d.base && d.elem_stride && d.elem_stride <= INT32_MAX &&
@@ -1717,8 +1798,8 @@ static int cmp_addr(const void *a, const void *b)
 
 static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 {
-	struct jit j = { .vm = vm, .insns = vm->insns, .n = vm->n_insns, .msg = err,
-			 .msg_len = err_len };
+	struct jit j = {
+	    .vm = vm, .insns = vm->insns, .n = vm->n_insns, .msg = err, .msg_len = err_len};
 	size_t n = vm->n_insns, page, map_len;
 	uintptr_t *funcs = NULL;
 	void *mem;
@@ -1765,7 +1846,8 @@ static int x86_compile(struct bext_vm *vm, char *err, size_t err_len)
 		if ((cls != BEXT_CLS_JMP && cls != BEXT_CLS_JMP32) || op == BEXT_JMP_CALL ||
 		    op == BEXT_JMP_EXIT)
 			continue;
-		t = (int64_t)i + 1 + (cls == BEXT_CLS_JMP32 && op == BEXT_JMP_JA ? in->imm : in->off);
+		t = (int64_t)i + 1 +
+		    (cls == BEXT_CLS_JMP32 && op == BEXT_JMP_JA ? in->imm : in->off);
 		if (t >= 0 && (size_t)t < n)
 			j.tgt[t] = 1;
 	}
@@ -1880,9 +1962,9 @@ out_free:
 }
 
 static const struct bext_jit_ops x86_64_jit_ops = {
-	.name = "x86-64",
-	.compile = x86_compile,
-	.release = x86_release,
+    .name = "x86-64",
+    .compile = x86_compile,
+    .release = x86_release,
 };
 
 const struct bext_jit_ops *const bext_arch_jit_ops = &x86_64_jit_ops;

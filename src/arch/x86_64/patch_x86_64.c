@@ -81,20 +81,22 @@ int bext_x86_analyze(const uint8_t *func, size_t func_size, const uint8_t *addr,
 	off = 0;
 	while (off < BEXT_X86_JMP_LEN) {
 		if (patch + off >= end) {
-			snprintf(err, err_len,
-				 "function too short: %zu bytes from the patch point, a jmp needs %u",
-				 (size_t)(end - patch), BEXT_X86_JMP_LEN);
+			snprintf(
+			    err, err_len,
+			    "function too short: %zu bytes from the patch point, a jmp needs %u",
+			    (size_t)(end - patch), BEXT_X86_JMP_LEN);
 			return -EINVAL;
 		}
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, patch + off, end - (patch + off), &in,
-							 ops))) {
+		if (!ZYAN_SUCCESS(
+			ZydisDecoderDecodeFull(&dec, patch + off, end - (patch + off), &in, ops))) {
 			snprintf(err, err_len, "undecodable instruction at %p (+%zu)",
 				 (void *)(patch + off), (size_t)(patch + off - func));
 			return -ENOTSUP;
 		}
 		if (in.mnemonic == ZYDIS_MNEMONIC_INT3) {
 			snprintf(err, err_len,
-				 "int3 at %p: a breakpoint (debugger or kernel uprobe?) is already there",
+				 "int3 at %p: a breakpoint (debugger or kernel uprobe?) is already "
+				 "there",
 				 (void *)(patch + off));
 			return -EBUSY;
 		}
@@ -119,7 +121,8 @@ int bext_x86_analyze(const uint8_t *func, size_t func_size, const uint8_t *addr,
 			return -EINVAL;
 		}
 
-		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, func + off, func_size - off, &in, ops))) {
+		if (!ZYAN_SUCCESS(
+			ZydisDecoderDecodeFull(&dec, func + off, func_size - off, &in, ops))) {
 			/* trailing padding the symbol size may cover */
 			bool pad = true;
 
@@ -128,7 +131,8 @@ int bext_x86_analyze(const uint8_t *func, size_t func_size, const uint8_t *addr,
 					pad = false;
 			if (pad)
 				break;
-			snprintf(err, err_len, "undecodable instruction at %p (+%zu) in the function",
+			snprintf(err, err_len,
+				 "undecodable instruction at %p (+%zu) in the function",
 				 (void *)(func + off), off);
 			return -ENOTSUP;
 		}
@@ -136,7 +140,8 @@ int bext_x86_analyze(const uint8_t *func, size_t func_size, const uint8_t *addr,
 			continue;
 		if (t > (uint64_t)patch && t < (uint64_t)patch + si->patch_len) {
 			snprintf(err, err_len,
-				 "%s at +%zu targets +%" PRIu64 ", inside the %u patched bytes at +%zu",
+				 "%s at +%zu targets +%" PRIu64
+				 ", inside the %u patched bytes at +%zu",
 				 br ? "branch" : "RIP-relative address", off, t - (uint64_t)func,
 				 si->patch_len, (size_t)(patch - func));
 			return -ENOTSUP;
@@ -188,7 +193,7 @@ static void emit_jmp(struct emit *e, uint64_t target)
 		emit_u8(e, 0xe9);
 		emit_u32(e, (uint32_t)rel);
 	} else {
-		static const uint8_t jabs[] = { 0xff, 0x25, 0, 0, 0, 0 };
+		static const uint8_t jabs[] = {0xff, 0x25, 0, 0, 0, 0};
 
 		emit_bytes(e, jabs, sizeof(jabs));
 		emit_bytes(e, &target, 8);
@@ -201,7 +206,7 @@ int bext_x86_relocate(const uint8_t *src, unsigned patch_len, uint64_t dst_addr,
 	ZydisDecoder dec;
 	ZydisDecodedInstruction in;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-	struct emit e = { .buf = r->code, .cap = sizeof(r->code), .base = dst_addr };
+	struct emit e = {.buf = r->code, .cap = sizeof(r->code), .base = dst_addr};
 	unsigned off = 0;
 
 	r->nb = 0;
@@ -244,9 +249,12 @@ int bext_x86_relocate(const uint8_t *src, unsigned patch_len, uint64_t dst_addr,
 		} else if (in.mnemonic == ZYDIS_MNEMONIC_JMP) {
 			emit_jmp(&e, t);
 		} else if (in.meta.category == ZYDIS_CATEGORY_COND_BR &&
-			   in.mnemonic != ZYDIS_MNEMONIC_JRCXZ && in.mnemonic != ZYDIS_MNEMONIC_JECXZ &&
-			   in.mnemonic != ZYDIS_MNEMONIC_JCXZ && in.mnemonic != ZYDIS_MNEMONIC_LOOP &&
-			   in.mnemonic != ZYDIS_MNEMONIC_LOOPE && in.mnemonic != ZYDIS_MNEMONIC_LOOPNE) {
+			   in.mnemonic != ZYDIS_MNEMONIC_JRCXZ &&
+			   in.mnemonic != ZYDIS_MNEMONIC_JECXZ &&
+			   in.mnemonic != ZYDIS_MNEMONIC_JCXZ &&
+			   in.mnemonic != ZYDIS_MNEMONIC_LOOP &&
+			   in.mnemonic != ZYDIS_MNEMONIC_LOOPE &&
+			   in.mnemonic != ZYDIS_MNEMONIC_LOOPNE) {
 			uint8_t cc = in.opcode & 0x0f;
 			int64_t rel = (int64_t)(t - (e.base + e.len + 6));
 
@@ -266,13 +274,14 @@ int bext_x86_relocate(const uint8_t *src, unsigned patch_len, uint64_t dst_addr,
 			 * instruction, which must then lie past the patch.
 			 * lea -8(%rsp),%rsp; movl lo,(%rsp); movl hi,4(%rsp); jmp t
 			 */
-			static const uint8_t lea[] = { 0x48, 0x8d, 0x64, 0x24, 0xf8 };
+			static const uint8_t lea[] = {0x48, 0x8d, 0x64, 0x24, 0xf8};
 
 			if (off + in.length != patch_len) {
-				snprintf(err, err_len,
-					 "call at %p is not the last displaced instruction: its return "
-					 "address would be inside the patch",
-					 (void *)ip);
+				snprintf(
+				    err, err_len,
+				    "call at %p is not the last displaced instruction: its return "
+				    "address would be inside the patch",
+				    (void *)ip);
 				return -ENOTSUP;
 			}
 			emit_bytes(&e, lea, sizeof(lea));
@@ -415,7 +424,7 @@ void *bext_x86_alloc_near(const void *near, size_t size)
 			return p;
 		if (p != MAP_FAILED)
 			munmap(p, size); /* old kernels ignore MAP_FIXED_NOREPLACE */
-		/* raced with another mapping: look again */
+					 /* raced with another mapping: look again */
 	}
 	errno = ENOMEM;
 	return NULL;
@@ -432,8 +441,8 @@ static int prot_of(uint64_t addr)
 		char *nl = strchr(line, '\n');
 
 		if (sscanf(line, "%llx-%llx %4s", &s, &e, perm) == 3 && addr >= s && addr < e)
-			return (perm[0] == 'r' ? PROT_READ : 0) | (perm[1] == 'w' ? PROT_WRITE : 0) |
-			       (perm[2] == 'x' ? PROT_EXEC : 0);
+			return (perm[0] == 'r' ? PROT_READ : 0) |
+			       (perm[1] == 'w' ? PROT_WRITE : 0) | (perm[2] == 'x' ? PROT_EXEC : 0);
 		line = nl ? nl + 1 : NULL;
 	}
 	return -1;

@@ -14,8 +14,8 @@
 #include "common/common_internal.h"
 
 #define BEXT_X86_JMP_LEN 5u
-#define BEXT_X86_MAX_PATCH 20u	 /* displaced bytes: at most 5 + one 15-byte insn */
-#define BEXT_X86_MAX_RELOC 256u	 /* relocated code incl. the jmp back */
+#define BEXT_X86_MAX_PATCH 20u	/* displaced bytes: at most 5 + one 15-byte insn */
+#define BEXT_X86_MAX_RELOC 256u /* relocated code incl. the jmp back */
 
 /* The x86-64 kernel struct pt_regs, the ctx of uprobe programs. */
 struct bext_pt_regs {

@@ -7,9 +7,10 @@
 #include "common.h"
 
 #define LO 123000
-#define HI (123000 + 1000) /* e2e_malloc uses at most 1000 sizes; the range stays clear
-			    * of other allocations (bext itself allocates 132096 bytes
-			    * for a thread's first uretprobe hit, and it is a malloc too) */
+#define HI                                                                           \
+	(123000 + 1000) /* e2e_malloc uses at most 1000 sizes; the range stays clear \
+			 * of other allocations (bext itself allocates 132096 bytes  \
+			 * for a thread's first uretprobe hit, and it is a malloc too) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -138,7 +138,7 @@ SEC("tc") int rb_produce(struct args *a)
 
 SEC("tc") int perf_out(struct args *a)
 {
-	__u64 v[2] = { a->key, a->val };
+	__u64 v[2] = {a->key, a->val};
 
 	return bpf_perf_event_output(a, &perf, a->len, v, sizeof(v));
 }
@@ -354,7 +354,7 @@ static long loop_cb(__u32 i, void *ctx)
 /* a->key iterations, stop after iteration a->val - 1; a->val gets the sum */
 SEC("tc") int loop_sum(struct args *a)
 {
-	struct loop_state st = { .sum = 0, .stop_at = a->val };
+	struct loop_state st = {.sum = 0, .stop_at = a->val};
 	long n = bpf_loop(a->key, loop_cb, &st, a->len);
 
 	a->val = st.sum;
@@ -385,7 +385,7 @@ static long fe_cb(void *map, __u64 *key, __u64 *val, struct fe_state *st)
 /* a->key: key that stops the walk (0: none); a->val, a->ptr get the key and value sums */
 SEC("tc") int for_each_hash(struct args *a)
 {
-	struct fe_state st = { .stop_key = a->key };
+	struct fe_state st = {.stop_key = a->key};
 	long n = bpf_for_each_map_elem(&fe_hash, fe_cb, &st, a->len);
 
 	a->val = st.keys;

@@ -29,9 +29,9 @@ struct {
 	__type(value, struct pair);
 } table SEC(".maps");
 
-__u64 gcount = 7;	      /* .data */
+__u64 gcount = 7;		/* .data */
 const volatile __u32 scale = 3; /* .rodata */
-__u64 zeroed;		      /* .bss */
+__u64 zeroed;			/* .bss */
 
 static __attribute__((noinline)) __u64 mix(__u64 a, __u64 b)
 {

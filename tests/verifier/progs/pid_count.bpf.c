@@ -34,7 +34,11 @@ int count_openat(struct sys_enter_ctx *ctx)
 }
 
 SEC("tp/raw_syscalls/sys_enter")
-int count_raw(struct { __u64 common; long id; unsigned long args[6]; } *ctx)
+int count_raw(struct {
+	__u64 common;
+	long id;
+	unsigned long args[6];
+} * ctx)
 {
 	__u32 key = ctx->id & 0xffff;
 	__u64 one = 1, *v = bpf_map_lookup_elem(&counts, &key);
