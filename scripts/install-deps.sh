@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages bext builds, tests and benchmarks with.
 # Quick when everything is present (no apt-get update then).
 set -e
-PKGS="build-essential cmake pkg-config clang clang-format llvm libbpf-dev libelf-dev zlib1g-dev \
+PKGS="build-essential cmake pkg-config clang clang-format llvm libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev \
 libcmocka-dev libzydis-dev libyaml-dev linux-libc-dev bpftool"
 missing=""
 for p in $PKGS; do
