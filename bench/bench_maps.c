@@ -186,6 +186,9 @@ static int bench_kernel(const char *path)
 	p = bpf_object__find_program_by_name(obj, "loop_ctx");
 	if (p)
 		bpf_program__set_autoload(p, false);
+	p = bpf_object__find_program_by_name(obj, "hash_update_half");
+	if (p)
+		bpf_program__set_autoload(p, false);
 	err = bpf_object__load(obj);
 	if (err)
 		goto out;
@@ -247,6 +250,7 @@ static uint64_t run_for(bext_jit_fn fn, int cpu, double secs, uint64_t seed)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
+	ctx[3] = (uint32_t)cpu; /* hash_update_half: which half of the keys */
 	end = now_ns() + (uint64_t)(secs * 1e9);
 	while (now_ns() < end) {
 		for (int i = 0; i < 64; i++) {
@@ -381,9 +385,11 @@ int main(int argc, char **argv)
 	{
 		struct bext_vm *vm = ht_load(&env, "hash_update_ctx", NULL);
 		struct bext_vm *cvm = ht_load(&env, "loop_ctx", NULL);
+		struct bext_vm *hvm = ht_load(&env, "hash_update_half", NULL);
 		char err[128];
 		bext_jit_fn fn = vm ? bext_vm__jit(vm, err, sizeof(err)) : NULL;
 		bext_jit_fn cfn = cvm ? bext_vm__jit(cvm, err, sizeof(err)) : NULL;
+		bext_jit_fn hfn = hvm ? bext_vm__jit(hvm, err, sizeof(err)) : NULL;
 
 		if (fn && cfn && sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
 			printf("\nhash update scaling (shared map, %.1f s each; cpu = CPU time the "
@@ -401,6 +407,15 @@ int main(int argc, char **argv)
 				    one / 1e6, s1 * 100, two / 1e6, s2 * 100, two / one,
 				    (two / s2) / (one / s1));
 			}
+			if (hfn) {
+				/* no element written by both: what is left is line sharing */
+				double s1, s2, one = scaling(hfn, 1, secs, &s1),
+					       two = scaling(hfn, 2, secs, &s2);
+
+				printf("  diagnostic, each process on its own half of the keys: "
+				       "%.1f -> %.1f Mops/s: %.2fx (cpu %.0f%% / %.0f%%)\n",
+				       one / 1e6, two / 1e6, two / one, s1 * 100, s2 * 100);
+			}
 			{
 				/* what 2 processes on these 2 CPUs give for work that shares
 				 * nothing */
@@ -417,6 +432,7 @@ int main(int argc, char **argv)
 		}
 		bext_vm__free(vm);
 		bext_vm__free(cvm);
+		bext_vm__free(hvm);
 	}
 	ht_env_close(&env);
 	return 0;

@@ -170,6 +170,23 @@ SEC("xdp") int hash_update_ctx(struct xdp_md *ctx)
 	return ok;
 }
 
+/*
+ * bext only (scaling diagnostic): as hash_update_ctx, but each process keeps
+ * to its own half of the keys (ingress_ifindex: 0 or 1), so the two processes
+ * never write the same element; what they still share is layout (lines).
+ */
+SEC("xdp") int hash_update_half(struct xdp_md *ctx)
+{
+	__u64 s = ctx->rx_queue_index, half = ctx->ingress_ifindex & 1, ok = 0;
+
+	for (__u32 i = 0; i < OPS; i++) {
+		__u64 k = (i * 7919u + s) % (NKEYS / 2) + half * (NKEYS / 2), v = i;
+
+		ok += bpf_map_update_elem(&hash, &k, &v, BPF_ANY) == 0;
+	}
+	return ok;
+}
+
 /* bext only (scaling control): the same loop and key arithmetic, no map, no shared memory */
 SEC("xdp") int loop_ctx(struct xdp_md *ctx)
 {
