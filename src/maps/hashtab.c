@@ -564,47 +564,6 @@ restart:
 	return NULL;
 }
 
-/*
- * Asks for the lines of @e in exclusive state before reading them: the pin
- * CAS that follows then finds its line already writable. Otherwise the
- * compare (a read) fetches a line another CPU last wrote as shared, and the
- * CAS needs a second round trip to invalidate the other copy.
- */
-static inline void elem_prefetch_w(struct bext_map *m, struct htab_elem *e)
-{
-#if defined(__x86_64__)
-	const uint8_t *p = (const uint8_t *)e;
-
-	__asm__ volatile("prefetchw %0" : : "m"(*p));
-	if ((((uintptr_t)p) ^ ((uintptr_t)p + m->h.elem_size - 1)) & ~(uintptr_t)63)
-		__asm__ volatile("prefetchw %0" : : "m"(p[m->h.elem_size - 1]));
-#else
-	__builtin_prefetch(e, 1);
-	__builtin_prefetch((const uint8_t *)e + m->h.elem_size - 1, 1);
-#endif
-}
-
-/* htab_find_hashed() for a writer: each element walked is prefetched for writing. */
-static struct htab_elem *htab_find_for_write(struct bext_map *m, const void *key, uint32_t hash)
-{
-	uint32_t bidx = hash & m->h.bucket_mask, ref, steps = 0;
-
-	ref = __atomic_load_n(&m->h.buckets[bidx].head, __ATOMIC_ACQUIRE);
-	while (!(ref & NULLS_BIT)) {
-		struct htab_elem *e;
-
-		if (!ref_valid(m, ref) || ++steps > m->h.nr_elems)
-			break;
-		e = elem_at(m, ref);
-		elem_prefetch_w(m, e);
-		if (e->hash == hash && key_eq(m, e->key, key))
-			return e;
-		ref = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
-	}
-	/* not found or led astray by a concurrent reuse: the locked path decides */
-	return NULL;
-}
-
 static struct htab_elem *htab_find_lockless(struct bext_map *m, const void *key)
 {
 	return htab_find_hashed(m, key, htab_hash(m, key));
@@ -848,7 +807,7 @@ static void recount(struct bext_map *m)
 /* The lock-free in-place update (see "pins" above); false: do it under the lock. */
 static bool update_pinned(struct bext_map *m, const void *key, const void *value, uint32_t hash)
 {
-	struct htab_elem *e = htab_find_for_write(m, key, hash);
+	struct htab_elem *e = htab_find_hashed(m, key, hash);
 	uint32_t exp = ELEM_LINKED;
 	bool done = false;
 
