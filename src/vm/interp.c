@@ -517,98 +517,65 @@ lddw:
 	STORE(stxdw, 8, st64, SRC)
 #undef STORE
 
-atomic_w : {
-	uint32_t *p = (uint32_t *)(uintptr_t)(DST + (uint64_t)(int64_t)ip->off);
-	uint32_t v = (uint32_t)SRC, old;
+/*
+ * One body for both atomic widths: T is the memory word (uint32_t for W,
+ * uint64_t for DW); fetched values land zero-extended in SRC or r0.
+ * bext_vm__load has already refused any other imm, so default is CMPXCHG.
+ */
+#define ATOMIC_OP(T)                                                                             \
+	do {                                                                                     \
+		T *p = (T *)(uintptr_t)(DST + (uint64_t)(int64_t)ip->off);                       \
+		T v = (T)SRC, old;                                                               \
+                                                                                                 \
+		CHECK_MEM((uintptr_t)p, sizeof(T), true);                                        \
+		if (CHECKED && ((uintptr_t)p & (sizeof(T) - 1)))                                 \
+			return bext_vm_error(vm, EFAULT,                                         \
+					     "insn %zu: misaligned atomic access at 0x%llx", PC, \
+					     (unsigned long long)(uintptr_t)p);                  \
+		switch (ip->imm) {                                                               \
+		case BEXT_ATOMIC_ADD:                                                            \
+			__atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);                              \
+			break;                                                                   \
+		case BEXT_ATOMIC_OR:                                                             \
+			__atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);                               \
+			break;                                                                   \
+		case BEXT_ATOMIC_AND:                                                            \
+			__atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);                              \
+			break;                                                                   \
+		case BEXT_ATOMIC_XOR:                                                            \
+			__atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);                              \
+			break;                                                                   \
+		case BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH:                                        \
+			SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);                        \
+			break;                                                                   \
+		case BEXT_ATOMIC_OR | BEXT_ATOMIC_FETCH:                                         \
+			SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);                         \
+			break;                                                                   \
+		case BEXT_ATOMIC_AND | BEXT_ATOMIC_FETCH:                                        \
+			SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);                        \
+			break;                                                                   \
+		case BEXT_ATOMIC_XOR | BEXT_ATOMIC_FETCH:                                        \
+			SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);                        \
+			break;                                                                   \
+		case BEXT_ATOMIC_XCHG:                                                           \
+			SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);                       \
+			break;                                                                   \
+		default: /* BEXT_ATOMIC_CMPXCHG */                                               \
+			old = (T)reg[0];                                                         \
+			__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST,         \
+						    __ATOMIC_SEQ_CST);                           \
+			reg[0] = old;                                                            \
+			break;                                                                   \
+		}                                                                                \
+	} while (0)
 
-	CHECK_MEM((uintptr_t)p, 4, true);
-#if CHECKED
-	if ((uintptr_t)p & 3)
-		return bext_vm_error(vm, EFAULT, "insn %zu: misaligned atomic access at 0x%llx", PC,
-				     (unsigned long long)(uintptr_t)p);
-#endif
-	switch (ip->imm) {
-	case BEXT_ATOMIC_ADD:
-		__atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_OR:
-		__atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_AND:
-		__atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_XOR:
-		__atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH:
-		SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_OR | BEXT_ATOMIC_FETCH:
-		SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_AND | BEXT_ATOMIC_FETCH:
-		SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_XOR | BEXT_ATOMIC_FETCH:
-		SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_XCHG:
-		SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
-		break;
-	default: /* BEXT_ATOMIC_CMPXCHG (load checked the rest) */
-		old = (uint32_t)reg[0];
-		__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-		reg[0] = old;
-		break;
-	}
+atomic_w:
+	ATOMIC_OP(uint32_t);
 	NEXT();
-}
-atomic_dw : {
-	uint64_t *p = (uint64_t *)(uintptr_t)(DST + (uint64_t)(int64_t)ip->off);
-	uint64_t v = SRC, old;
-
-	CHECK_MEM((uintptr_t)p, 8, true);
-#if CHECKED
-	if ((uintptr_t)p & 7)
-		return bext_vm_error(vm, EFAULT, "insn %zu: misaligned atomic access at 0x%llx", PC,
-				     (unsigned long long)(uintptr_t)p);
-#endif
-	switch (ip->imm) {
-	case BEXT_ATOMIC_ADD:
-		__atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_OR:
-		__atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_AND:
-		__atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_XOR:
-		__atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_ADD | BEXT_ATOMIC_FETCH:
-		SRC = __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_OR | BEXT_ATOMIC_FETCH:
-		SRC = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_AND | BEXT_ATOMIC_FETCH:
-		SRC = __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_XOR | BEXT_ATOMIC_FETCH:
-		SRC = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);
-		break;
-	case BEXT_ATOMIC_XCHG:
-		SRC = __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
-		break;
-	default: /* BEXT_ATOMIC_CMPXCHG */
-		old = reg[0];
-		__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-		reg[0] = old;
-		break;
-	}
+atomic_dw:
+	ATOMIC_OP(uint64_t);
 	NEXT();
-}
+#undef ATOMIC_OP
 
 	/* ---- jumps ---- */
 ja:
