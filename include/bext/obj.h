@@ -129,11 +129,28 @@ BEXT_API const void *bext_obj_map__initial_value(const struct bext_obj_map *map,
  * bytes; NULL and 0 when there is none), and for a `.maps` map the ids in it
  * of the types its `key` / `value` members point to (`__type(key, T)`). 0
  * when the size was given instead (`__uint(key_size, N)`), for data maps
- * (their DATASEC has no size in the raw blob) and without BTF.
+ * (their DATASEC has no size in the raw blob: see bext_obj__data_map_btf())
+ * and without BTF.
  */
 BEXT_API const void *bext_obj__btf(const struct bext_obj *obj, size_t *size);
 BEXT_API uint32_t bext_obj_map__btf_key_type_id(const struct bext_obj_map *map);
 BEXT_API uint32_t bext_obj_map__btf_value_type_id(const struct bext_obj_map *map);
+
+/*
+ * BTF for a global data map (.data*, .rodata*, .bss*), as libbpf gives the
+ * kernel for it: a new copy of the object's .BTF in which the DATASEC of each
+ * data section has the section's size and each of its variables the offset
+ * of its symbol (clang leaves both 0 in a .bpf.o); other types are copied
+ * unchanged and keep their ids. Returns the blob (malloc'd, *size bytes, the
+ * caller frees it) and in *type_id the id of @map's DATASEC, whose size is
+ * the map's value size; the key has no type (0), as for libbpf. NULL with
+ * errno ENOENT when there is nothing to describe the map (no .BTF, no DATASEC
+ * for the section, a `.maps` map), EINVAL when the DATASEC does not fit the
+ * section (a variable with no symbol there, lying outside it, or whose type
+ * has another size), ENOMEM.
+ */
+BEXT_API void *bext_obj__data_map_btf(const struct bext_obj *obj, const struct bext_obj_map *map,
+				      size_t *size, uint32_t *type_id);
 
 #ifdef __cplusplus
 }

@@ -139,6 +139,41 @@ static void set_btf(const struct bext_obj *obj, const struct bext_obj_map *m,
 	o->btf_size = (uint32_t)size;
 }
 
+/*
+ * A global data map's BTF: the object's .BTF with its DATASEC fixed up
+ * (bext_obj__data_map_btf()), the DATASEC as value type and no key type, as
+ * libbpf creates these maps. Typed `bext dump` is all it buys, so an object
+ * whose DATASEC cannot be used still loads, its map without BTF. Returns the
+ * blob to free after the map is created, or NULL.
+ */
+static void *set_data_btf(const struct bext_obj *obj, const struct bext_obj_map *m,
+			  struct bext_map_create_opts *o)
+{
+	size_t size;
+	uint32_t id;
+	void *btf = bext_obj__data_map_btf(obj, m, &size, &id);
+
+	if (!btf) {
+		if (errno == EINVAL)
+			pr_info("map %s: its BTF DATASEC does not describe the section, "
+				"created without BTF\n",
+				bext_obj_map__name(m));
+		else if (errno == ENOENT)
+			pr_info("map %s: no BTF DATASEC for it, created without BTF\n",
+				bext_obj_map__name(m));
+		return NULL;
+	}
+	if (size > UINT32_MAX) {
+		free(btf);
+		return NULL;
+	}
+	o->btf = btf;
+	o->btf_size = (uint32_t)size;
+	o->btf_key_type_id = 0;
+	o->btf_value_type_id = id;
+	return btf;
+}
+
 static int create_maps(struct bext_store *s, const char *path, const struct bext_obj *obj,
 		       struct bext_loaded *out, struct bext_map_desc *descs, char *err,
 		       size_t err_len)
@@ -155,6 +190,7 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 		const void *init;
 		size_t init_size;
 		uint32_t zero = 0;
+		void *data_btf = NULL;
 
 		if (kind == BEXT_OBJ_MAP_BTF && !bext_obj_map__has_def(m)) {
 			snprintf(err, err_len, "map %s: no BTF definition (compile with -g)",
@@ -173,6 +209,8 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 		o.map_flags = bext_obj_map__flags(m);
 		if (kind == BEXT_OBJ_MAP_BTF)
 			set_btf(obj, m, &o);
+		else
+			data_btf = set_data_btf(obj, m, &o);
 		descs[i] = (struct bext_map_desc){o.map_type, o.key_size, o.value_size,
 						  o.max_entries, o.map_flags};
 		r = bext_store__create_map(s, &o);
@@ -184,6 +222,7 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 			o.btf_size = o.btf_key_type_id = o.btf_value_type_id = 0;
 			r = bext_store__create_map(s, &o);
 		}
+		free(data_btf);
 		if (r < 0) {
 			snprintf(err, err_len, "map %s: cannot create it in the store: %s",
 				 bext_obj_map__name(m), strerror(-r));

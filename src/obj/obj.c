@@ -389,7 +389,7 @@ static void parse_map_def(const struct btf *btf, uint32_t var_type, struct bext_
 }
 
 /* libbpf's messages about broken BTF go to bext's channel, not to stderr. */
-static int libbpf_to_bext(enum libbpf_print_level level, const char *fmt, va_list ap)
+int obj_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char msg[256];
 
@@ -420,7 +420,7 @@ static void read_map_defs(struct bext_obj *obj)
 			btf_sec = &obj->secs[i];
 	if (!btf_sec || btf_sec->size > UINT32_MAX)
 		return;
-	old = libbpf_set_print(libbpf_to_bext);
+	old = libbpf_set_print(obj_libbpf_print);
 	btf = btf__new(btf_sec->data, (uint32_t)btf_sec->size);
 	libbpf_set_print(old);
 	if (!btf) {

@@ -3,9 +3,12 @@
 #ifndef BEXT_OBJ_INTERNAL_H
 #define BEXT_OBJ_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <bpf/libbpf.h>
 
 #include <bext/obj.h>
 
@@ -100,6 +103,9 @@ struct bext_obj {
 /* link.c: links obj->progs[i] (fills insns/n_insns). Returns 0 or -errno with err set. */
 BEXT_HIDDEN int obj_link_prog(struct bext_obj *obj, struct bext_obj_prog *prog, char *err,
 			      size_t err_len);
+
+/* obj.c: a libbpf print callback sending libbpf's messages to pr_debug (not stderr). */
+BEXT_HIDDEN int obj_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap);
 
 /* Formats into err (when non-NULL); always returns -EINVAL, for `return obj_err(...)`. */
 __attribute__((format(printf, 3, 4))) BEXT_HIDDEN int obj_err(char *err, size_t err_len,

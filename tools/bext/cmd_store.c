@@ -250,6 +250,56 @@ static void show(struct btf_dump *d, uint32_t type_id, const void *p, size_t n)
 	hex(p, n);
 }
 
+/*
+ * A global data map (libbpf's .data/.rodata/.bss: a one-element array whose
+ * value is a BTF DATASEC): one line per variable, `NAME = VALUE` typed
+ * through btf_dump, then the count. Each variable is its own btf_dump call
+ * (libbpf 1.1's DATASEC dump lets a char array's end leak into the next
+ * variable). Returns false when the map is not one, for the usual dump.
+ */
+static bool dump_datasec(struct bext_map *m, const struct btf *btf, struct btf_dump *d,
+			 uint32_t vid)
+{
+	LIBBPF_OPTS(btf_dump_type_data_opts, o, .compact = true, .emit_zeroes = true);
+	const struct btf_type *t = btf ? btf__type_by_id(btf, vid) : NULL;
+	const struct btf_var_secinfo *v;
+	uint32_t vs = bext_map__value_size(m), zero = 0, i;
+	uint8_t *val;
+	int r;
+
+	if (!d || !t || !btf_is_datasec(t) || bext_map__type(m) != BPF_MAP_TYPE_ARRAY ||
+	    bext_map__max_entries(m) != 1 || bext_map__key_size(m) != sizeof(zero))
+		return false;
+	val = calloc(1, vs ? vs : 1);
+	if (!val)
+		return false;
+	r = bext_map__lookup_elem(m, &zero, val);
+	if (r) {
+		printf("value: <%s>\n", strerror(-r));
+		free(val);
+		return true;
+	}
+	v = btf_var_secinfos(t);
+	for (i = 0; i < btf_vlen(t); i++, v++) {
+		const struct btf_type *var = btf__type_by_id(btf, v->type);
+		const char *name = var ? btf__name_by_offset(btf, var->name_off) : NULL;
+
+		printf("%s = ", name && name[0] ? name : "?");
+		if (!var || !btf_is_var(var) || v->offset > vs || vs - v->offset < v->size) {
+			printf("<not inside the value: offset %u size %u>\n", v->offset, v->size);
+			continue;
+		}
+		fflush(stdout);
+		if (btf_dump__dump_type_data(d, var->type, val + v->offset, v->size, &o) < 0)
+			hex(val + v->offset, v->size);
+		printf("\n");
+	}
+	printf("%u variable%s in %s\n", btf_vlen(t), btf_vlen(t) == 1 ? "" : "s",
+	       btf__name_by_offset(btf, t->name_off));
+	free(val);
+	return true;
+}
+
 static bool is_percpu(uint32_t t)
 {
 	return t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH ||
@@ -347,6 +397,10 @@ int cmd_dump(int argc, char **argv)
 		bd = btf ? btf_dump__new(btf, btf_print, NULL, NULL) : NULL;
 		if (!bd)
 			fprintf(stderr, "bext dump: the map's BTF does not load: values in hex\n");
+	}
+	if (dump_datasec(m, btf, bd, vid)) {
+		r = 0;
+		goto out;
 	}
 	key = calloc(1, ks);
 	prev = calloc(1, ks);
