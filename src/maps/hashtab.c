@@ -154,11 +154,16 @@ static void htab_init(struct bext_map_hdr *h, uint8_t *data)
 
 	for (i = 0; i < hs->n_buckets; i++)
 		b[i].head = NULLS_BIT | i;
-	/* Deal the elements out to the freelists, each list in index order. */
+	/*
+	 * Each freelist gets a contiguous run of elements, popped in index
+	 * order: keys a CPU inserts sit next to each other, not interleaved
+	 * with another CPU's, so two CPUs updating their own keys share no
+	 * cache line, not even through the adjacent-line prefetcher.
+	 */
 	for (i = hs->nr_elems; i-- > 0;) {
 		struct htab_elem *e =
 		    (struct htab_elem *)(data + hs->elems_off + (uint64_t)i * hs->elem_size);
-		struct htab_freelist *f = &fl[i % hs->nr_freelists];
+		struct htab_freelist *f = &fl[(uint64_t)i * hs->nr_freelists / hs->nr_elems];
 
 		e->next = NULLS_BIT | 0x7fffffffu;
 		e->fl_next = f->head;
@@ -247,10 +252,13 @@ static inline bool key_eq(const struct bext_map *m, const void *a, const void *b
 /* ---- pins: lock-free in-place updates --------------------------------------------
  * An in-place writer (4/8-byte values, existing key) does not take the bucket
  * lock, so it never waits for a holder that was preempted (or descheduled by
- * other load): it pins the element (state LINKED -> PIN|tid with a CAS),
- * checks that the element still holds its key, stores the value atomically
- * and unpins (state LINKED again). Everyone who takes a linked element out of
- * its chain (delete, replace, eviction, batch delete, duplicate repair) first
+ * other load): it walks the chain pinning each element before reading it
+ * (state LINKED -> PIN|tid with a CAS), checks that the element holds its
+ * key, stores the value atomically and unpins (state LINKED again). Pinning
+ * before reading fetches a line another CPU has written once, for writing,
+ * instead of once to read the key and again to write. Anything unusual (an
+ * element not LINKED, a chain longer than 8) sends it to the locked path. Everyone who takes a
+ * linked element out of its chain (delete, replace, eviction, batch delete, duplicate repair) first
  * claims it with elem_claim(), which waits while a pin is held, so a pinned
  * element is never unlinked or reused under its writer. A pin of a dead task
  * is taken over by elem_claim() and turned back into LINKED by
@@ -807,30 +815,37 @@ static void recount(struct bext_map *m)
 /* The lock-free in-place update (see "pins" above); false: do it under the lock. */
 static bool update_pinned(struct bext_map *m, const void *key, const void *value, uint32_t hash)
 {
-	struct htab_elem *e = htab_find_hashed(m, key, hash);
-	uint32_t exp = ELEM_LINKED;
-	bool done = false;
+	uint32_t bidx = hash & m->h.bucket_mask, me = ELEM_PIN | bext_tid(), steps = 0;
+	uint32_t ref = __atomic_load_n(&m->h.buckets[bidx].head, __ATOMIC_ACQUIRE);
 
-	if (!e || !__atomic_compare_exchange_n(&e->state, &exp, ELEM_PIN | bext_tid(), false,
-					       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return false;
-	/* pinned: nobody unlinks or reuses e now; does it still hold our key? */
-	if (e->hash == hash && key_eq(m, e->key, key)) {
-		if (m->value_size == 8) {
-			uint64_t v;
+	while (!(ref & NULLS_BIT) && ref_valid(m, ref) && ++steps <= 8) {
+		struct htab_elem *e = elem_at(m, ref);
+		uint32_t exp = ELEM_LINKED;
+		bool match;
 
-			memcpy(&v, value, 8);
-			__atomic_store_n((uint64_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
-		} else {
-			uint32_t v;
+		if (!__atomic_compare_exchange_n(&e->state, &exp, me, false, __ATOMIC_ACQUIRE,
+						 __ATOMIC_RELAXED))
+			return false;
+		match = e->hash == hash && key_eq(m, e->key, key);
+		if (match) {
+			if (m->value_size == 8) {
+				uint64_t v;
 
-			memcpy(&v, value, 4);
-			__atomic_store_n((uint32_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
+				memcpy(&v, value, 8);
+				__atomic_store_n((uint64_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
+			} else {
+				uint32_t v;
+
+				memcpy(&v, value, 4);
+				__atomic_store_n((uint32_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
+			}
 		}
-		done = true;
+		ref = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
+		if (match)
+			return true;
 	}
-	__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
-	return done;
+	return false;
 }
 
 static long htab_update(struct bext_map *m, const void *key, const void *value, uint64_t flags,
