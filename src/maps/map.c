@@ -199,6 +199,15 @@ int bext_store__create_map(struct bext_store *s, const struct bext_map_create_op
 		/* the slots are the outer map's references on its inner maps */
 		d.nr_slot_refs = o->max_entries;
 		d.slot_refs_off = c.hdr.data_off;
+	} else if (o->map_type == BPF_MAP_TYPE_PROG_ARRAY) {
+		/*
+		 * the slots are the array's references on its programs, emptied when
+		 * its last user reference goes (the kernel's cycle break: a program
+		 * holds a reference on the prog array it tail-calls through)
+		 */
+		d.nr_slot_refs = o->max_entries;
+		d.slot_refs_off = c.hdr.data_off;
+		d.obj_flags = BEXT_OBJF_UREF_CLEARS_SLOTS;
 	} else if (o->map_type == BPF_MAP_TYPE_HASH_OF_MAPS) {
 		/* one per hash element, after the elements */
 		d.nr_slot_refs = c.hdr.h.nr_elems;

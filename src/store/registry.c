@@ -18,6 +18,14 @@
  * so replaying them after the lock holder died is idempotent. When the mutex
  * comes back EOWNERDEAD we replay the log, turn CREATING entries into DYING
  * (or FREE) and finish all DYING entries, then mark the mutex consistent.
+ *
+ * Slot references changed through bext_store_set_slot_ref() (program arrays)
+ * and emptied on removal record an intent (owner, slot, old id, new id) in
+ * the header, valid from the batch that takes the new reference to the batch
+ * that drops the old one; recovery finishes it. User references (urefcnt,
+ * part of refcnt: the creator's and bext_store__obj_get's) let a program
+ * array be emptied when its last one goes; recovery finishes that too (any
+ * such object left with urefcnt 0 and non-empty slots).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -46,6 +54,26 @@ struct bext_redo {
 };
 static_assert(sizeof(struct bext_redo) <= sizeof(((struct bext_reg_hdr *)0)->reserved),
 	      "redo log fits the header");
+
+/*
+ * A slot reference change in progress (bext_store_set_slot_ref), after the
+ * redo log in the header's reserved area. Valid from the batch that takes
+ * the new reference to the batch that drops the old one; whoever holds the
+ * lock next after a crash finishes it (intent_finish).
+ */
+struct bext_slot_intent {
+	uint32_t valid;
+	uint32_t owner_id;
+	uint32_t idx;
+	uint32_t old_id;
+	uint32_t new_id;
+	uint32_t reserved;
+};
+#define SLOT_INTENT_OFF 64
+static_assert(sizeof(struct bext_redo) <= SLOT_INTENT_OFF, "slot intent after the redo log");
+static_assert(SLOT_INTENT_OFF + sizeof(struct bext_slot_intent) <=
+		  sizeof(((struct bext_reg_hdr *)0)->reserved),
+	      "slot intent fits the header");
 
 struct prog_blob {
 	uint32_t prog_type;
@@ -181,6 +209,11 @@ static struct bext_redo *redo_of(struct bext_store *s)
 	return (struct bext_redo *)s->hdr->reserved;
 }
 
+static struct bext_slot_intent *intent_of(struct bext_store *s)
+{
+	return (struct bext_slot_intent *)(s->hdr->reserved + SLOT_INTENT_OFF);
+}
+
 static uint32_t off_of(struct bext_store *s, const uint32_t *field)
 {
 	return (uint32_t)((const char *)field - (const char *)s->hdr);
@@ -290,60 +323,158 @@ out:
 	return err;
 }
 
-/* Drops one reference on @id (lock held); the object turns DYING at zero. */
-static void drop_one_ref(struct bext_store *s, uint32_t id)
+/* Adds to @b the writes that drop one reference on @id (none if it holds none). */
+static void batch_drop_ref(struct bext_store *s, struct redo_batch *b, uint32_t id)
 {
-	struct bext_reg_entry *t = find_slot(s, id);
-	struct redo_batch b = {0};
+	struct bext_reg_entry *t = id ? find_slot(s, id) : NULL;
 
 	if (!t || t->state != BEXT_OBJ_LIVE || t->refcnt == 0)
 		return;
-	batch_add(&b, &t->refcnt, t->refcnt - 1);
+	batch_add(b, &t->refcnt, t->refcnt - 1);
 	if (t->refcnt == 1) {
-		batch_add(&b, &t->refs_dropped, 0);
-		batch_add(&b, &t->state, BEXT_OBJ_DYING);
+		batch_add(b, &t->refs_dropped, 0);
+		batch_add(b, &t->state, BEXT_OBJ_DYING);
+	}
+}
+
+/* Drops one reference on @id (lock held); the object turns DYING at zero. */
+static void drop_one_ref(struct bext_store *s, uint32_t id)
+{
+	struct redo_batch b = {0};
+
+	batch_drop_ref(s, &b, id);
+	if (b.n)
+		batch_commit(s, &b);
+}
+
+/* Maps the slot reference array of object @id's segment (NULL: none). */
+static uint32_t *map_slots(struct bext_store *s, uint32_t id, void **map, uint64_t *len,
+			   uint32_t *nr)
+{
+	struct bext_seg_hdr sh;
+	char name[32];
+	uint64_t off = 0;
+	void *p;
+	int fd;
+
+	*map = NULL;
+	*nr = 0;
+	seg_name(name, sizeof(name), id);
+	fd = openat(s->dir_fd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (pread(fd, &sh, sizeof(sh), 0) != sizeof(sh) || sh.magic != BEXT_SEG_MAGIC ||
+	    !sh.nr_slot_refs)
+		goto out;
+	off = (uint64_t)sh.slot_refs_off8 * 8;
+	*len = off + (uint64_t)sh.nr_slot_refs * 4;
+	if (*len > sh.seg_size)
+		goto out;
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto out;
+	*map = p;
+	*nr = sh.nr_slot_refs;
+out:
+	close(fd);
+	return *map ? (uint32_t *)((char *)*map + off) : NULL;
+}
+
+/*
+ * Records the change of slot @idx of @owner from @old to @new and takes the
+ * reference on @new, as one redo batch. Lock held; @new checked live.
+ */
+static void intent_begin(struct bext_store *s, uint32_t owner, uint32_t idx, uint32_t old,
+			 uint32_t new)
+{
+	struct bext_slot_intent *in = intent_of(s);
+	struct redo_batch b = {0};
+
+	batch_add(&b, &in->owner_id, owner);
+	batch_add(&b, &in->idx, idx);
+	batch_add(&b, &in->old_id, old);
+	batch_add(&b, &in->new_id, new);
+	batch_add(&b, &in->valid, 1);
+	if (new) {
+		struct bext_reg_entry *t = find_slot(s, new);
+
+		batch_add(&b, &t->refcnt, t->refcnt + 1);
 	}
 	batch_commit(s, &b);
 }
 
 /*
- * The slot references of a DYING object: each slot is exchanged with 0 then
- * its reference dropped, so a repeat after a crash drops only what is left
- * (a crash between the two steps leaks that one reference). Lock held.
+ * Finishes a valid intent: the slot goes from old to new (a compare-exchange:
+ * repeating it is harmless; a slot a hash-of-maps writer changed in between
+ * had its old id taken out without a put, as that writer only puts for a
+ * live owner), then one batch drops the old reference and clears the intent.
+ * @slots: the owner's slots as the caller mapped them, NULL: map them here.
+ */
+static void intent_finish(struct bext_store *s, uint32_t *slots)
+{
+	struct bext_slot_intent *in = intent_of(s);
+	struct redo_batch b = {0};
+	uint32_t nr = UINT32_MAX;
+	uint64_t len = 0;
+	void *map = NULL;
+
+	if (!slots)
+		slots = map_slots(s, in->owner_id, &map, &len, &nr);
+	if (slots && in->idx < nr) {
+		uint32_t exp = in->old_id;
+
+		__atomic_compare_exchange_n(&slots[in->idx], &exp, in->new_id, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	}
+	if (map)
+		munmap(map, len);
+	batch_drop_ref(s, &b, in->old_id);
+	batch_add(&b, &in->valid, 0);
+	batch_commit(s, &b);
+}
+
+/*
+ * Empties the slot references of object @id (DYING, or a program array
+ * whose last user reference went), each through an intent, so a repeat
+ * after a crash drops exactly what is left. Lock held.
  */
 static void drop_slot_refs(struct bext_store *s, uint32_t id)
 {
-	struct bext_seg_hdr sh;
-	char name[32];
-	uint64_t off, len;
-	uint32_t *slots;
+	uint32_t *slots, nr, i;
+	uint64_t len = 0;
 	void *map;
-	int fd;
 
-	seg_name(name, sizeof(name), id);
-	fd = openat(s->dir_fd, name, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	slots = map_slots(s, id, &map, &len, &nr);
+	if (!slots)
 		return;
-	if (pread(fd, &sh, sizeof(sh), 0) != sizeof(sh) || sh.magic != BEXT_SEG_MAGIC ||
-	    !sh.nr_slot_refs)
-		goto out;
-	off = (uint64_t)sh.slot_refs_off8 * 8;
-	len = off + (uint64_t)sh.nr_slot_refs * 4;
-	if (len > sh.seg_size)
-		goto out;
-	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		goto out;
-	slots = (uint32_t *)((char *)map + off);
-	for (uint32_t i = 0; i < sh.nr_slot_refs; i++) {
-		uint32_t ref = __atomic_exchange_n(&slots[i], 0, __ATOMIC_ACQ_REL);
+	for (i = 0; i < nr; i++) {
+		uint32_t ref = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
 
-		if (ref)
-			drop_one_ref(s, ref);
+		if (!ref)
+			continue;
+		intent_begin(s, id, i, ref, 0);
+		intent_finish(s, slots);
 	}
 	munmap(map, len);
-out:
-	close(fd);
+}
+
+/* Whether live entry @e has no user reference left but still holds slot references. */
+static bool uref_gone_with_slots(struct bext_store *s, struct bext_reg_entry *e)
+{
+	uint32_t *slots, nr, i;
+	uint64_t len = 0;
+	bool any = false;
+	void *map;
+
+	if (e->state != BEXT_OBJ_LIVE || !(e->obj_flags & BEXT_OBJF_UREF_CLEARS_SLOTS) ||
+	    e->urefcnt)
+		return false;
+	slots = map_slots(s, e->id, &map, &len, &nr);
+	for (i = 0; slots && i < nr && !any; i++)
+		any = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE) != 0;
+	if (map)
+		munmap(map, len);
+	return any;
 }
 
 /* Removes every DYING entry, dropping the references it holds. Lock held. */
@@ -398,6 +529,8 @@ static void recover(struct bext_store *s)
 	pr_warn("store %s: recovering registry after a process died holding its lock\n", s->dir);
 	if (__atomic_load_n(&redo_of(s)->valid, __ATOMIC_ACQUIRE))
 		redo_apply(s);
+	if (__atomic_load_n(&intent_of(s)->valid, __ATOMIC_ACQUIRE))
+		intent_finish(s, NULL);
 	for (i = 0; i < s->hdr->max_objects; i++) {
 		struct bext_reg_entry *e = &s->entries[i];
 		char name[32];
@@ -437,6 +570,13 @@ static void recover(struct bext_store *s)
 	}
 	s->hdr->nr_live = live;
 	reap_dying(s);
+	/* a program array whose last user reference went, killed while emptying it */
+	for (i = 0; i < s->hdr->max_objects; i++) {
+		if (uref_gone_with_slots(s, &s->entries[i])) {
+			drop_slot_refs(s, s->entries[i].id);
+			reap_dying(s);
+		}
+	}
 	s->hdr->recoveries++;
 	bump_generation(s);
 }
@@ -835,6 +975,51 @@ out:
 	return err;
 }
 
+int bext_store_set_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slots, uint32_t idx,
+			    uint32_t new_id, enum bext_obj_kind kind, uint32_t *old)
+{
+	struct bext_reg_entry *o, *t;
+	uint32_t prev;
+	int err;
+
+	*old = 0;
+	err = reg_lock(s);
+	if (err)
+		return err;
+	o = find_slot(s, owner_id);
+	if (!o || o->state != BEXT_OBJ_LIVE) {
+		/* an orphan (removed, still mapped here): ids without references */
+		*old = __atomic_exchange_n(&slots[idx], new_id, __ATOMIC_ACQ_REL);
+		goto out;
+	}
+	if (new_id) {
+		t = find_slot(s, new_id);
+		if (!t || t->state != BEXT_OBJ_LIVE || t->kind != (uint32_t)kind) {
+			err = -EBADF;
+			goto out;
+		}
+		if (t->refcnt == UINT32_MAX) {
+			err = -EOVERFLOW;
+			goto out;
+		}
+		if ((o->obj_flags & BEXT_OBJF_UREF_CLEARS_SLOTS) && !o->urefcnt) {
+			err = -EPERM; /* no user reference: it would never be emptied */
+			goto out;
+		}
+	}
+	prev = __atomic_load_n(&slots[idx], __ATOMIC_ACQUIRE);
+	*old = prev;
+	if (!prev && !new_id)
+		goto out;
+	intent_begin(s, owner_id, idx, prev, new_id);
+	intent_finish(s, slots);
+	reap_dying(s);
+	bump_generation(s);
+out:
+	reg_unlock(s);
+	return err;
+}
+
 /* ---- object creation ------------------------------------------------------------- */
 
 int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
@@ -890,6 +1075,8 @@ int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
 	e->id = id;
 	e->kind = d->kind;
 	e->refcnt = 1;
+	e->urefcnt = 1; /* the creator's reference is a user reference */
+	e->obj_flags = d->obj_flags;
 	e->creator_pid = (uint32_t)getpid();
 	e->refs_dropped = 0;
 	e->type = d->type;
@@ -1088,7 +1275,11 @@ int bext_store__obj_get(struct bext_store *s, uint32_t id)
 	} else if (e->refcnt == UINT32_MAX) {
 		err = -EOVERFLOW;
 	} else {
-		e->refcnt++;
+		struct redo_batch b = {0};
+
+		batch_add(&b, &e->refcnt, e->refcnt + 1);
+		batch_add(&b, &e->urefcnt, e->urefcnt + 1);
+		batch_commit(s, &b);
 		bump_generation(s);
 	}
 	reg_unlock(s);
@@ -1106,17 +1297,20 @@ int bext_store__obj_put(struct bext_store *s, uint32_t id)
 	e = find_slot(s, id);
 	if (!e || e->state != BEXT_OBJ_LIVE || e->refcnt == 0) {
 		err = -ENOENT;
-	} else if (e->refcnt > 1) {
-		e->refcnt--;
-		bump_generation(s);
 	} else {
 		struct redo_batch b = {0};
 
-		batch_add(&b, &e->refcnt, 0);
-		batch_add(&b, &e->refs_dropped, 0);
-		batch_add(&b, &e->state, BEXT_OBJ_DYING);
+		/* a user reference; one put too many takes an object's reference instead */
+		if (e->urefcnt)
+			batch_add(&b, &e->urefcnt, e->urefcnt - 1);
+		batch_drop_ref(s, &b, id);
 		batch_commit(s, &b);
+		/* the last user reference of a program array: empty it (cycle break) */
+		if (e->state == BEXT_OBJ_LIVE && !e->urefcnt &&
+		    (e->obj_flags & BEXT_OBJF_UREF_CLEARS_SLOTS))
+			drop_slot_refs(s, id);
 		reap_dying(s);
+		bump_generation(s);
 	}
 	reg_unlock(s);
 	return err;
@@ -1448,6 +1642,17 @@ int bext_store__check(struct bext_store *s)
 		}
 		if (e->refcnt == 0) {
 			pr_warn("check: live object %u has refcnt 0\n", e->id);
+			bad++;
+		}
+		if (e->urefcnt > e->refcnt) {
+			pr_warn("check: object %u has %u user references but refcnt %u\n", e->id,
+				e->urefcnt, e->refcnt);
+			bad++;
+		}
+		if (uref_gone_with_slots(s, e)) {
+			pr_warn(
+			    "check: object %u has no user reference but holds slot references\n",
+			    e->id);
 			bad++;
 		}
 		for (j = i + 1; j < s->hdr->max_objects; j++) {

@@ -25,7 +25,8 @@
 
 #define BEXT_STORE_MAGIC 0x524f545354584542ULL /* "BEXTSTOR" */
 #define BEXT_SEG_MAGIC 0x0047455354584542ULL   /* "BEXTSEG\0" */
-#define BEXT_STORE_LAYOUT_VERSION 1
+/* 2: registry entries count user references (urefcnt, obj_flags); slot intents */
+#define BEXT_STORE_LAYOUT_VERSION 2
 #define BEXT_STORE_DEFAULT_DIR "/dev/shm/bext"
 #define BEXT_STORE_DEFAULT_MAX_OBJECTS 4096
 #define BEXT_SEG_PAYLOAD_ALIGN 4096
@@ -51,15 +52,33 @@ struct bext_reg_entry {
 	uint32_t value_size;
 	uint32_t max_entries;
 	uint32_t flags;
-	uint32_t reserved0;
+	/*
+	 * User references (the kernel's "uref": fds and pins): the creator's and
+	 * those of bext_store__obj_get(), a part of refcnt. References objects
+	 * hold on objects (a program on its maps, a link on its program, slot
+	 * references) are not user references.
+	 */
+	uint32_t urefcnt;
 	uint64_t seg_size;
 	uint64_t created_ns; /* CLOCK_REALTIME */
 	char name[16];
-	uint8_t reserved[48];
+	uint32_t obj_flags; /* BEXT_OBJF_* */
+	uint8_t reserved[44];
 };
 static_assert(sizeof(struct bext_reg_entry) == 128, "registry entry layout");
 static_assert(offsetof(struct bext_reg_entry, seg_size) == 48, "registry entry layout");
 static_assert(offsetof(struct bext_reg_entry, name) == 64, "registry entry layout");
+static_assert(offsetof(struct bext_reg_entry, urefcnt) == 44, "registry entry layout");
+static_assert(offsetof(struct bext_reg_entry, obj_flags) == 80, "registry entry layout");
+
+/*
+ * When the last user reference goes, the object's slot references are
+ * dropped and emptied (a program array, as the kernel clears one when its
+ * last fd or pin goes), and while it has no user reference its slots take
+ * no new one (bext_store_set_slot_ref: -EPERM). This breaks the cycle
+ * program -> its program array -> program.
+ */
+#define BEXT_OBJF_UREF_CLEARS_SLOTS 1u
 
 /* Shared: the registry header, at offset 0 of <dir>/registry. */
 struct bext_reg_hdr {
@@ -132,6 +151,8 @@ struct bext_obj_desc {
 	 */
 	uint32_t nr_slot_refs;
 	uint64_t slot_refs_off;
+	/* BEXT_OBJF_UREF_CLEARS_SLOTS and such, kept in the registry entry. */
+	uint32_t obj_flags;
 	/* Fills the zeroed payload; runs with the registry lock held. */
 	int (*init)(void *payload, uint64_t size, void *ctx);
 	void *ctx;
@@ -155,6 +176,19 @@ BEXT_HIDDEN int bext_store_open_obj_fd(struct bext_store *s, uint32_t id, enum b
  */
 BEXT_HIDDEN int bext_store_swap_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slot,
 					 uint32_t new_id, enum bext_obj_kind kind, uint32_t *old);
+/*
+ * The same for slot @idx of @slots, the owner's slot reference array as the
+ * caller mapped it, without the crash window: the change is recorded as an
+ * intent in the registry (owner, index, old and new id) in the same redo
+ * batch that takes the new reference, and the old reference is dropped in
+ * the same batch that clears the intent, so a process killed anywhere in
+ * between is finished by the next lock holder: no reference leaks, none is
+ * dropped twice. Also -EPERM when @new_id != 0 and the owner has
+ * BEXT_OBJF_UREF_CLEARS_SLOTS and no user reference left.
+ */
+BEXT_HIDDEN int bext_store_set_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slots,
+					uint32_t idx, uint32_t new_id, enum bext_obj_kind kind,
+					uint32_t *old);
 /*
  * Slot references kept by the owner itself (hash of maps: one slot per hash
  * element, exchanged by the map code under its own locks). get: takes a
