@@ -55,25 +55,7 @@ struct bext_redo {
 static_assert(sizeof(struct bext_redo) <= sizeof(((struct bext_reg_hdr *)0)->reserved),
 	      "redo log fits the header");
 
-/*
- * A slot reference change in progress (bext_store_set_slot_ref), after the
- * redo log in the header's reserved area. Valid from the batch that takes
- * the new reference to the batch that drops the old one; whoever holds the
- * lock next after a crash finishes it (intent_finish).
- */
-struct bext_slot_intent {
-	uint32_t valid;
-	uint32_t owner_id;
-	uint32_t idx;
-	uint32_t old_id;
-	uint32_t new_id;
-	uint32_t reserved;
-};
-#define SLOT_INTENT_OFF 64
-static_assert(sizeof(struct bext_redo) <= SLOT_INTENT_OFF, "slot intent after the redo log");
-static_assert(SLOT_INTENT_OFF + sizeof(struct bext_slot_intent) <=
-		  sizeof(((struct bext_reg_hdr *)0)->reserved),
-	      "slot intent fits the header");
+static_assert(sizeof(struct bext_redo) <= BEXT_SLOT_INTENT_OFF, "slot intent after the redo log");
 
 struct prog_blob {
 	uint32_t prog_type;
@@ -211,7 +193,7 @@ static struct bext_redo *redo_of(struct bext_store *s)
 
 static struct bext_slot_intent *intent_of(struct bext_store *s)
 {
-	return (struct bext_slot_intent *)(s->hdr->reserved + SLOT_INTENT_OFF);
+	return (struct bext_slot_intent *)(s->hdr->reserved + BEXT_SLOT_INTENT_OFF);
 }
 
 static uint32_t off_of(struct bext_store *s, const uint32_t *field)

@@ -105,6 +105,25 @@ static_assert(offsetof(struct bext_reg_hdr, generation) == 24, "registry header 
 static_assert(offsetof(struct bext_reg_hdr, lock) == 64, "registry header layout");
 static_assert(sizeof(struct bext_reg_hdr) == 256, "registry header layout");
 
+/*
+ * Shared: a slot reference change in progress (bext_store_set_slot_ref), in
+ * the registry header's reserved area after the redo log. Valid from the
+ * redo batch that takes the new reference to the batch that drops the old
+ * one; the next lock holder after a crash finishes it.
+ */
+struct bext_slot_intent {
+	uint32_t valid;
+	uint32_t owner_id;
+	uint32_t idx;
+	uint32_t old_id;
+	uint32_t new_id;
+	uint32_t reserved;
+};
+#define BEXT_SLOT_INTENT_OFF 64 /* in bext_reg_hdr.reserved */
+static_assert(BEXT_SLOT_INTENT_OFF + sizeof(struct bext_slot_intent) <=
+		  sizeof(((struct bext_reg_hdr *)0)->reserved),
+	      "slot intent fits the header");
+
 /* Shared: the start of every object segment (<dir>/obj-<id>). */
 struct bext_seg_hdr {
 	uint64_t magic;
