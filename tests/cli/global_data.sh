@@ -31,6 +31,12 @@ same() {
 		echo "ok   $what"
 	fi
 }
+# clean WHAT OUTPUT: no sanitizer report in a command's output
+clean() {
+	if echo "$2" | grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:'; then
+		echo "FAIL: $1: sanitizer report:"; echo "$2"; fail=1
+	fi
+}
 has() { # has WHAT PATTERN OUTPUT
 	if echo "$3" | grep -q -- "$2"; then
 		echo "ok   $1"
@@ -47,7 +53,9 @@ $BPFCC -o "$t/gdnobtf.bpf.o" || exit 1
 # --- typed, as loaded -----------------------------------------------------
 out=$("$bext" load "$t/gdata.bpf.o" --store "$st" 2>&1) || { echo "FAIL: load: $out"; exit 1; }
 echo "$out"
+clean "load" "$out"
 out=$("$bext" list --store "$st" 2>&1)
+clean "list" "$out"
 has "list .data" '^1: map array name gdata.data key 4 value 25 max_entries 1 flags 0x0 entries 1 ' "$out"
 has "list .rodata" '^2: map array name gdata.rodata key 4 value 10 max_entries 1 flags 0x80 entries 1 ' "$out"
 has "list .bss" '^4: map array name gdata.bss key 4 value 20 max_entries 1 flags 0x0 entries 1 ' "$out"
@@ -106,6 +114,7 @@ rm -rf "$st"
 # --- a DATASEC variable without its symbol: loads, .data in bytes ---------
 out=$(BEXT_VERBOSE=1 "$bext" load "$t/gdnosym.bpf.o" --no-attach --store "$st" 2>&1) ||
 	{ echo "FAIL: load of gdnosym: $out"; fail=1; }
+clean "load of gdnosym" "$out"
 has "no-symbol load says why" \
 	'map .data: its BTF DATASEC does not describe the section, created without BTF' "$out"
 same "no-symbol .data in bytes" "$("$bext" dump gdnosym.data --store "$st" 2>&1)" \
@@ -123,6 +132,7 @@ rm -rf "$st"
 # --- no .BTF at all: loads, every data map in bytes -----------------------
 out=$(BEXT_VERBOSE=1 "$bext" load "$t/gdnobtf.bpf.o" --no-attach --store "$st" 2>&1) ||
 	{ echo "FAIL: load of gdnobtf: $out"; fail=1; }
+clean "load of gdnobtf" "$out"
 same "no-BTF .bss in bytes" "$("$bext" dump gdnobtf.bss --store "$st" 2>&1)" \
 	'map 4 array name gdnobtf.bss key 4 value 20 max_entries 1' \
 	'key: 00 00 00 00  value: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00' \
