@@ -18,7 +18,7 @@ static const struct command {
     {"run", cmd_run,
      "run PROG [--mem F] [--engine interp|jit] [--repeat N] ...  run a program (checked)"},
     {"list", cmd_list, "list [--store DIR]         objects in the store (maps, programs, links)"},
-    {"dump", cmd_dump, "dump MAP [--store DIR]     a map's entries, BTF-typed or hex (MAP: id/name)"},
+    {"dump", cmd_dump, "dump MAP [--store DIR]     a map's entries (BTF-typed or hex)"},
     {"load", cmd_load,
      "load OBJ [--store DIR] [--no-verify] [--pid PID] ...  maps, programs, links -> store"},
     {"start", cmd_start, "start [--store DIR] -- PROG ARGS  run PROG with the agent inside"},
