@@ -812,6 +812,22 @@ static void recount(struct bext_map *m)
 		bext_shm_unlock(&m->h.buckets[i].lock);
 }
 
+/* A 4- or 8-byte value in one atomic store: readers see the old or the new value. */
+static inline void store_inplace(struct bext_map *m, struct htab_elem *e, const void *value)
+{
+	if (m->value_size == 8) {
+		uint64_t v;
+
+		memcpy(&v, value, 8);
+		__atomic_store_n((uint64_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
+	} else {
+		uint32_t v;
+
+		memcpy(&v, value, 4);
+		__atomic_store_n((uint32_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
+	}
+}
+
 /* The lock-free in-place update (see "pins" above); false: do it under the lock. */
 static bool update_pinned(struct bext_map *m, const void *key, const void *value, uint32_t hash)
 {
@@ -828,17 +844,7 @@ static bool update_pinned(struct bext_map *m, const void *key, const void *value
 			return false;
 		match = e->hash == hash && key_eq(m, e->key, key);
 		if (match) {
-			if (m->value_size == 8) {
-				uint64_t v;
-
-				memcpy(&v, value, 8);
-				__atomic_store_n((uint64_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
-			} else {
-				uint32_t v;
-
-				memcpy(&v, value, 4);
-				__atomic_store_n((uint32_t *)elem_value(m, e), v, __ATOMIC_RELAXED);
-			}
+			store_inplace(m, e, value);
 		}
 		ref = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
 		__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
@@ -891,17 +897,7 @@ retry:
 		 * lock so the element cannot be deleted and reused meanwhile.
 		 */
 		drop = ref_set(m, old, value_u32(value));
-		if (m->value_size == 8) {
-			uint64_t v;
-
-			memcpy(&v, value, 8);
-			__atomic_store_n((uint64_t *)elem_value(m, old), v, __ATOMIC_RELAXED);
-		} else {
-			uint32_t v;
-
-			memcpy(&v, value, 4);
-			__atomic_store_n((uint32_t *)elem_value(m, old), v, __ATOMIC_RELAXED);
-		}
+		store_inplace(m, old, value);
 		goto out_unlock;
 	}
 	if (old && m->h.percpu) {
