@@ -40,6 +40,13 @@ struct {
 } lru SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, NKEYS);
+	__type(key, __u64);
+	__type(value, __u64);
+} phash SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 << 20);
 } rb SEC(".maps");
@@ -133,6 +140,33 @@ SEC("xdp") int lru_update(void *ctx)
 		__u64 k = key_of(i, s), v = i;
 
 		ok += bpf_map_update_elem(&lru, &k, &v, BPF_ANY) == 0;
+	}
+	return ok;
+}
+
+SEC("xdp") int phash_lookup(void *ctx)
+{
+	__u64 s = seed++, found = 0;
+
+	for (__u32 i = 0; i < OPS; i++) {
+		__u64 k = key_of(i, s), *v = bpf_map_lookup_elem(&phash, &k);
+
+		if (v) {
+			++*v;
+			found++;
+		}
+	}
+	return found;
+}
+
+SEC("xdp") int phash_update(void *ctx)
+{
+	__u64 s = seed++, ok = 0;
+
+	for (__u32 i = 0; i < OPS; i++) {
+		__u64 k = key_of(i, s), v = i;
+
+		ok += bpf_map_update_elem(&phash, &k, &v, BPF_ANY) == 0;
 	}
 	return ok;
 }
