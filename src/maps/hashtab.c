@@ -172,6 +172,8 @@ static void htab_init(struct bext_map_hdr *h, uint8_t *data)
 	}
 }
 
+static void hom_open_sweep(struct bext_map *m);
+
 static int htab_open(struct bext_map *m, int fd)
 {
 	struct htab_shared *hs = &m->hdr->h;
@@ -193,7 +195,16 @@ static int htab_open(struct bext_map *m, int fd)
 	m->h.percpu = type_percpu(m->type);
 	m->h.inplace =
 	    !m->h.percpu && !m->hdr->has_spin_lock && (m->value_size == 8 || m->value_size == 4);
-	m->h.refslots = NULL; /* map_in_map.c sets it for hash of maps */
+	m->h.refslots = NULL;
+	if (m->type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+		uint64_t off = bext_hom_refslots_off(hs);
+
+		/* maps created before element slot references existed have none */
+		if (off + (uint64_t)hs->nr_elems * 4 <= m->hdr->data_size) {
+			m->h.refslots = (uint32_t *)(m->data + off);
+			hom_open_sweep(m);
+		}
+	}
 	return 0;
 }
 
@@ -299,25 +310,6 @@ static void elem_claim(struct htab_elem *e, uint32_t me)
 						__ATOMIC_RELAXED))
 			return;
 	}
-}
-
-/*
- * Hash of maps: element i's slot holds a store reference on the inner map
- * id its value holds while linked. ref_set exchanges it (the caller owns the
- * element or holds its bucket lock); what comes out is dropped with ref_put
- * once no map lock is held (the registry lock never nests in a map lock).
- */
-static inline uint32_t ref_set(struct bext_map *m, struct htab_elem *e, uint32_t id)
-{
-	if (__builtin_expect(!m->h.refslots, 1))
-		return 0;
-	return __atomic_exchange_n(&m->h.refslots[elem_ref(m, e) - 1], id, __ATOMIC_ACQ_REL);
-}
-
-static void ref_put(struct bext_map *m, uint32_t id)
-{
-	if (id)
-		bext_store_slot_ref_put(m->store, m->id, id);
 }
 
 static inline uint32_t value_u32(const void *value)
@@ -854,6 +846,154 @@ static bool update_pinned(struct bext_map *m, const void *key, const void *value
 	return false;
 }
 
+/* ---- hash of maps: element slot references ------------------------------------------------
+ *
+ * m->h.refslots (hash of maps made since slot references exist): element i's
+ * slot holds a store reference on the inner map id its value holds while it
+ * is linked. A slot changes only through bext_store_set_slot_ref() (an intent
+ * under the registry lock, finished by the next lock holder if the writer
+ * dies inside it) and only while the writer owns the element, never under a
+ * map lock (the registry lock never nests in one):
+ *  - insert / replace: pop e, set its slot to the new id (the reference
+ *    exists before anyone can see e), link e (a replace links it before the
+ *    old element and unlinks that one, as for other value sizes: an in-place
+ *    store could not change value and slot together), then empty the slot of
+ *    the element that left and free it;
+ *  - delete (also batches): unlink and claim, empty the slot, free.
+ * So a linked element's slot always references its value. A writer killed
+ * between the steps leaves an element in flight whose slot may hold a
+ * reference nothing stands for: reclaim_dead() gives the element back
+ * (FREE), then hom_sweep() empties every FREE element's slot (one registry
+ * lock hold, each through an intent). The sweep runs when the map looks full
+ * and when a process opens the map; removing the outer map drops all slots
+ * anyway. Nothing is dropped twice, and nothing outlives the next sweep.
+ */
+static int hom_slot_set(struct bext_map *m, struct htab_elem *e, uint32_t id)
+{
+	uint32_t old;
+
+	return bext_store_set_slot_ref(m->store, m->id, m->h.refslots, elem_ref(m, e) - 1, id,
+				       BEXT_OBJ_MAP, &old);
+}
+
+/* Registry lock held: slot @idx belongs to an element on a freelist (no writer owns it). */
+static bool hom_slot_stale(void *ctx, uint32_t idx)
+{
+	struct bext_map *m = ctx;
+
+	return __atomic_load_n(&elem_at(m, idx + 1)->state, __ATOMIC_ACQUIRE) == ELEM_FREE;
+}
+
+/* Gives back the references free elements' slots still hold (dead writers'). */
+static void hom_sweep(struct bext_map *m)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->h.nr_elems; i++)
+		if (__atomic_load_n(&m->h.refslots[i], __ATOMIC_RELAXED) && hom_slot_stale(m, i))
+			break;
+	if (i == m->h.nr_elems)
+		return;
+	if (bext_store_sweep_slot_refs(m->store, m->id, m->h.refslots, m->h.nr_elems,
+				       hom_slot_stale, m) > 0)
+		pr_info("map %u: gave back inner map references left by dead writers\n", m->id);
+}
+
+/* At open: what dead writers left (elements in flight, their slots) goes now, not when full. */
+static void hom_open_sweep(struct bext_map *m)
+{
+	reclaim_dead(m);
+	hom_sweep(m);
+}
+
+/* Dead writers' leftovers when the map looks full: elements in flight, the count, slots. */
+static void hom_reclaim(struct bext_map *m)
+{
+	reclaim_dead(m);
+	recount(m);
+	hom_sweep(m);
+}
+
+/* The error an update gets when no element is free: the kernel's order. */
+static long hom_full_error(struct bext_map *m, const void *key, uint32_t hash, uint64_t flags)
+{
+	struct htab_bucket *b = bucket_lock(m, hash);
+	struct htab_elem *old = bucket_find(m, b, hash, key, NULL);
+
+	bext_shm_unlock(&b->lock);
+	if (old && (flags & BPF_NOEXIST))
+		return -EEXIST;
+	if (!old && (flags & BPF_EXIST))
+		return -ENOENT;
+	return -E2BIG;
+}
+
+static long hom_update(struct bext_map *m, const void *key, const void *value, uint64_t flags)
+{
+	uint32_t hash = htab_hash(m, key), *old_prevp = NULL;
+	bool repaired = false;
+	struct htab_elem *old, *e;
+	struct htab_bucket *b;
+	long err;
+
+retry:
+	e = fl_pop(m, NULL);
+	if (!e) {
+		if (!repaired) {
+			repaired = true;
+			hom_reclaim(m);
+			goto retry;
+		}
+		return hom_full_error(m, key, hash, flags);
+	}
+	/* the reference the element will stand for, taken before it is linked */
+	err = hom_slot_set(m, e, value_u32(value));
+	if (err) {
+		fl_push(m, e); /* slot unchanged: if it still holds an id, the sweep drops it */
+		return err;
+	}
+	e->hash = hash;
+	e->lru_ref = 0;
+	memcpy(e->key, key, m->key_size);
+	memcpy(elem_value(m, e), value, 4);
+	b = bucket_lock(m, hash);
+	old = bucket_find(m, b, hash, key, &old_prevp);
+	if (old && (flags & BPF_NOEXIST))
+		err = -EEXIST;
+	else if (!old && (flags & BPF_EXIST))
+		err = -ENOENT;
+	else if (!old && !count_try_inc(m)) /* taken before linking, as in htab_update */
+		err = -E2BIG;
+	if (err) {
+		bext_shm_unlock(&b->lock);
+		hom_slot_set(m, e, 0);
+		fl_push(m, e);
+		if (err == -E2BIG && !repaired) {
+			repaired = true;
+			hom_reclaim(m);
+			goto retry;
+		}
+		return err;
+	}
+	if (old) {
+		/* new element right before the old one, then the old one leaves */
+		e->next = elem_ref(m, old);
+		__atomic_store_n(old_prevp, elem_ref(m, e), __ATOMIC_RELEASE);
+		elem_claim(old, bext_tid());
+		__atomic_store_n(&e->next, old->next, __ATOMIC_RELEASE);
+	} else {
+		e->next = b->head;
+		__atomic_store_n(&b->head, elem_ref(m, e), __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
+	bext_shm_unlock(&b->lock);
+	if (old) {
+		hom_slot_set(m, old, 0); /* unlinked and ours */
+		fl_push(m, old);
+	}
+	return 0;
+}
+
 static long htab_update(struct bext_map *m, const void *key, const void *value, uint64_t flags,
 			bool all_cpus)
 {
@@ -862,15 +1002,16 @@ static long htab_update(struct bext_map *m, const void *key, const void *value, 
 	struct htab_freelist *fl = NULL;
 	struct htab_bucket *b;
 	bool repaired = false, counted = false;
-	uint32_t drop = 0; /* hash of maps: a reference to give back after unlocking */
 	long err = 0;
 
 	if ((flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
 		return -EINVAL;
 	if ((flags & BPF_F_LOCK) && !m->has_lock)
 		return -EINVAL;
+	if (__builtin_expect(m->h.refslots != NULL, 0))
+		return hom_update(m, key, value, flags);
 	hash = htab_hash(m, key);
-	if (m->h.inplace && !m->h.refslots && !(flags & (BPF_NOEXIST | BPF_F_LOCK)) &&
+	if (m->h.inplace && !(flags & (BPF_NOEXIST | BPF_F_LOCK)) &&
 	    update_pinned(m, key, value, hash))
 		return 0;
 retry:
@@ -896,7 +1037,6 @@ retry:
 		 * new-element-then-unlink dance below guarantees. Under the bucket
 		 * lock so the element cannot be deleted and reused meanwhile.
 		 */
-		drop = ref_set(m, old, value_u32(value));
 		store_inplace(m, old, value);
 		goto out_unlock;
 	}
@@ -933,8 +1073,6 @@ retry:
 	fill_value(m, e, value, all_cpus, true);
 	if (m->has_lock)
 		memset((uint8_t *)elem_value(m, e) + m->lock_off, 0, 4); /* a fresh, free lock */
-	/* (hash of maps never gets here with old: its 4-byte values are replaced in place) */
-	drop = ref_set(m, e, m->h.refslots ? value_u32(value) : 0);
 	if (old) {
 		/* new element goes right before the old one, then the old one leaves */
 		e->next = elem_ref(m, old);
@@ -951,13 +1089,11 @@ retry:
 		fl_push_locked(m, fl, old);
 		bext_shm_unlock(&fl->lock);
 		bext_shm_unlock(&b->lock);
-		ref_put(m, drop);
 		return 0;
 	}
 	bext_shm_unlock(&b->lock);
 	if (old)
 		fl_push(m, old);
-	ref_put(m, drop);
 	return 0;
 
 out_full:
@@ -978,7 +1114,6 @@ out_full:
 	return m->h.lru ? -ENOMEM : -E2BIG;
 out_unlock:
 	bext_shm_unlock(&b->lock);
-	ref_put(m, drop);
 	return err;
 }
 
@@ -1000,7 +1135,8 @@ static int htab_delete_common(struct bext_map *m, const void *key, void *value)
 	__atomic_store_n(prevp, e->next, __ATOMIC_RELEASE);
 	count_dec(m); /* after unlinking, before unlocking (recount) */
 	bext_shm_unlock(&b->lock);
-	ref_put(m, ref_set(m, e, 0)); /* e is ours now */
+	if (__builtin_expect(m->h.refslots != NULL, 0))
+		hom_slot_set(m, e, 0); /* e is ours now */
 	fl_push(m, e);
 	return 0;
 }
@@ -1119,7 +1255,8 @@ static int htab_lookup_batch(struct bext_map *m, const void *in_batch, void *out
 				struct htab_elem *e = elem_at(m, detached);
 
 				detached = e->next;
-				ref_put(m, ref_set(m, e, 0));
+				if (__builtin_expect(m->h.refslots != NULL, 0))
+					hom_slot_set(m, e, 0);
 				fl_push(m, e);
 			}
 			total += cnt;

@@ -13,13 +13,17 @@
  * (and max_entries for array templates without BPF_F_INNER_MAP), else EINVAL.
  *
  * References: an ARRAY_OF_MAPS slot is a store "slot reference"
- * (bext_store_swap_slot_ref): storing an id takes a reference on that map,
- * replacing or deleting drops the old one, and removing the outer map drops
- * them all, so an inner map lives at least as long as it is stored, as in the
- * kernel. HASH_OF_MAPS keeps one slot reference per hash element (an array
- * after the elements): the element's slot holds a reference on the id its
- * value holds while linked; hashtab.c exchanges it under the bucket lock (or
- * owning the element) and drops the old reference after unlocking.
+ * (bext_store_set_slot_ref, whose intent makes a change crash-safe): storing
+ * an id takes a reference on that map, replacing or deleting drops the old
+ * one, and removing the outer map drops them all, so an inner map lives at
+ * least as long as it is stored, as in the kernel. HASH_OF_MAPS keeps one
+ * slot reference per hash element (an array after the elements): a linked
+ * element's slot always holds a reference on the id its value holds;
+ * hashtab.c sets a slot only while it owns the element (popped, or
+ * unlinked), never under a map lock (see "hash of maps" there).
+ *
+ * The template may not be a map-in-map (EINVAL) or a program array
+ * (ENOTSUPP, 524), as the kernel.
  *
  * ARRAY_OF_MAPS data: max_entries ids (0 = empty). HASH_OF_MAPS: a hash map
  * (hashtab.c) whose 4-byte values are the ids.
@@ -45,6 +49,11 @@ int bext_mim_prepare(struct bext_store *s, uint32_t inner_id, struct bext_map_hd
 	if (is_mim(t->type)) {
 		bext_map__close(t);
 		return -EINVAL; /* one level only, as the kernel */
+	}
+	if (t->type == BPF_MAP_TYPE_PROG_ARRAY) {
+		/* the kernel has no inner-map meta check for it (checked on kernel 6.18) */
+		bext_map__close(t);
+		return -BEXT_ENOTSUPP;
 	}
 	h->inner_map_id = inner_id;
 	h->inner_type = t->type;
@@ -96,14 +105,7 @@ static int mim_open(struct bext_map *m, int fd)
 	if (m->type == BPF_MAP_TYPE_HASH_OF_MAPS)
 		err = bext_htab_ops.open(m, fd);
 	if (err)
-		return err;
-	if (m->type == BPF_MAP_TYPE_HASH_OF_MAPS) {
-		uint64_t off = bext_hom_refslots_off(&m->hdr->h);
-
-		/* maps created before element slot references existed have none */
-		if (off + (uint64_t)m->h.nr_elems * 4 <= m->hdr->data_size)
-			m->h.refslots = (uint32_t *)(m->data + off);
-	}
+		return err; /* (htab open finds a hash of maps' element slots) */
 	m->mim = calloc(1, sizeof(*m->mim));
 	if (!m->mim)
 		return -ENOMEM;
@@ -271,7 +273,9 @@ static long aom_update(struct bext_map *m, const void *key, const void *value, u
 	if (err)
 		return err;
 	/* the slot holds a store reference on the inner map; the replaced one is dropped */
-	return bext_store_swap_slot_ref(m->store, m->id, slot, id, BEXT_OBJ_MAP, &id);
+	return bext_store_set_slot_ref(m->store, m->id, (uint32_t *)m->data,
+				       (uint32_t)(slot - (uint32_t *)m->data), id, BEXT_OBJ_MAP,
+				       &id);
 }
 
 static long aom_delete(struct bext_map *m, const void *key)
@@ -283,7 +287,9 @@ static long aom_delete(struct bext_map *m, const void *key)
 		return -EINVAL;
 	if (!__atomic_load_n(slot, __ATOMIC_ACQUIRE))
 		return -ENOENT;
-	err = bext_store_swap_slot_ref(m->store, m->id, slot, 0, BEXT_OBJ_MAP, &old);
+	err =
+	    bext_store_set_slot_ref(m->store, m->id, (uint32_t *)m->data,
+				    (uint32_t)(slot - (uint32_t *)m->data), 0, BEXT_OBJ_MAP, &old);
 	if (err)
 		return err;
 	return old ? 0 : -ENOENT;
@@ -361,25 +367,14 @@ static long hom_update(struct bext_map *m, const void *key, const void *value, u
 	uint32_t id;
 	int err;
 
-	long ret;
-	int got = 0;
-
 	if ((flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
 		return -EINVAL;
 	memcpy(&id, value, 4);
 	err = check_inner(m, id);
 	if (err)
 		return err;
-	if (m->h.refslots) {
-		/* the reference the element's slot will hold (none for an orphan) */
-		got = bext_store_slot_ref_get(m->store, m->id, id, BEXT_OBJ_MAP);
-		if (got < 0)
-			return got;
-	}
-	ret = bext_htab_ops.update(m, key, value, flags, all_cpus);
-	if (ret && got)
-		bext_store_slot_ref_put(m->store, m->id, id);
-	return ret;
+	/* with element slots, hashtab.c takes the slot reference (crash-safe, see there) */
+	return bext_htab_ops.update(m, key, value, flags, all_cpus);
 }
 
 static int hom_get_next_key(struct bext_map *m, const void *key, void *next_key)

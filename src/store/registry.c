@@ -19,13 +19,12 @@
  * comes back EOWNERDEAD we replay the log, turn CREATING entries into DYING
  * (or FREE) and finish all DYING entries, then mark the mutex consistent.
  *
- * Slot references changed through bext_store_set_slot_ref() (program arrays)
- * and emptied on removal record an intent (owner, slot, old id, new id) in
- * the header, valid from the batch that takes the new reference to the batch
- * that drops the old one; recovery finishes it. User references (urefcnt,
- * part of refcnt: the creator's and bext_store__obj_get's) let a program
- * array be emptied when its last one goes; recovery finishes that too (any
- * such object left with urefcnt 0 and non-empty slots).
+ * Slot references changed through bext_store_set_slot_ref() (program arrays,
+ * map-in-map), emptied on removal or swept (bext_store_sweep_slot_refs) record an intent (owner,
+ * slot, old id, new id) in the header, valid from the batch that takes the new reference to the
+ * batch that drops the old one; recovery finishes it. User references (urefcnt, part of refcnt: the
+ * creator's and bext_store__obj_get's) let a program array be emptied when its last one goes;
+ * recovery finishes that too (any such object left with urefcnt 0 and non-empty slots).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -1000,6 +999,40 @@ int bext_store_set_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *s
 out:
 	reg_unlock(s);
 	return err;
+}
+
+int bext_store_sweep_slot_refs(struct bext_store *s, uint32_t owner_id, uint32_t *slots,
+			       uint32_t nr, bool (*stale)(void *ctx, uint32_t idx), void *ctx)
+{
+	struct bext_reg_entry *o;
+	uint32_t i;
+	int err, n = 0;
+
+	err = reg_lock(s);
+	if (err)
+		return err;
+	o = find_slot(s, owner_id);
+	for (i = 0; i < nr; i++) {
+		uint32_t ref = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+
+		if (!ref || !stale(ctx, i))
+			continue;
+		if (!o || o->state != BEXT_OBJ_LIVE) {
+			/* an orphan's slots hold no references (its removal dropped them) */
+			__atomic_compare_exchange_n(&slots[i], &ref, 0, false, __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE);
+			continue;
+		}
+		intent_begin(s, owner_id, i, ref, 0);
+		intent_finish(s, slots);
+		n++;
+	}
+	if (n) {
+		reap_dying(s);
+		bump_generation(s);
+	}
+	reg_unlock(s);
+	return n;
 }
 
 /* ---- object creation ------------------------------------------------------------- */

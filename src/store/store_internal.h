@@ -209,6 +209,19 @@ BEXT_HIDDEN int bext_store_set_slot_ref(struct bext_store *s, uint32_t owner_id,
 					uint32_t idx, uint32_t new_id, enum bext_obj_kind kind,
 					uint32_t *old);
 /*
+ * Empties, each through an intent as above (one registry lock hold for all),
+ * the non-zero slots among @slots[0..@nr) for which @stale(@ctx, idx) says
+ * so. @stale runs with the registry lock held and must take no other lock;
+ * it is how an owner drops the references of slots no element stands for
+ * any more (hash of maps: an element a dead writer left behind, back on a
+ * freelist). Because every writer changes a slot only under the registry
+ * lock, a slot that @stale judged stale cannot be one a writer is setting.
+ * Returns the number of slots emptied, or -errno.
+ */
+BEXT_HIDDEN int bext_store_sweep_slot_refs(struct bext_store *s, uint32_t owner_id, uint32_t *slots,
+					   uint32_t nr, bool (*stale)(void *ctx, uint32_t idx),
+					   void *ctx);
+/*
  * Slot references kept by the owner itself (hash of maps: one slot per hash
  * element, exchanged by the map code under its own locks). get: takes a
  * reference on live @id of @kind for a slot of @owner_id: 1, or 0 when the
