@@ -137,6 +137,40 @@ BEXT_API uint32_t bext_obj_map__btf_key_type_id(const struct bext_obj_map *map);
 BEXT_API uint32_t bext_obj_map__btf_value_type_id(const struct bext_obj_map *map);
 
 /*
+ * Static initialisation of a prog array or map-in-map (libbpf's
+ * `__array(values, ...)` member with `.values = { [i] = &prog_or_map }`):
+ * the object's `.rel.maps` relocations that fall in the definition's
+ * `values` member, one per initialised slot, sorted by slot. A prog array
+ * names programs (bext_obj__prog(obj, target)), an array or hash of maps
+ * names `.maps` maps (bext_obj__map(obj, target)). bext_obj__open() refuses
+ * a malformed initialiser with a message naming the map: a relocation to a
+ * symbol that is neither a program nor a `.maps` map, a slot >= max_entries,
+ * a program in a map-in-map or a map in a prog array, a slot given twice.
+ */
+enum bext_obj_init_kind {
+	BEXT_OBJ_INIT_PROG = 1,
+	BEXT_OBJ_INIT_MAP = 2,
+};
+
+struct bext_obj_init_slot {
+	uint32_t index; /* the slot (key) */
+	enum bext_obj_init_kind kind;
+	size_t target;	  /* program index (kind PROG) or map index (kind MAP) */
+	const char *name; /* the program's or the map's name */
+};
+
+/* The initialised slots of @map (*n of them; NULL and 0 when there are none). */
+BEXT_API const struct bext_obj_init_slot *bext_obj_map__init_slots(const struct bext_obj_map *map,
+								   size_t *n);
+/*
+ * A map-in-map's inner map definition (`__array(values, struct inner)`), as
+ * libbpf creates its template map: a definition named "<outer>.inner" that the
+ * map getters read (type, sizes, max_entries, flags, BTF type ids). NULL
+ * (errno ENOENT) when @map is no map-in-map or has no `values` member.
+ */
+BEXT_API const struct bext_obj_map *bext_obj_map__inner(const struct bext_obj_map *map);
+
+/*
  * BTF for a global data map (.data*, .rodata*, .bss*), as libbpf gives the
  * kernel for it: a new copy of the object's .BTF in which the DATASEC of each
  * data section has the section's size and each of its variables the offset

@@ -174,6 +174,111 @@ static void *set_data_btf(const struct bext_obj *obj, const struct bext_obj_map 
 	return btf;
 }
 
+/* bext_store__create_map(), again without BTF if the store refuses the BTF. */
+static int create_with_btf(struct bext_store *s, const struct bext_obj_map *m,
+			   struct bext_map_create_opts *o)
+{
+	int r = bext_store__create_map(s, o);
+
+	if (r == -EINVAL && o->btf) {
+		/* BTF the store's checks refuse only costs typed dump output */
+		pr_info("map %s: BTF type ids %u/%u refused, created without BTF\n",
+			bext_obj_map__name(m), o->btf_key_type_id, o->btf_value_type_id);
+		o->btf = NULL;
+		o->btf_size = o->btf_key_type_id = o->btf_value_type_id = 0;
+		r = bext_store__create_map(s, o);
+	}
+	return r;
+}
+
+/*
+ * A map of maps is created from a template (the kernel's inner_map_fd): as
+ * libbpf, a map "<outer>.inner" made from the `__array(values, struct inner)`
+ * definition, put again once the outer map has copied its attributes.
+ * Returns its id or a negative errno with err set.
+ */
+static int create_template(struct bext_store *s, const struct bext_obj_map *outer,
+			   const struct bext_obj *obj, char *err, size_t err_len)
+{
+	const struct bext_obj_map *in = bext_obj_map__inner(outer);
+	struct bext_map_create_opts o = {.sz = sizeof(o)};
+	char name[16];
+	int r;
+
+	if (!in) {
+		snprintf(err, err_len,
+			 "map %s: a map of maps needs its inner map definition "
+			 "(__array(values, struct inner))",
+			 bext_obj_map__name(outer));
+		return -EINVAL;
+	}
+	snprintf(name, sizeof(name), "%s", bext_obj_map__name(in));
+	o.name = name;
+	o.map_type = bext_obj_map__type(in);
+	o.key_size = bext_obj_map__key_size(in);
+	o.value_size = bext_obj_map__value_size(in);
+	o.max_entries = bext_obj_map__max_entries(in);
+	o.map_flags = bext_obj_map__flags(in);
+	set_btf(obj, in, &o);
+	r = create_with_btf(s, in, &o);
+	if (r < 0)
+		snprintf(err, err_len, "map %s: cannot create its inner map template: %s",
+			 bext_obj_map__name(outer), strerror(-r));
+	return r;
+}
+
+/*
+ * Fills the slots the object initialises statically (`.values = { [i] =
+ * &prog_or_map }`): program ids into prog arrays, map ids into maps of maps,
+ * with the maps' own update, so each slot takes its reference. Done before
+ * any link exists, so a tail call works from a link's first hit.
+ */
+static int fill_slots(struct bext_store *s, const struct bext_obj *obj,
+		      const struct bext_loaded *out, char *err, size_t err_len)
+{
+	size_t i, k, n, nmaps = bext_obj__map_count(obj);
+
+	for (i = 0; i < nmaps && i < out->nr_maps; i++) {
+		const struct bext_obj_map *m = bext_obj__map(obj, i);
+		const struct bext_obj_init_slot *slots = bext_obj_map__init_slots(m, &n);
+		struct bext_map *h;
+		int r = 0;
+
+		if (!n)
+			continue;
+		h = bext_store__map_by_id(s, out->map_ids[i]);
+		if (!h) {
+			r = -errno;
+			snprintf(err, err_len, "map %s: cannot open it: %s", bext_obj_map__name(m),
+				 strerror(errno));
+			return r;
+		}
+		for (k = 0; k < n; k++) {
+			bool prog = slots[k].kind == BEXT_OBJ_INIT_PROG;
+			uint32_t key = slots[k].index, val;
+
+			if (prog ? slots[k].target >= out->nr_progs
+				 : slots[k].target >= out->nr_maps) {
+				r = -EINVAL;
+				break;
+			}
+			val = prog ? out->prog_ids[slots[k].target] : out->map_ids[slots[k].target];
+			r = bext_map__update_elem(h, &key, &val, BPF_ANY);
+			if (r)
+				break;
+		}
+		bext_map__close(h);
+		if (r) {
+			snprintf(err, err_len, "map %s: cannot put %s %s into slot [%u]: %s",
+				 bext_obj_map__name(m),
+				 slots[k].kind == BEXT_OBJ_INIT_PROG ? "program" : "map",
+				 slots[k].name, slots[k].index, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int create_maps(struct bext_store *s, const char *path, const struct bext_obj *obj,
 		       struct bext_loaded *out, struct bext_map_desc *descs, char *err,
 		       size_t err_len)
@@ -213,15 +318,16 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 			data_btf = set_data_btf(obj, m, &o);
 		descs[i] = (struct bext_map_desc){o.map_type, o.key_size, o.value_size,
 						  o.max_entries, o.map_flags};
-		r = bext_store__create_map(s, &o);
-		if (r == -EINVAL && o.btf) {
-			/* BTF the store's checks refuse only costs typed dump output */
-			pr_info("map %s: BTF type ids %u/%u refused, created without BTF\n",
-				bext_obj_map__name(m), o.btf_key_type_id, o.btf_value_type_id);
-			o.btf = NULL;
-			o.btf_size = o.btf_key_type_id = o.btf_value_type_id = 0;
-			r = bext_store__create_map(s, &o);
+		if (o.map_type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+		    o.map_type == BPF_MAP_TYPE_HASH_OF_MAPS) {
+			r = create_template(s, m, obj, err, err_len);
+			if (r < 0)
+				return r;
+			o.inner_map_id = (uint32_t)r;
 		}
+		r = create_with_btf(s, m, &o);
+		if (o.inner_map_id) /* the outer map copied what it needs from the template */
+			bext_store__obj_put(s, o.inner_map_id);
 		free(data_btf);
 		if (r < 0) {
 			snprintf(err, err_len, "map %s: cannot create it in the store: %s",
@@ -428,6 +534,10 @@ int bext_loader__load(struct bext_store *s, const char *path, const struct bext_
 			goto out_undo;
 		}
 	}
+
+	r = fill_slots(s, obj, out, err, err_len);
+	if (r)
+		goto out_undo;
 
 	for (i = 0; i < nprogs && !opts->no_links; i++) {
 		const struct bext_obj_prog *p = bext_obj__prog(obj, i);

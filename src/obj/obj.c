@@ -356,14 +356,69 @@ static uint32_t btf_pointee(const struct btf *btf, uint32_t type_id)
 	return btf__type_by_id(btf, type_id)->type;
 }
 
-static void parse_map_def(const struct btf *btf, uint32_t var_type, struct bext_obj_map *map)
+/* Kernel map types (UAPI numbers) this file needs to tell apart. */
+#define MAP_TYPE_ARRAY 2
+#define MAP_TYPE_PROG_ARRAY 3
+#define MAP_TYPE_ARRAY_OF_MAPS 12
+#define MAP_TYPE_HASH_OF_MAPS 13
+
+static bool is_map_in_map(uint32_t type)
+{
+	return type == MAP_TYPE_ARRAY_OF_MAPS || type == MAP_TYPE_HASH_OF_MAPS;
+}
+
+/* Skips typedefs and modifiers (const, volatile, restrict, type tags). */
+static uint32_t btf_skip_mods(const struct btf *btf, uint32_t id)
+{
+	const struct btf_type *t = btf__type_by_id(btf, id);
+
+	for (int depth = 0; t && depth < 32 && (btf_is_mod(t) || btf_is_typedef(t)); depth++) {
+		id = t->type;
+		t = btf__type_by_id(btf, id);
+	}
+	return id;
+}
+
+/*
+ * `__array(values, T)`: a zero-length array of pointers to T. A function
+ * prototype T (prog arrays) gives PROG, a struct T (an inner map definition)
+ * gives MAP and its id in *inner; anything else 0.
+ */
+static enum bext_obj_init_kind btf_values_member(const struct btf *btf, uint32_t type_id,
+						 uint32_t *inner)
+{
+	const struct btf_type *t = btf__type_by_id(btf, type_id);
+
+	if (!t || !btf_is_array(t))
+		return 0;
+	t = btf__type_by_id(btf, btf_skip_mods(btf, btf_array(t)->type));
+	if (!t || !btf_is_ptr(t))
+		return 0;
+	*inner = btf_skip_mods(btf, t->type);
+	t = btf__type_by_id(btf, *inner);
+	if (t && btf_is_func_proto(t))
+		return BEXT_OBJ_INIT_PROG;
+	if (t && btf_is_struct(t))
+		return BEXT_OBJ_INIT_MAP;
+	return 0;
+}
+
+/*
+ * Reads the definition struct of a `.maps` variable into @map. A `values`
+ * member is only recorded here (checked by check_values()); for a map-in-map
+ * at the outer level (@outer) its inner definition becomes map->inner.
+ * Returns 0 or -ENOMEM.
+ */
+static int parse_map_def(const struct btf *btf, uint32_t var_type, struct bext_obj_map *map,
+			 bool outer)
 {
 	int id = btf__resolve_type(btf, var_type); /* skips typedef/const/volatile */
 	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	const struct btf_member *m;
+	uint32_t inner_id = 0;
 
 	if (!t || !btf_is_struct(t))
-		return;
+		return 0;
 	m = btf_members(t);
 	for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
 		const char *mn = btf__name_by_offset(btf, m->name_off);
@@ -384,8 +439,59 @@ static void parse_map_def(const struct btf *btf, uint32_t var_type, struct bext_
 			map->btf_key_type_id = btf_pointee(btf, m->type);
 		else if (!strcmp(mn, "value") && btf_type_member(btf, m->type, &map->value_size))
 			map->btf_value_type_id = btf_pointee(btf, m->type);
+		else if (!strcmp(mn, "values")) {
+			uint32_t bits = btf_member_bit_offset(t, i);
+
+			map->has_values = true;
+			map->values_kind = btf_values_member(btf, m->type, &inner_id);
+			if (bits % 64)
+				map->values_kind = 0; /* not pointer-aligned: refused later */
+			map->values_off = bits / 8;
+		}
 	}
 	map->has_def = true;
+	if (map->has_values && !map->value_size)
+		map->value_size = 4; /* the slots hold 4-byte ids */
+	if (outer && map->has_values && map->values_kind == BEXT_OBJ_INIT_MAP &&
+	    is_map_in_map(map->type)) {
+		char name[512];
+
+		snprintf(name, sizeof(name), "%s.inner", map->name);
+		map->inner = calloc(1, sizeof(*map->inner));
+		if (!map->inner || !(map->inner->name = strdup(name)))
+			return -ENOMEM;
+		map->inner->kind = BEXT_OBJ_MAP_BTF;
+		return parse_map_def(btf, inner_id, map->inner, false);
+	}
+	return 0;
+}
+
+/* A `values` member that cannot describe this map's slots: -EINVAL with a message. */
+static int check_values(const struct bext_obj *obj, const struct bext_obj_map *map, char *err,
+			size_t err_len)
+{
+	if (!map->has_values)
+		return 0;
+	if (map->type != MAP_TYPE_PROG_ARRAY && !is_map_in_map(map->type))
+		return obj_err(err, err_len,
+			       "%s: map %s: __array(values, ...) is only for prog arrays and "
+			       "maps of maps, not map type %u",
+			       obj->name, map->name, map->type);
+	if (map->type == MAP_TYPE_PROG_ARRAY && map->values_kind != BEXT_OBJ_INIT_PROG)
+		return obj_err(err, err_len,
+			       "%s: map %s: the values of a prog array must be function "
+			       "pointers (__array(values, int (void *)))",
+			       obj->name, map->name);
+	if (is_map_in_map(map->type) && map->values_kind != BEXT_OBJ_INIT_MAP)
+		return obj_err(err, err_len,
+			       "%s: map %s: the values of a map of maps must be pointers to a "
+			       "map definition (__array(values, struct inner))",
+			       obj->name, map->name);
+	if (map->value_size != 4)
+		return obj_err(err, err_len,
+			       "%s: map %s: value size %u, but its slots hold 4-byte ids",
+			       obj->name, map->name, map->value_size);
+	return 0;
 }
 
 /* libbpf's messages about broken BTF go to bext's channel, not to stderr. */
@@ -406,41 +512,44 @@ int obj_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
  * a thread using libbpf at the same moment would see its messages go to
  * bext's channel too, which is harmless.
  */
-static void read_map_defs(struct bext_obj *obj)
+static int read_map_defs(struct bext_obj *obj, char *err, size_t err_len)
 {
 	const struct obj_sec *btf_sec = NULL;
 	const struct btf_var_secinfo *vs;
 	const struct btf_type *ds;
 	libbpf_print_fn_t old;
 	struct btf *btf;
-	int id;
+	int id, ret = 0;
 
 	for (size_t i = 1; i < obj->n_secs; i++)
 		if (!strcmp(obj->secs[i].name, ".BTF") && obj->secs[i].data)
 			btf_sec = &obj->secs[i];
 	if (!btf_sec || btf_sec->size > UINT32_MAX)
-		return;
+		return 0;
 	old = libbpf_set_print(obj_libbpf_print);
 	btf = btf__new(btf_sec->data, (uint32_t)btf_sec->size);
 	libbpf_set_print(old);
 	if (!btf) {
 		pr_warn("%s: unreadable .BTF, map definitions unknown\n", obj->name);
-		return;
+		return 0;
 	}
 	id = btf__find_by_name_kind(btf, ".maps", BTF_KIND_DATASEC);
 	ds = id > 0 ? btf__type_by_id(btf, id) : NULL;
 	vs = ds ? btf_var_secinfos(ds) : NULL;
-	for (unsigned i = 0; ds && i < btf_vlen(ds); i++, vs++) {
+	for (unsigned i = 0; ds && i < btf_vlen(ds) && !ret; i++, vs++) {
 		const struct btf_type *var = btf__type_by_id(btf, vs->type);
 		const char *vn = var ? btf__name_by_offset(btf, var->name_off) : NULL;
 
 		if (!var || !btf_is_var(var) || !vn)
 			continue;
-		for (size_t k = 0; k < obj->n_maps; k++)
+		for (size_t k = 0; k < obj->n_maps && !ret; k++)
 			if (obj->maps[k].kind == BEXT_OBJ_MAP_BTF && !strcmp(obj->maps[k].name, vn))
-				parse_map_def(btf, var->type, &obj->maps[k]);
+				ret = parse_map_def(btf, var->type, &obj->maps[k], true);
 	}
 	btf__free(btf);
+	for (size_t k = 0; k < obj->n_maps && !ret; k++)
+		ret = check_values(obj, &obj->maps[k], err, err_len);
+	return ret;
 }
 
 static int cmp_map_off(const void *a, const void *b)
@@ -453,6 +562,7 @@ static int cmp_map_off(const void *a, const void *b)
 static int read_maps(struct bext_obj *obj, char *err, size_t err_len)
 {
 	size_t n = 0, cap = 0;
+	int ret;
 
 	for (size_t i = 0; i < obj->n_syms; i++) {
 		const struct obj_sym *s = &obj->syms[i];
@@ -486,7 +596,9 @@ static int read_maps(struct bext_obj *obj, char *err, size_t err_len)
 	}
 	qsort(obj->maps, n, sizeof(*obj->maps), cmp_map_off);
 	obj->n_maps = n;
-	read_map_defs(obj);
+	ret = read_map_defs(obj, err, err_len);
+	if (ret)
+		return ret;
 
 	for (size_t i = 1; i < obj->n_secs; i++) {
 		struct obj_sec *sec = &obj->secs[i];
@@ -502,7 +614,7 @@ static int read_maps(struct bext_obj *obj, char *err, size_t err_len)
 			return -ENOMEM;
 		is_data_name(sec->name, &m->kind);
 		m->has_def = true;
-		m->type = 2; /* BPF_MAP_TYPE_ARRAY */
+		m->type = MAP_TYPE_ARRAY;
 		m->key_size = 4;
 		m->value_size = (uint32_t)sec->size;
 		m->max_entries = 1;
@@ -645,6 +757,8 @@ struct bext_obj *bext_obj__open_mem(const void *buf, size_t size, const char *na
 		ret = read_maps(obj, err, err_len);
 	if (!ret)
 		ret = read_progs(obj, err, err_len);
+	if (!ret)
+		ret = obj_read_map_inits(obj, elf, symtab, err, err_len);
 	if (ret)
 		goto err_elf;
 	/* names point into obj->buf, which libelf never owned: safe to end it now */
@@ -725,8 +839,13 @@ void bext_obj__close(struct bext_obj *obj)
 		free(obj->progs[i].name);
 		free(obj->progs[i].insns);
 	}
-	for (size_t i = 0; i < obj->n_maps; i++)
+	for (size_t i = 0; i < obj->n_maps; i++) {
 		free(obj->maps[i].name);
+		free(obj->maps[i].inits);
+		if (obj->maps[i].inner)
+			free(obj->maps[i].inner->name);
+		free(obj->maps[i].inner);
+	}
 	/* maps whose setup failed half-way: names beyond n_maps */
 	if (obj->maps)
 		for (size_t i = obj->n_maps; obj->maps[i].name; i++)

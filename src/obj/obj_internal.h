@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <bpf/libbpf.h>
+#include <libelf.h>
 
 #include <bext/obj.h>
 
@@ -79,6 +80,18 @@ struct bext_obj_map {
 	uint32_t shndx;
 	/* .maps maps: .BTF type ids `key` / `value` point to (0: none, e.g. key_size given) */
 	uint32_t btf_key_type_id, btf_value_type_id;
+	/*
+	 * `__array(values, ...)`: byte offset of the member in the definition,
+	 * what its pointers point to (PROG: function prototypes, MAP: inner map
+	 * definitions, 0: something else), the inner definition (map-in-map),
+	 * and the slots `.rel.maps` initialises (sorted by index).
+	 */
+	bool has_values;
+	uint32_t values_off;
+	enum bext_obj_init_kind values_kind;
+	struct bext_obj_map *inner;
+	struct bext_obj_init_slot *inits;
+	size_t n_inits;
 };
 
 struct bext_obj {
@@ -103,6 +116,13 @@ struct bext_obj {
 /* link.c: links obj->progs[i] (fills insns/n_insns). Returns 0 or -errno with err set. */
 BEXT_HIDDEN int obj_link_prog(struct bext_obj *obj, struct bext_obj_prog *prog, char *err,
 			      size_t err_len);
+
+/*
+ * map_init.c: reads the `.rel.maps` relocations into the init slots of the
+ * `.maps` maps (after the programs are known). 0 or -errno with err set.
+ */
+BEXT_HIDDEN int obj_read_map_inits(struct bext_obj *obj, Elf *elf, size_t symtab, char *err,
+				   size_t err_len);
 
 /* obj.c: a libbpf print callback sending libbpf's messages to pr_debug (not stderr). */
 BEXT_HIDDEN int obj_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap);
