@@ -4,6 +4,7 @@
 #define BEXT_STORE_TEST_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include <bext/map.h>
 #include <bext/store.h>
+
+#include "store/store_internal.h" /* registry entries and segment headers, for reference checks */
 
 static int test_failures;
 
@@ -98,6 +101,64 @@ static inline int test_mk_map(struct bext_store *s, uint32_t type, uint32_t ks, 
 
 	return bext_store__create_map(s, &o);
 }
+
+/* ---- reference accounting (store internals) ---------------------------------------------- */
+
+/* The registry entry of a live (or dying) object, NULL if none. */
+static inline struct bext_reg_entry *test_entry_of(struct bext_store *s, uint32_t id)
+{
+	for (uint32_t i = 0; i < s->hdr->max_objects; i++)
+		if (s->entries[i].state != BEXT_OBJ_FREE && s->entries[i].id == id)
+			return &s->entries[i];
+	return NULL;
+}
+
+/* How many slot references of live objects (program arrays, map in map) hold @id. */
+static inline uint32_t test_slot_refs_on(struct bext_store *s, uint32_t id)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < s->hdr->max_objects; i++) {
+		struct bext_reg_entry *e = &s->entries[i];
+		struct bext_seg_hdr sh;
+		uint32_t *slots;
+		char path[256];
+		int fd;
+
+		if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != BEXT_OBJ_LIVE)
+			continue;
+		snprintf(path, sizeof(path), "%s/obj-%u", bext_store__path(s), e->id);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (pread(fd, &sh, sizeof(sh), 0) == (ssize_t)sizeof(sh) && sh.nr_slot_refs &&
+		    (slots = calloc(sh.nr_slot_refs, 4)) != NULL) {
+			size_t len = (size_t)sh.nr_slot_refs * 4;
+
+			if (pread(fd, slots, len, (off_t)sh.slot_refs_off8 * 8) == (ssize_t)len)
+				for (uint32_t k = 0; k < sh.nr_slot_refs; k++)
+					n += slots[k] == id;
+			free(slots);
+		}
+		close(fd);
+	}
+	return n;
+}
+
+/*
+ * Live object @id's reference count must be exactly its user references +
+ * the slot references holding it + @others (programs, links). Returns
+ * whether it was.
+ */
+#define TEST_CHECK_REFS(s, id, others)                                                           \
+	({                                                                                       \
+		struct bext_reg_entry *_e = test_entry_of((s), (id));                            \
+		uint32_t _want = _e ? _e->urefcnt + test_slot_refs_on((s), (id)) + (others) : 0; \
+		CHECK(_e != NULL);                                                               \
+		if (_e)                                                                          \
+			CHECK_EQ(_e->refcnt, _want);                                             \
+		_e && _e->refcnt == _want;                                                       \
+	})
 
 static inline int test_result(const char *name)
 {
