@@ -496,32 +496,6 @@ static void use_def(struct venv *env, uint32_t i, uint16_t *use, uint16_t *def)
 	}
 }
 
-static void liveness(struct venv *env, const uint32_t *post, uint32_t n_post)
-{
-	bool changed = true;
-
-	/* post-order visits successors first: few passes reach the fixpoint */
-	while (changed) {
-		changed = false;
-		for (uint32_t k = 0; k < n_post; k++) {
-			uint32_t i = post[k], succ[3];
-			bool call[3];
-			int ns = successors(env, i, succ, call);
-			uint16_t use, def, out = 0, in;
-
-			for (int e = 0; e < ns; e++)
-				if (!call[e])
-					out |= env->aux[succ[e]].live_in;
-			use_def(env, i, &use, &def);
-			in = use | (out & ~def);
-			if (in != env->aux[i].live_in) {
-				env->aux[i].live_in = in;
-				changed = true;
-			}
-		}
-	}
-}
-
 /* Registers whose value matters at insn i given those that matter after it. */
 static uint16_t rel_step(struct venv *env, uint32_t i, uint16_t out)
 {
@@ -571,10 +545,34 @@ static uint16_t rel_step(struct venv *env, uint32_t i, uint16_t out)
 	}
 }
 
-static void relevance(struct venv *env, const uint32_t *post, uint32_t n_post)
+/* The two backward register flows over the control-flow graph. */
+enum reg_flow {
+	FLOW_LIVE, /* live_in: read before written on some path */
+	FLOW_REL,  /* rel_in: live and may reach a check (needs live_in) */
+};
+
+static uint16_t *flow_in(struct insn_aux *a, enum reg_flow fl)
+{
+	return fl == FLOW_LIVE ? &a->live_in : &a->rel_in;
+}
+
+/* The flow's registers before insn i given those after it. */
+static uint16_t flow_step(struct venv *env, uint32_t i, uint16_t out, enum reg_flow fl)
+{
+	uint16_t use, def;
+
+	if (fl == FLOW_REL)
+		return (rel_step(env, i, out) | (1u << 10)) & env->aux[i].live_in;
+	use_def(env, i, &use, &def);
+	return use | (out & ~def);
+}
+
+static void backward_fixpoint(struct venv *env, const uint32_t *post, uint32_t n_post,
+			      enum reg_flow fl)
 {
 	bool changed = true;
 
+	/* post-order visits successors first: few passes reach the fixpoint */
 	while (changed) {
 		changed = false;
 		for (uint32_t k = 0; k < n_post; k++) {
@@ -585,10 +583,10 @@ static void relevance(struct venv *env, const uint32_t *post, uint32_t n_post)
 
 			for (int e = 0; e < ns; e++)
 				if (!call[e])
-					out |= env->aux[succ[e]].rel_in;
-			in = (rel_step(env, i, out) | (1u << 10)) & env->aux[i].live_in;
-			if (in != env->aux[i].rel_in) {
-				env->aux[i].rel_in = in;
+					out |= *flow_in(&env->aux[succ[e]], fl);
+			in = flow_step(env, i, out, fl);
+			if (in != *flow_in(&env->aux[i], fl)) {
+				*flow_in(&env->aux[i], fl) = in;
 				changed = true;
 			}
 		}
@@ -648,8 +646,8 @@ int cfg_check(struct venv *env)
 		return -ENOMEM;
 	err = walk(env, post, &n_post);
 	if (!err) {
-		liveness(env, post, n_post);
-		relevance(env, post, n_post);
+		backward_fixpoint(env, post, n_post, FLOW_LIVE);
+		backward_fixpoint(env, post, n_post, FLOW_REL);
 		longest_path(env, post, n_post);
 	}
 	free(post);

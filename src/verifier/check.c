@@ -345,6 +345,38 @@ static int check_region(struct venv *env, struct vstate *st, int regno, const st
 	return 0;
 }
 
+/* A map value or ring buffer/key memory access: the region must allow a
+ * write, and [off, off + size) from the pointer must lie inside it. */
+static int check_value_or_mem(struct venv *env, struct vstate *st, int regno, const struct vreg *r,
+			      int off, int64_t size, bool write)
+{
+	const struct bext_map_desc *map;
+
+	if (r->type == PTR_TO_MEM) {
+		if (write && r->rdonly)
+			return vreject(env, -EACCES, st->pc, "R%d write into read-only memory",
+				       regno);
+		return check_region(env, st, regno, r, off, size, r->mem_size, "memory");
+	}
+	map = &env->opts.maps[r->map_idx];
+	if (write && (map->flags & BPF_F_RDONLY_PROG))
+		return vreject(env, -EACCES, st->pc,
+			       "write into map forbidden, value is read-only");
+	return check_region(env, st, regno, r, off, size, map->value_size, "map value");
+}
+
+/* The end of an allowed access to plain memory (`what`): no pointer may be
+ * stored there, and a load gives an unknown scalar of its width. */
+static int plain_access_done(struct venv *env, struct vstate *st, int regno, int size, bool write,
+			     const struct vreg *val, struct vreg *out, bool sign, const char *what)
+{
+	if (write && reg_is_pointer(val))
+		return vreject(env, -EACCES, st->pc, "R%d leaks addr into %s", regno, what);
+	if (!write)
+		reg_set_size_unknown(out, size, sign);
+	return 0;
+}
+
 /* The program type's ctx rules, then sign extension for ldxs* of a scalar field. */
 static int ctx_access(struct venv *env, struct vstate *st, int off, int size, bool write,
 		      struct vreg *out, bool sign)
@@ -365,7 +397,6 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 			    bool write, const struct vreg *val, struct vreg *out, bool sign)
 {
 	struct vreg r = curf(st)->regs[regno];
-	const struct bext_map_desc *map;
 	int err;
 
 	switch (r.type) {
@@ -452,12 +483,8 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 						       ",%" PRId64 ") not allowed by policy",
 						       write ? "write" : "read", lo, hi);
 			}
-			if (write && reg_is_pointer(val))
-				return vreject(env, -EACCES, st->pc, "R%d leaks addr into ctx",
-					       regno);
-			if (!write)
-				reg_set_size_unknown(out, size, sign);
-			return 0;
+			return plain_access_done(env, st, regno, size, write, val, out, sign,
+						 "ctx");
 		}
 		if (!reg_is_const(&r) || r.var.value || r.off)
 			return vreject(env, -EACCES, st->pc,
@@ -467,31 +494,12 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 			return vreject(env, -EACCES, st->pc, "R%d leaks addr into ctx", regno);
 		return ctx_access(env, st, off, size, write, out, sign);
 	case PTR_TO_MAP_VALUE:
-		map = &env->opts.maps[r.map_idx];
-		if (write && (map->flags & BPF_F_RDONLY_PROG))
-			return vreject(env, -EACCES, st->pc,
-				       "write into map forbidden, value is read-only");
-		err = check_region(env, st, regno, &r, off, size, map->value_size, "map value");
-		if (err)
-			return err;
-		if (write && reg_is_pointer(val))
-			return vreject(env, -EACCES, st->pc, "R%d leaks addr into map", regno);
-		if (!write)
-			reg_set_size_unknown(out, size, sign);
-		return 0;
 	case PTR_TO_MEM:
-		if (write && r.rdonly)
-			return vreject(env, -EACCES, st->pc, "R%d write into read-only memory",
-				       regno);
-		err = check_region(env, st, regno, &r, off, size, r.mem_size, "memory");
+		err = check_value_or_mem(env, st, regno, &r, off, size, write);
 		if (err)
 			return err;
-		if (write && reg_is_pointer(val))
-			return vreject(env, -EACCES, st->pc,
-				       "R%d leaks addr into ring buffer memory", regno);
-		if (!write)
-			reg_set_size_unknown(out, size, sign);
-		return 0;
+		return plain_access_done(env, st, regno, size, write, val, out, sign,
+					 r.type == PTR_TO_MEM ? "ring buffer memory" : "map");
 	case PTR_TO_PACKET: {
 		int64_t lo = (int64_t)r.off + off, hi = lo + size;
 
@@ -500,11 +508,7 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 			    env, -EACCES, st->pc,
 			    "invalid access to packet, off=%d size=%d, R%d(id=%u,off=%d,r=%u)", off,
 			    size, regno, r.id, r.off, r.mem_size);
-		if (write && reg_is_pointer(val))
-			return vreject(env, -EACCES, st->pc, "R%d leaks addr into packet", regno);
-		if (!write)
-			reg_set_size_unknown(out, size, sign);
-		return 0;
+		return plain_access_done(env, st, regno, size, write, val, out, sign, "packet");
 	}
 	default:
 		return vreject(env, -EACCES, st->pc, "R%d invalid mem access '%s'", regno,
@@ -805,6 +809,23 @@ static int ptr_arith(struct venv *env, struct vstate *st, const struct bext_insn
 	return 0;
 }
 
+/* The second operand of an ALU op or a jump: the src register, or the
+ * immediate sign-extended to 64 bits (wide) or zero-extended from 32. */
+static int src_operand(struct venv *env, struct vstate *st, const struct bext_insn *in, bool wide,
+		       struct vreg *out)
+{
+	int err;
+
+	if (BEXT_SRC(in->code) == BEXT_SRC_X) {
+		if ((err = reg_read(env, st, in->src)))
+			return err;
+		*out = curf(st)->regs[in->src];
+		return 0;
+	}
+	reg_mark_const(out, wide ? (uint64_t)(int64_t)in->imm : (uint64_t)(uint32_t)in->imm);
+	return 0;
+}
+
 static int do_alu(struct venv *env, struct vstate *st, const struct bext_insn *in)
 {
 	struct vframe *f = curf(st);
@@ -827,14 +848,8 @@ static int do_alu(struct venv *env, struct vstate *st, const struct bext_insn *i
 		st->pc++;
 		return 0;
 	}
-	if (x) {
-		if ((err = reg_read(env, st, in->src)))
-			return err;
-		src = f->regs[in->src];
-	} else {
-		reg_mark_const(&src,
-			       is64 ? (uint64_t)(int64_t)in->imm : (uint64_t)(uint32_t)in->imm);
-	}
+	if ((err = src_operand(env, st, in, is64, &src)))
+		return err;
 	if (op == BEXT_ALU_MOV) {
 		if (x && in->off == 0) {
 			if (is64) {
@@ -911,70 +926,27 @@ static struct vstate *fork_state(struct venv *env, struct vstate *st)
 	return o;
 }
 
-/* Maps a jump to a refinement of (a, b) for the taken and the fall-through edge. */
+/* What a conditional jump tells each edge about (a, b). */
 struct cmp_plan {
 	enum cmp_op op_t, op_f;
 	bool swap_t, swap_f; /* compare (b, a) instead of (a, b) */
+	bool self_taken;     /* `r op r` always holds (jset aside) */
 };
 
-static void plan_cmp(uint8_t jop, struct cmp_plan *p)
-{
-	memset(p, 0, sizeof(*p));
-	switch (jop) {
-	case BEXT_JMP_JEQ:
-		p->op_t = CMP_EQ;
-		p->op_f = CMP_NE;
-		break;
-	case BEXT_JMP_JNE:
-		p->op_t = CMP_NE;
-		p->op_f = CMP_EQ;
-		break;
-	case BEXT_JMP_JSET:
-		p->op_t = CMP_SET;
-		p->op_f = CMP_NSET;
-		break;
-	case BEXT_JMP_JGT:
-		p->op_t = CMP_GT;
-		p->op_f = CMP_GE;
-		p->swap_f = true;
-		break;
-	case BEXT_JMP_JGE:
-		p->op_t = CMP_GE;
-		p->op_f = CMP_GT;
-		p->swap_f = true;
-		break;
-	case BEXT_JMP_JLT:
-		p->op_t = CMP_GT;
-		p->swap_t = true;
-		p->op_f = CMP_GE;
-		break;
-	case BEXT_JMP_JLE:
-		p->op_t = CMP_GE;
-		p->swap_t = true;
-		p->op_f = CMP_GT;
-		break;
-	case BEXT_JMP_JSGT:
-		p->op_t = CMP_SGT;
-		p->op_f = CMP_SGE;
-		p->swap_f = true;
-		break;
-	case BEXT_JMP_JSGE:
-		p->op_t = CMP_SGE;
-		p->op_f = CMP_SGT;
-		p->swap_f = true;
-		break;
-	case BEXT_JMP_JSLT:
-		p->op_t = CMP_SGT;
-		p->swap_t = true;
-		p->op_f = CMP_SGE;
-		break;
-	case BEXT_JMP_JSLE:
-		p->op_t = CMP_SGE;
-		p->swap_t = true;
-		p->op_f = CMP_SGT;
-		break;
-	}
-}
+/* Indexed by BEXT_OP(code) >> 4: a false edge is the converse comparison swapped. */
+static const struct cmp_plan cmp_plans[16] = {
+    [BEXT_JMP_JEQ >> 4] = {CMP_EQ, CMP_NE, false, false, true},
+    [BEXT_JMP_JNE >> 4] = {CMP_NE, CMP_EQ, false, false, false},
+    [BEXT_JMP_JSET >> 4] = {CMP_SET, CMP_NSET, false, false, false},
+    [BEXT_JMP_JGT >> 4] = {CMP_GT, CMP_GE, false, true, false},
+    [BEXT_JMP_JGE >> 4] = {CMP_GE, CMP_GT, false, true, true},
+    [BEXT_JMP_JLT >> 4] = {CMP_GT, CMP_GE, true, false, false},
+    [BEXT_JMP_JLE >> 4] = {CMP_GE, CMP_GT, true, false, true},
+    [BEXT_JMP_JSGT >> 4] = {CMP_SGT, CMP_SGE, false, true, false},
+    [BEXT_JMP_JSGE >> 4] = {CMP_SGE, CMP_SGT, false, true, true},
+    [BEXT_JMP_JSLT >> 4] = {CMP_SGT, CMP_SGE, true, false, false},
+    [BEXT_JMP_JSLE >> 4] = {CMP_SGE, CMP_SGT, true, false, true},
+};
 
 static bool refine(struct vreg *a, struct vreg *b, enum cmp_op op, bool swap, bool is32)
 {
@@ -1017,21 +989,15 @@ static int do_cond(struct venv *env, struct vstate **pst, const struct bext_insn
 	struct vreg a = f->regs[in->dst], b, ta, tb, fa, fb;
 	enum edge_fact fact_t = EDGE_NONE, fact_f = EDGE_NONE;
 	bool ok_t = true, ok_f = true, scalars;
-	struct cmp_plan p;
+	const struct cmp_plan *p = &cmp_plans[jop >> 4];
 	uint32_t fact_id = 0;
 	int32_t fact_range = 0;
 	int err;
 
 	if ((err = reg_read(env, st, in->dst)))
 		return err;
-	if (x) {
-		if ((err = reg_read(env, st, in->src)))
-			return err;
-		b = f->regs[in->src];
-	} else {
-		reg_mark_const(&b, is32 ? (uint64_t)(uint32_t)in->imm : (uint64_t)(int64_t)in->imm);
-	}
-	plan_cmp(jop, &p);
+	if ((err = src_operand(env, st, in, !is32, &b)))
+		return err;
 	scalars = a.type == SCALAR && b.type == SCALAR;
 	ta = fa = a;
 	tb = fb = b;
@@ -1050,13 +1016,12 @@ static int do_cond(struct venv *env, struct vstate **pst, const struct bext_insn
 			if (ok_t != ok_f)
 				mark_reg_precise(env, in->dst);
 		} else {
-			ok_t = jop == BEXT_JMP_JEQ || jop == BEXT_JMP_JGE || jop == BEXT_JMP_JLE ||
-			       jop == BEXT_JMP_JSGE || jop == BEXT_JMP_JSLE;
+			ok_t = p->self_taken;
 			ok_f = !ok_t;
 		}
 	} else if (scalars) {
-		ok_t = refine(&ta, &tb, p.op_t, p.swap_t, is32);
-		ok_f = refine(&fa, &fb, p.op_f, p.swap_f, is32);
+		ok_t = refine(&ta, &tb, p->op_t, p->swap_t, is32);
+		ok_f = refine(&fa, &fb, p->op_f, p->swap_f, is32);
 		if (ok_t != ok_f) { /* decided by the bounds: they matter */
 			mark_reg_precise(env, in->dst);
 			if (x)
@@ -1170,7 +1135,6 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 			    bool write, uint64_t size_min)
 {
 	struct vreg *r = &curf(st)->regs[regno];
-	const struct bext_map_desc *map;
 
 	if (!size)
 		return 0;
@@ -1216,17 +1180,8 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 		return 0;
 	}
 	case PTR_TO_MAP_VALUE:
-		map = &env->opts.maps[r->map_idx];
-		if (write && (map->flags & BPF_F_RDONLY_PROG))
-			return vreject(env, -EACCES, st->pc,
-				       "write into map forbidden, value is read-only");
-		return check_region(env, st, regno, r, 0, (int64_t)size, map->value_size,
-				    "map value");
 	case PTR_TO_MEM:
-		if (write && r->rdonly)
-			return vreject(env, -EACCES, st->pc, "R%d write into read-only memory",
-				       regno);
-		return check_region(env, st, regno, r, 0, (int64_t)size, r->mem_size, "memory");
+		return check_value_or_mem(env, st, regno, r, 0, (int64_t)size, write);
 	case PTR_TO_PACKET:
 		if (r->smin < 0 || r->umax > MAX_PACKET_OFF || r->off < 0 ||
 		    (uint64_t)r->off + size > r->mem_size)
@@ -1438,11 +1393,12 @@ bad_type : {
 }
 }
 
-static int push_callback_frame(struct venv *env, struct vstate *st, uint32_t hid,
-			       const struct call_meta *m)
+/* Enters a new frame running the subprogram at insn target, called from
+ * st->pc: r10 is its frame pointer, every other register uninitialised. */
+static int push_frame(struct venv *env, struct vstate *st, uint32_t target, struct vframe **out)
 {
-	struct vframe *f;
 	uint32_t fi = st->curframe + 1;
+	struct vframe *f;
 
 	if (fi >= V_MAX_FRAMES)
 		return vreject(env, -EACCES, st->pc, "the call stack of %u frames is too deep",
@@ -1453,7 +1409,23 @@ static int push_callback_frame(struct venv *env, struct vstate *st, uint32_t hid
 	free(st->frames[fi]);
 	st->frames[fi] = f;
 	f->callsite = (int32_t)st->pc;
-	f->subprog = env->aux[m->func].subprog;
+	f->subprog = env->aux[target].subprog;
+	ptr_init(&f->regs[10], PTR_TO_STACK);
+	f->regs[10].frameno = fi;
+	st->curframe = fi;
+	st->pc = target;
+	*out = f;
+	return 0;
+}
+
+static int push_callback_frame(struct venv *env, struct vstate *st, uint32_t hid,
+			       const struct call_meta *m)
+{
+	struct vframe *f;
+	int err = push_frame(env, st, m->func, &f);
+
+	if (err)
+		return err;
 	f->is_callback = true;
 	if (hid == 181) { /* bpf_loop: (index, ctx) */
 		reg_mark_unknown(&f->regs[1]);
@@ -1472,10 +1444,6 @@ static int push_callback_frame(struct venv *env, struct vstate *st, uint32_t hid
 		f->regs[3].map_idx = m->map;
 		f->regs[4] = m->cb_ctx;
 	}
-	ptr_init(&f->regs[10], PTR_TO_STACK);
-	f->regs[10].frameno = fi;
-	st->curframe = fi;
-	st->pc = m->func;
 	return 0;
 }
 
@@ -1616,28 +1584,16 @@ static int do_helper_call(struct venv *env, struct vstate **pst, const struct be
 
 static int do_local_call(struct venv *env, struct vstate *st, const struct bext_insn *in)
 {
-	uint32_t fi = st->curframe + 1, target = st->pc + in->imm + 1;
 	struct vframe *f, *caller = curf(st);
+	int err;
 
 	if (st->lock_map >= 0)
 		return vreject(env, -EACCES, st->pc,
 			       "function calls are not allowed while holding a lock");
-	if (fi >= V_MAX_FRAMES)
-		return vreject(env, -EACCES, st->pc, "the call stack of %u frames is too deep",
-			       fi + 1);
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	free(st->frames[fi]);
-	st->frames[fi] = f;
+	if ((err = push_frame(env, st, st->pc + in->imm + 1, &f)))
+		return err;
 	for (int r = 1; r <= 5; r++)
 		f->regs[r] = caller->regs[r];
-	ptr_init(&f->regs[10], PTR_TO_STACK);
-	f->regs[10].frameno = fi;
-	f->callsite = (int32_t)st->pc;
-	f->subprog = env->aux[target].subprog;
-	st->curframe = fi;
-	st->pc = target;
 	return 0;
 }
 
