@@ -456,6 +456,60 @@ static void link_remove(struct agent_link *l, const char *why)
 	free(l);
 }
 
+/*
+ * Tail-call targets: a program that only a program array holds has no link,
+ * but a loaded program may jump to it. Every program in a slot of a loaded
+ * program's prog arrays is loaded too (and registered for the tail-call
+ * resolver by prog_get), then theirs, until nothing new turns up; slot
+ * changes bump the store's generation, so the watcher comes back here. A
+ * program that cannot be loaded is logged once (its id joins the failed
+ * list: ids are never reused) and tail calls to it fall through.
+ */
+static void load_tail_targets(void)
+{
+	bool added = true;
+
+	while (added) {
+		struct agent_prog *p;
+
+		added = false;
+		for (p = agent.progs; p && !added; p = p->next) {
+			for (size_t i = 0; i < p->nr_maps && !added; i++) {
+				struct bext_map *m = p->maps[i];
+
+				if (bext_map__type(m) != BPF_MAP_TYPE_PROG_ARRAY)
+					continue;
+				for (uint32_t k = 0; k < bext_map__max_entries(m) && !added; k++) {
+					struct agent_prog *q;
+					char err[512] = "";
+					uint32_t id;
+
+					if (bext_map__lookup_elem(m, &k, &id) || is_failed(id))
+						continue;
+					for (q = agent.progs; q && q->id != id; q = q->next)
+						;
+					if (q)
+						continue;
+					/* restart the walk: prog_get puts new programs first */
+					added = prog_get(id, err, sizeof(err)) != NULL;
+					if (added) {
+						agent_log(
+						    "loaded program %u for tail calls (prog array "
+						    "%s [%u])",
+						    id, bext_map__name(m), k);
+					} else {
+						mark_failed(id);
+						agent_log(
+						    "program %u in prog array %s [%u] not loaded: "
+						    "%s",
+						    id, bext_map__name(m), k, err);
+					}
+				}
+			}
+		}
+	}
+}
+
 /* Brings the installed links in line with the store. Called with agent.lock held. */
 static void reconcile(void)
 {
@@ -513,6 +567,7 @@ static void reconcile(void)
 		if (!pend[i].prog)
 			link_fail(pend[i].id, &pend[i].d, err);
 	}
+	load_tail_targets();
 	for (i = 0; i < nr; i++)
 		if (pend[i].prog)
 			link_install(pend[i].id, &pend[i].d, &pend[i].t, pend[i].path_arg,
