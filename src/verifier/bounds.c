@@ -23,11 +23,9 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define LO32 0xffffffffull
 
-void reg_mark_unknown(struct vreg *r)
+/* Every bound at its widest (the tnum is left alone). */
+static void bounds_unknown(struct vreg *r)
 {
-	memset(r, 0, sizeof(*r));
-	r->type = SCALAR;
-	r->var = TNUM_UNKNOWN;
 	r->smin = INT64_MIN;
 	r->smax = INT64_MAX;
 	r->umin = 0;
@@ -36,6 +34,14 @@ void reg_mark_unknown(struct vreg *r)
 	r->s32max = INT32_MAX;
 	r->u32min = 0;
 	r->u32max = UINT32_MAX;
+}
+
+void reg_mark_unknown(struct vreg *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = SCALAR;
+	r->var = TNUM_UNKNOWN;
+	bounds_unknown(r);
 }
 
 void reg_mark_const(struct vreg *r, uint64_t v)
@@ -51,14 +57,7 @@ void reg_mark_const(struct vreg *r, uint64_t v)
 /* Only the bounds of the variable part: for pointers whose var is known. */
 void reg_set_bounds_from_var(struct vreg *r)
 {
-	r->smin = INT64_MIN;
-	r->smax = INT64_MAX;
-	r->umin = 0;
-	r->umax = UINT64_MAX;
-	r->s32min = INT32_MIN;
-	r->s32max = INT32_MAX;
-	r->u32min = 0;
-	r->u32max = UINT32_MAX;
+	bounds_unknown(r);
 	reg_sync(r);
 }
 
@@ -71,6 +70,20 @@ static bool empty(const struct vreg *r)
 {
 	return r->umin > r->umax || r->smin > r->smax || r->u32min > r->u32max ||
 	       r->s32min > r->s32max;
+}
+
+/* The 32-bit bounds from a 64-bit range [lo, hi] (unsigned or signed, as
+ * bit patterns) whose high halves are equal: its low halves then bound them. */
+static inline void low_from_full(struct vreg *r, uint64_t lo, uint64_t hi)
+{
+	if ((lo >> 32) != (hi >> 32))
+		return;
+	r->u32min = MAX(r->u32min, (uint32_t)lo);
+	r->u32max = MIN(r->u32max, (uint32_t)hi);
+	if ((int32_t)(uint32_t)lo <= (int32_t)(uint32_t)hi) {
+		r->s32min = MAX(r->s32min, (int32_t)(uint32_t)lo);
+		r->s32max = MIN(r->s32max, (int32_t)(uint32_t)hi);
+	}
 }
 
 static bool sync_once(struct vreg *r)
@@ -91,22 +104,8 @@ static bool sync_once(struct vreg *r)
 		return false;
 
 	/* low half from the full value when the high half is fixed */
-	if ((r->umin >> 32) == (r->umax >> 32)) {
-		r->u32min = MAX(r->u32min, (uint32_t)r->umin);
-		r->u32max = MIN(r->u32max, (uint32_t)r->umax);
-		if ((int32_t)(uint32_t)r->umin <= (int32_t)(uint32_t)r->umax) {
-			r->s32min = MAX(r->s32min, (int32_t)(uint32_t)r->umin);
-			r->s32max = MIN(r->s32max, (int32_t)(uint32_t)r->umax);
-		}
-	}
-	if ((r->smin >> 32) == (r->smax >> 32)) {
-		r->u32min = MAX(r->u32min, (uint32_t)r->smin);
-		r->u32max = MIN(r->u32max, (uint32_t)r->smax);
-		if ((int32_t)(uint32_t)r->smin <= (int32_t)(uint32_t)r->smax) {
-			r->s32min = MAX(r->s32min, (int32_t)(uint32_t)r->smin);
-			r->s32max = MIN(r->s32max, (int32_t)(uint32_t)r->smax);
-		}
-	}
+	low_from_full(r, r->umin, r->umax);
+	low_from_full(r, (uint64_t)r->smin, (uint64_t)r->smax);
 	if (empty(r))
 		return false;
 

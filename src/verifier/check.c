@@ -276,30 +276,35 @@ static int stack_write(struct venv *env, struct vstate *st, struct vframe *f, in
 	return 0;
 }
 
+/* The first byte of stype[from, to) that cannot be read as scalar data
+ * (never written, or part of a spilled pointer), or `to` if there is none. */
+static int stack_unreadable(const struct vframe *f, int from, int to)
+{
+	for (int b = from; b < to; b++)
+		if (f->stype[b] == STACK_INVALID ||
+		    (f->stype[b] == STACK_SPILL && f->spill[b / 8].type != SCALAR))
+			return b;
+	return to;
+}
+
 static int stack_read(struct venv *env, struct vstate *st, struct vframe *f, int o, int size,
 		      struct vreg *out, bool sign)
 {
-	int b = o + (int)V_STACK;
+	int b = o + (int)V_STACK, i;
 
 	if (size == 8 && !(o % 8) && f->stype[b] == STACK_SPILL) {
 		*out = f->spill[b / 8];
 		return 0;
 	}
-	for (int i = b; i < b + size; i++) {
-		if (f->stype[i] == STACK_MISC)
-			continue;
-		if (f->stype[i] == STACK_SPILL) {
-			if (f->spill[i / 8].type == SCALAR)
-				continue;
-			return vreject(
-			    env, -EACCES, st->pc,
-			    "invalid size of register fill: partial read of spilled %s at fp%d",
-			    reg_type_name(f->spill[i / 8].type), (i / 8) * 8 - (int)V_STACK);
-		}
+	i = stack_unreadable(f, b, b + size);
+	if (i < b + size && f->stype[i] == STACK_SPILL)
+		return vreject(env, -EACCES, st->pc,
+			       "invalid size of register fill: partial read of spilled %s at fp%d",
+			       reg_type_name(f->spill[i / 8].type), (i / 8) * 8 - (int)V_STACK);
+	if (i < b + size)
 		return vreject(env, -EACCES, st->pc,
 			       "invalid read from stack off %d+%d size %d (uninitialised)", o,
 			       i - b, size);
-	}
 	reg_set_size_unknown(out, size, sign);
 	return 0;
 }
@@ -343,6 +348,17 @@ static int check_region(struct venv *env, struct vstate *st, int regno, const st
 			       what, lim, limit, lo, hi - size, size, regno);
 	}
 	return 0;
+}
+
+/* Does the policy (if any) grant reading or writing ctx bytes [lo, hi)? */
+static bool policy_allows_ctx(const struct venv *env, int64_t lo, int64_t hi, bool write)
+{
+	uint32_t plo = (uint32_t)lo, plen = (uint32_t)(hi - lo);
+
+	if (!env->policy)
+		return true;
+	return write ? bext_policy__ctx_writable(env->policy, plo, plen)
+		     : bext_policy__ctx_readable(env->policy, plo, plen);
 }
 
 /* A map value or ring buffer/key memory access: the region must allow a
@@ -438,14 +454,13 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 				    ", %" PRId64 ") of R%d",
 				    lo, hi, regno);
 			note_depth(env, f, lo);
-			for (int64_t b = lo + V_STACK; b < hi + (int64_t)V_STACK; b++)
-				if (f->stype[b] == STACK_INVALID ||
-				    (f->stype[b] == STACK_SPILL && f->spill[b / 8].type != SCALAR))
-					return vreject(
-					    env, -EACCES, st->pc,
-					    "invalid read from stack: variable-offset read of R%d "
-					    "may see uninitialised or pointer bytes",
-					    regno);
+			if (stack_unreadable(f, (int)(lo + V_STACK), (int)(hi + V_STACK)) <
+			    (int)(hi + V_STACK))
+				return vreject(
+				    env, -EACCES, st->pc,
+				    "invalid read from stack: variable-offset read of R%d "
+				    "may see uninitialised or pointer bytes",
+				    regno);
 			reg_set_size_unknown(out, size, sign);
 			return 0;
 		}
@@ -455,7 +470,6 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 		    (!reg_is_const(&r) || r.var.value || r.off)) {
 			/* EXT ctx is plain memory: a moved pointer stays inside it */
 			int64_t lo, hi;
-			bool ok;
 
 			err = check_region(env, st, regno, &r, off, size, progtype_ctx_size(env),
 					   "ctx");
@@ -472,17 +486,11 @@ static int check_mem_access(struct venv *env, struct vstate *st, int regno, int 
 					       "invalid access to ctx: write through R%d, ctx of "
 					       "ext is read-only",
 					       regno);
-			if (env->policy) {
-				ok = write ? bext_policy__ctx_writable(env->policy, (uint32_t)lo,
-								       (uint32_t)(hi - lo))
-					   : bext_policy__ctx_readable(env->policy, (uint32_t)lo,
-								       (uint32_t)(hi - lo));
-				if (!ok)
-					return vreject(env, -EACCES, st->pc,
-						       "invalid access to ctx: %s of off=[%" PRId64
-						       ",%" PRId64 ") not allowed by policy",
-						       write ? "write" : "read", lo, hi);
-			}
+			if (!policy_allows_ctx(env, lo, hi, write))
+				return vreject(env, -EACCES, st->pc,
+					       "invalid access to ctx: %s of off=[%" PRId64
+					       ",%" PRId64 ") not allowed by policy",
+					       write ? "write" : "read", lo, hi);
 			return plain_access_done(env, st, regno, size, write, val, out, sign,
 						 "ctx");
 		}
@@ -933,7 +941,8 @@ struct cmp_plan {
 	bool self_taken;     /* `r op r` always holds (jset aside) */
 };
 
-/* Indexed by BEXT_OP(code) >> 4: a false edge is the converse comparison swapped. */
+/* Indexed by BEXT_OP(code) >> 4. The fall-through edge holds the negation:
+ * `a > b` fails as `b >= a`, hence the other strictness with a swap. */
 static const struct cmp_plan cmp_plans[16] = {
     [BEXT_JMP_JEQ >> 4] = {CMP_EQ, CMP_NE, false, false, true},
     [BEXT_JMP_JNE >> 4] = {CMP_NE, CMP_EQ, false, false, false},
@@ -1145,6 +1154,7 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 	case PTR_TO_STACK: {
 		struct vframe *f = st->frames[r->frameno];
 		int64_t o;
+		int b, end;
 
 		if (!reg_is_const(r))
 			return vreject(env, -EACCES, st->pc,
@@ -1161,22 +1171,18 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 				stack_mark_misc(f, (int)(o + V_STACK), (int)size_min);
 			return 0;
 		}
-		for (int64_t b = o + V_STACK; b < o + (int64_t)V_STACK + (int64_t)size; b++) {
-			if (f->stype[b] == STACK_MISC)
-				continue;
-			if (f->stype[b] == STACK_SPILL) {
-				if (f->spill[b / 8].type == SCALAR)
-					continue;
-				return vreject(env, -EACCES, st->pc,
-					       "R%d invalid indirect read from stack: spilled "
-					       "pointer at off %" PRId64,
-					       regno, b - (int64_t)V_STACK);
-			}
+		end = (int)(o + V_STACK + (int64_t)size);
+		b = stack_unreadable(f, (int)(o + V_STACK), end);
+		if (b < end && f->stype[b] == STACK_SPILL)
+			return vreject(env, -EACCES, st->pc,
+				       "R%d invalid indirect read from stack: spilled "
+				       "pointer at off %" PRId64,
+				       regno, (int64_t)b - (int64_t)V_STACK);
+		if (b < end)
 			return vreject(env, -EACCES, st->pc,
 				       "invalid indirect read from stack R%d off %" PRId64
 				       "+%" PRId64 " size %" PRIu64,
-				       regno, o, b - o - (int64_t)V_STACK, size);
-		}
+				       regno, o, (int64_t)b - o - (int64_t)V_STACK, size);
 		return 0;
 	}
 	case PTR_TO_MAP_VALUE:
@@ -1194,7 +1200,6 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 		if (env->opts.prog_type == BEXT_PROG_EXT) { /* plain memory, scalars only */
 			int64_t lo = (int64_t)r->off + r->smin;
 			int64_t hi = (int64_t)r->off + r->smax + (int64_t)size;
-			uint32_t plo = (uint32_t)lo, plen = (uint32_t)(hi - lo);
 			int err;
 
 			if (write && !env->opts.ctx_writable)
@@ -1206,9 +1211,7 @@ static int check_helper_mem(struct venv *env, struct vstate *st, int regno, uint
 					   progtype_ctx_size(env), "ctx");
 			if (err)
 				return err;
-			if (env->policy &&
-			    !(write ? bext_policy__ctx_writable(env->policy, plo, plen)
-				    : bext_policy__ctx_readable(env->policy, plo, plen)))
+			if (!policy_allows_ctx(env, lo, hi, write))
 				return vreject(env, -EACCES, st->pc,
 					       "invalid access to ctx: helper %s of off=[%" PRId64
 					       ",%" PRId64 ") not allowed by policy",
