@@ -318,16 +318,6 @@ static void batch_drop_ref(struct bext_store *s, struct redo_batch *b, uint32_t 
 	}
 }
 
-/* Drops one reference on @id (lock held); the object turns DYING at zero. */
-static void drop_one_ref(struct bext_store *s, uint32_t id)
-{
-	struct redo_batch b = {0};
-
-	batch_drop_ref(s, &b, id);
-	if (b.n)
-		batch_commit(s, &b);
-}
-
 /* Maps the slot reference array of object @id's segment (NULL: none). */
 static uint32_t *map_slots(struct bext_store *s, uint32_t id, void **map, uint64_t *len,
 			   uint32_t *nr)
@@ -869,91 +859,6 @@ out:
 const char *bext_store__path(const struct bext_store *s)
 {
 	return s->dir;
-}
-
-int bext_store_slot_ref_get(struct bext_store *s, uint32_t owner_id, uint32_t id,
-			    enum bext_obj_kind kind)
-{
-	struct bext_reg_entry *o, *t;
-	int err = reg_lock(s);
-
-	if (err)
-		return err;
-	o = find_slot(s, owner_id);
-	t = find_slot(s, id);
-	if (!o || o->state != BEXT_OBJ_LIVE) {
-		err = 0;
-	} else if (!id || !t || t->state != BEXT_OBJ_LIVE || t->kind != (uint32_t)kind) {
-		err = -EBADF;
-	} else if (t->refcnt == UINT32_MAX) {
-		err = -EOVERFLOW;
-	} else {
-		t->refcnt++;
-		bump_generation(s);
-		err = 1;
-	}
-	reg_unlock(s);
-	return err;
-}
-
-void bext_store_slot_ref_put(struct bext_store *s, uint32_t owner_id, uint32_t id)
-{
-	struct bext_reg_entry *o;
-
-	if (!id || reg_lock(s))
-		return;
-	o = find_slot(s, owner_id);
-	if (o && o->state == BEXT_OBJ_LIVE) {
-		drop_one_ref(s, id);
-		reap_dying(s);
-		bump_generation(s);
-	}
-	reg_unlock(s);
-}
-
-int bext_store_swap_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slot,
-			     uint32_t new_id, enum bext_obj_kind kind, uint32_t *old)
-{
-	struct bext_reg_entry *o, *t;
-	uint32_t prev;
-	int err;
-
-	*old = 0;
-	err = reg_lock(s);
-	if (err)
-		return err;
-	o = find_slot(s, owner_id);
-	if (!o || o->state != BEXT_OBJ_LIVE) {
-		/*
-		 * The owner was removed while a process still has it mapped: its
-		 * slot references are gone already, and nobody can find it again.
-		 * Slots of such an orphan hold ids without references.
-		 */
-		*old = __atomic_exchange_n(slot, new_id, __ATOMIC_ACQ_REL);
-		goto out;
-	}
-	if (new_id) {
-		t = find_slot(s, new_id);
-		if (!t || t->state != BEXT_OBJ_LIVE || t->kind != (uint32_t)kind) {
-			err = -EBADF;
-			goto out;
-		}
-		if (t->refcnt == UINT32_MAX) {
-			err = -EOVERFLOW;
-			goto out;
-		}
-		t->refcnt++; /* one word: no redo batch needed */
-	}
-	prev = __atomic_exchange_n(slot, new_id, __ATOMIC_ACQ_REL);
-	*old = prev;
-	if (prev) {
-		drop_one_ref(s, prev);
-		reap_dying(s);
-	}
-	bump_generation(s);
-out:
-	reg_unlock(s);
-	return err;
 }
 
 int bext_store_set_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slots, uint32_t idx,

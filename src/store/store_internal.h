@@ -139,7 +139,7 @@ struct bext_seg_hdr {
 	 * Slot references (zero in segments written before they existed): an
 	 * array of nr_slot_refs u32 object ids inside the payload, at
 	 * slot_refs_off8 * 8 from the segment start, 0 = empty. Each non-zero
-	 * slot holds one reference, changed only by bext_store_swap_slot_ref()
+	 * slot holds one reference, changed only by bext_store_set_slot_ref()
 	 * and dropped when the object is removed (map-in-map contents).
 	 */
 	uint32_t nr_slot_refs;
@@ -185,19 +185,13 @@ BEXT_HIDDEN int bext_store_create_obj(struct bext_store *s, const struct bext_ob
 BEXT_HIDDEN int bext_store_open_obj_fd(struct bext_store *s, uint32_t id, enum bext_obj_kind kind,
 				       struct bext_reg_entry *e);
 /*
- * Stores @new_id (0: empties) in @slot, one of live object @owner_id's slot
- * references, and returns the id it held in *@old (0 if none). Under the
- * registry lock: takes a reference on @new_id first (-EBADF unless it is a
- * live object of @kind), then exchanges the slot, then drops the old id's
- * reference (which may remove it). When the owner is no longer live (removed
- * while still mapped somewhere) the slot is exchanged without references.
- * A crash between the steps can only leak a reference.
- */
-BEXT_HIDDEN int bext_store_swap_slot_ref(struct bext_store *s, uint32_t owner_id, uint32_t *slot,
-					 uint32_t new_id, enum bext_obj_kind kind, uint32_t *old);
-/*
- * The same for slot @idx of @slots, the owner's slot reference array as the
- * caller mapped it, without the crash window: the change is recorded as an
+ * Stores @new_id (0: empties) in slot @idx of @slots, live object
+ * @owner_id's slot reference array as the caller mapped it, and returns the
+ * id it held in *@old (0 if none). Under the registry lock, it takes a
+ * reference on @new_id (-EBADF unless it is a live object of @kind) and
+ * drops the old id's (which may remove it); when the owner is no longer
+ * live (removed while still mapped somewhere) the slot changes without
+ * references. No crash window: the change is recorded as an
  * intent in the registry (owner, index, old and new id) in the same redo
  * batch that takes the new reference, and the old reference is dropped in
  * the same batch that clears the intent, so a process killed anywhere in
@@ -221,17 +215,6 @@ BEXT_HIDDEN int bext_store_set_slot_ref(struct bext_store *s, uint32_t owner_id,
 BEXT_HIDDEN int bext_store_sweep_slot_refs(struct bext_store *s, uint32_t owner_id, uint32_t *slots,
 					   uint32_t nr, bool (*stale)(void *ctx, uint32_t idx),
 					   void *ctx);
-/*
- * Slot references kept by the owner itself (hash of maps: one slot per hash
- * element, exchanged by the map code under its own locks). get: takes a
- * reference on live @id of @kind for a slot of @owner_id: 1, or 0 when the
- * owner is no longer live (nothing taken: an orphan's slots hold none),
- * -EBADF when @id is not live. put: drops one such reference, unless the
- * owner is no longer live (its removal already dropped what its slots held).
- */
-BEXT_HIDDEN int bext_store_slot_ref_get(struct bext_store *s, uint32_t owner_id, uint32_t id,
-					enum bext_obj_kind kind);
-BEXT_HIDDEN void bext_store_slot_ref_put(struct bext_store *s, uint32_t owner_id, uint32_t id);
 BEXT_HIDDEN int bext_store_find_by_name(struct bext_store *s, enum bext_obj_kind kind,
 					const char *name, uint32_t *id);
 
