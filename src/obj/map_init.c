@@ -136,6 +136,12 @@ static int add_reloc(struct bext_obj *obj, const struct obj_sec *maps, uint32_t 
 		    err, err_len,
 		    "%s: map %s: initialiser slot [%llu] is out of range (max_entries %u)",
 		    obj->name, m->name, (unsigned long long)index, m->max_entries);
+	/* the loader stores slot [i] under the 4-byte key i (a hash of maps may have others) */
+	if (m->key_size != 4)
+		return obj_err(err, err_len,
+			       "%s: map %s: initialiser slot [%llu] needs 4-byte keys, but the "
+			       "key size is %u",
+			       obj->name, m->name, (unsigned long long)index, m->key_size);
 	if (maps->data)
 		memcpy(&addend, maps->data + rel->r_offset, sizeof(addend));
 	kind = resolve(obj, m, index, &obj->syms[sym], addend, &target, err, err_len);

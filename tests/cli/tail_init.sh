@@ -44,7 +44,7 @@ clean() { # clean WHAT OUTPUT: no sanitizer report
 	fi
 }
 
-for b in 0 1 2 3 4 5; do
+for b in 0 1 2 3 4 5 6; do
 	clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -DBAD=$b \
 		-c "$src/tailinit.bpf.c" -o "$t/bad$b.bpf.o" || exit 1
 done
@@ -152,6 +152,7 @@ bad 1 'map jmp: initialiser slot [4] is out of range (max_entries 4)'
 bad 2 "map jmp: slot [1] is map 'in1', but a prog array holds programs"
 bad 3 "map jmp: slot [1] refers to the undefined symbol 'not_here' (an extern?)"
 bad 4 "map outer: slot [0] is program 'prog_b', but a map of maps holds maps"
+bad 6 "map hwide: initialiser slot [1] needs 4-byte keys, but the key size is 8"
 if [ -e "$st" ]; then
 	echo "FAIL: a refused object created the store"; fail=1
 else

@@ -104,6 +104,17 @@ struct {
     .values = {[0] = &in1, [3] = &in2},
 };
 
+#if BAD == 6
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS); /* 8-byte keys: [i] cannot name a key */
+	__uint(max_entries, 4);
+	__type(key, __u64);
+	__array(values, struct inner);
+} hwide SEC(".maps") = {
+    .values = {[1] = &in1},
+};
+#endif
+
 #if BAD == 5
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); /* no __array(values, ...): no template */
