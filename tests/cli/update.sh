@@ -86,6 +86,12 @@ fi
 run 1 'bext update: map upd.rodata: map is frozen or read-only (EPERM)' update upd.rodata 0 7
 run 1 "bext update: no map nomap in $st" update nomap 1 1
 run 1 "bext delete: no map 99 in $st" delete 99 1
+# an id beyond 32 bits is no map (not map 4294967297 - 2^32 = 1, counts)
+run 1 "bext update: no map 4294967297 in $st" update 4294967297 2 7
+run 1 "bext delete: no map 18446744073709551617 in $st" delete 18446744073709551617 2
+# hex digits only: strtoul would take leading white space ("\t1" = 1)
+tab=$(printf 'hex:\t1000000')
+run 2 "bext update: map counts: key '$tab' is not hex (key size 4)" update counts "$tab" 7
 run 2 "bext update: bad flag 'sometimes' (any, noexist or exist)" update counts 1 2 sometimes
 run 2 "bext update: map counts: key 'x' is not an integer that fits (key size 4)" update counts x 1
 run 2 "bext update: map counts: key '4294967296' is not an integer that fits (key size 4)" \

@@ -9,8 +9,10 @@
  * memory order (`hex:01000000` is the u32 1). Per-CPU maps take one value
  * for every CPU.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +42,10 @@ static const char *parse_bytes(const char *s, uint8_t *out, size_t size)
 		for (size_t i = 0; i < size; i++) {
 			char b[3] = {s[2 * i], s[2 * i + 1], 0}, *end;
 
-			out[i] = (uint8_t)strtoul(b, &end, 16);
-			if (*end || b[0] == '-' || b[0] == '+' || b[0] == ' ')
+			/* digits only: strtoul would also take a sign or white space */
+			if (!isxdigit((unsigned char)b[0]) || !isxdigit((unsigned char)b[1]))
 				return "is not hex";
+			out[i] = (uint8_t)strtoul(b, &end, 16);
 		}
 		return NULL;
 	}
@@ -163,9 +166,12 @@ static int map_write(int argc, char **argv, bool update)
 	s = cli_open_existing_store(dir, cmd);
 	if (!s)
 		return 1;
+	errno = 0;
 	id = strtoul(pos[0], &end, 10);
-	m = *end == 0 && id > 0 ? bext_store__map_by_id(s, (uint32_t)id)
-				: bext_store__map_by_name(s, pos[0]);
+	/* an id is a u32: a bigger number must not wrap to another map's id */
+	m = *end == 0 && id > 0 && !errno && id <= UINT32_MAX
+		? bext_store__map_by_id(s, (uint32_t)id)
+		: bext_store__map_by_name(s, pos[0]);
 	if (!m) {
 		fprintf(stderr, "bext %s: no map %s in %s\n", cmd, pos[0], bext_store__path(s));
 		bext_store__close(s);
