@@ -284,7 +284,7 @@ static long aom_delete(struct bext_map *m, const void *key)
 	int err;
 
 	if (!slot)
-		return -EINVAL;
+		return -E2BIG; /* as the kernel's fd arrays */
 	if (!__atomic_load_n(slot, __ATOMIC_ACQUIRE))
 		return -ENOENT;
 	err =

@@ -592,6 +592,9 @@ static void test_map_in_map(void)
 	k = 3;
 	CHECK_EQ(bext_map__delete_elem(outer, &k), 0);
 	CHECK_EQ(bext_map__delete_elem(outer, &k), -ENOENT);
+	k = 8; /* out of range: E2BIG, as the kernel's fd arrays (checked on kernel 6.18) */
+	CHECK_EQ(bext_map__delete_elem(outer, &k), -E2BIG);
+	k = 3;
 	bext_map__close(outer);
 
 	o.map_type = BPF_MAP_TYPE_HASH_OF_MAPS;
