@@ -33,30 +33,6 @@ static int runs = 5;
 static int n_progs, n_rejected;
 static double total_ms;
 
-static bool has_prefix(const char *s, const char *p)
-{
-	return !strncmp(s, p, strlen(p));
-}
-
-static enum bext_prog_type type_of(const char *sec, uint32_t *ctx_size)
-{
-	*ctx_size = 0;
-	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp") ||
-	    has_prefix(sec, "raw_tracepoint"))
-		return BEXT_PROG_RAW_SYSCALL;
-	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/")) {
-		if (strstr(sec, "sys_exit"))
-			*ctx_size = 24;
-		return BEXT_PROG_TRACEPOINT;
-	}
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
-	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
-		return BEXT_PROG_UPROBE;
-	if (has_prefix(sec, "xdp"))
-		return BEXT_PROG_XDP;
-	return BEXT_PROG_EXT;
-}
-
 static double now_ms(void)
 {
 	struct timespec t;
@@ -125,7 +101,8 @@ static void bench_object(const char *path, const char *rel, const char *file)
 		size_t n;
 
 		insns = bext_obj_prog__insns(p, &n);
-		o.prog_type = type_of(bext_obj_prog__section_name(p), &o.ctx_size);
+		o.prog_type =
+		    bext_prog_type_from_section(bext_obj_prog__section_name(p), &o.ctx_size);
 		if (o.prog_type == BEXT_PROG_EXT)
 			ext_ctx(file, &o);
 		o.n_maps = (uint32_t)bext_obj__map_count(obj);

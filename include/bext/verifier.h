@@ -111,6 +111,15 @@ BEXT_API const char *bext_prog_type_name(enum bext_prog_type type);
 /* Parses a program type name (also "kprobe", "uretprobe", "tp", "raw_tp",
  * "raw_syscall", "ext"); -EINVAL when unknown. */
 BEXT_API int bext_prog_type_from_name(const char *name, enum bext_prog_type *type);
+/*
+ * The program type for a libbpf-style ELF section name, as bext load picks
+ * it: "uprobe*", "uretprobe*", "kprobe*", "kretprobe*", "usdt*" -> uprobe;
+ * "tracepoint/..", "tp/.." -> tracepoint (*ctx_size = 24 for a sys_exit
+ * record, else 0: the type's default); "raw_tp*", "raw_tracepoint*" or a
+ * name with "raw_syscalls" -> raw syscall; "xdp*" -> xdp; anything else ->
+ * ext. @ctx_size may be NULL.
+ */
+BEXT_API enum bext_prog_type bext_prog_type_from_section(const char *sec, uint32_t *ctx_size);
 /* The name of helper id ("bpf_map_lookup_elem"), or NULL if the verifier
  * does not know it. */
 BEXT_API const char *bext_helper_name(uint32_t id);

@@ -131,3 +131,33 @@ int progtype_ctx_access(struct venv *env, int insn, int off, int size, bool writ
 	}
 	return 0;
 }
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+enum bext_prog_type bext_prog_type_from_section(const char *sec, uint32_t *ctx_size)
+{
+	uint32_t dummy;
+
+	if (!ctx_size)
+		ctx_size = &dummy;
+	*ctx_size = 0;
+	if (!sec)
+		return BEXT_PROG_EXT;
+	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp") ||
+	    has_prefix(sec, "raw_tracepoint"))
+		return BEXT_PROG_RAW_SYSCALL;
+	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/")) {
+		if (strstr(sec, "sys_exit"))
+			*ctx_size = 24; /* the exit record: header, nr, ret */
+		return BEXT_PROG_TRACEPOINT;
+	}
+	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
+	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
+		return BEXT_PROG_UPROBE;
+	if (has_prefix(sec, "xdp"))
+		return BEXT_PROG_XDP;
+	return BEXT_PROG_EXT;
+}

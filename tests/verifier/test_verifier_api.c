@@ -501,6 +501,36 @@ static void test_names(void **state)
 	assert_null(bext_helper_name(9999));
 }
 
+static void test_section_types(void **state)
+{
+	static const struct {
+		const char *sec;
+		enum bext_prog_type t;
+		uint32_t ctx_size;
+	} cases[] = {
+	    {"uprobe/libc.so.6:malloc", BEXT_PROG_UPROBE, 0},
+	    {"uretprobe//bin/ls:main", BEXT_PROG_UPROBE, 0},
+	    {"kprobe/do_sys_open", BEXT_PROG_UPROBE, 0},
+	    {"usdt/app:provider:probe", BEXT_PROG_UPROBE, 0},
+	    {"tracepoint/syscalls/sys_enter_openat", BEXT_PROG_TRACEPOINT, 0},
+	    {"tp/syscalls/sys_exit_read", BEXT_PROG_TRACEPOINT, 24},
+	    {"raw_tp/sys_enter", BEXT_PROG_RAW_SYSCALL, 0},
+	    {"raw_tracepoint/sys_exit", BEXT_PROG_RAW_SYSCALL, 0},
+	    {"tracepoint/raw_syscalls/sys_enter", BEXT_PROG_RAW_SYSCALL, 0},
+	    {"xdp", BEXT_PROG_XDP, 0},
+	    {"socket", BEXT_PROG_EXT, 0},
+	    {".text", BEXT_PROG_EXT, 0},
+	};
+	uint32_t size = 99;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(bext_prog_type_from_section(cases[i].sec, &size), cases[i].t);
+		assert_int_equal(size, cases[i].ctx_size);
+	}
+	assert_int_equal(bext_prog_type_from_section(NULL, NULL), BEXT_PROG_EXT);
+}
+
 /*
  * Soundness fuzzing: random programs over a 64-byte writable ctx and the
  * stack, with loads/stores at computed offsets, ALU ops and branches. Every
@@ -643,11 +673,11 @@ static void test_soundness_fuzz(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tnum_exact), cmocka_unit_test(test_tnum_sound),
-	    cmocka_unit_test(test_alu_sound),  cmocka_unit_test(test_refine_sound),
-	    cmocka_unit_test(test_api_errors), cmocka_unit_test(test_log_and_stats),
-	    cmocka_unit_test(test_names),      cmocka_unit_test(test_soundness_fuzz),
-	    cmocka_unit_test(test_log_path),
+	    cmocka_unit_test(test_tnum_exact),	   cmocka_unit_test(test_tnum_sound),
+	    cmocka_unit_test(test_alu_sound),	   cmocka_unit_test(test_refine_sound),
+	    cmocka_unit_test(test_api_errors),	   cmocka_unit_test(test_log_and_stats),
+	    cmocka_unit_test(test_names),	   cmocka_unit_test(test_section_types),
+	    cmocka_unit_test(test_soundness_fuzz), cmocka_unit_test(test_log_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,31 +23,7 @@
 
 static char logbuf[1 << 20];
 
-static bool has_prefix(const char *s, const char *p)
-{
-	return !strncmp(s, p, strlen(p));
-}
-
 /* The program type from the section name, as `bext verify` derives it. */
-static enum bext_prog_type type_of(const char *sec, uint32_t *ctx_size)
-{
-	*ctx_size = 0;
-	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp") ||
-	    has_prefix(sec, "raw_tracepoint"))
-		return BEXT_PROG_RAW_SYSCALL;
-	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/")) {
-		if (strstr(sec, "sys_exit"))
-			*ctx_size = 24;
-		return BEXT_PROG_TRACEPOINT;
-	}
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
-	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
-		return BEXT_PROG_UPROBE;
-	if (has_prefix(sec, "xdp"))
-		return BEXT_PROG_XDP;
-	return BEXT_PROG_EXT;
-}
-
 /*
  * Ext programs (sections "ext", "tc", "socket", ...) take whatever ctx their
  * runner gives them: the ones the project runs, by object file name.
@@ -124,7 +100,8 @@ static int verify_path(const char *path, const char *name, struct bext_verify_st
 	p = bext_obj__find_prog(obj, name);
 	assert_non_null(p);
 	insns = bext_obj_prog__insns(p, &n);
-	opts.prog_type = type_of(bext_obj_prog__section_name(p), &opts.ctx_size);
+	opts.prog_type =
+	    bext_prog_type_from_section(bext_obj_prog__section_name(p), &opts.ctx_size);
 	if (opts.prog_type == BEXT_PROG_EXT) {
 		const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 

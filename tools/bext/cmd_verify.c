@@ -39,29 +39,6 @@ static void usage(FILE *f)
 	    "size)\n");
 }
 
-static bool has_prefix(const char *s, const char *p)
-{
-	return !strncmp(s, p, strlen(p));
-}
-
-static enum bext_prog_type type_from_section(const char *sec, uint32_t *ctx_size)
-{
-	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp") ||
-	    has_prefix(sec, "raw_tracepoint"))
-		return BEXT_PROG_RAW_SYSCALL;
-	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/")) {
-		if (strstr(sec, "sys_exit"))
-			*ctx_size = 24;
-		return BEXT_PROG_TRACEPOINT;
-	}
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
-	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
-		return BEXT_PROG_UPROBE;
-	if (has_prefix(sec, "xdp"))
-		return BEXT_PROG_XDP;
-	return BEXT_PROG_EXT;
-}
-
 static bool is_elf(const char *path)
 {
 	unsigned char m[4] = {0};
@@ -128,7 +105,8 @@ static int verify_one(const char *path, const char *prog, const struct verify_ar
 		}
 		p = prog ? bext_obj__find_prog(obj, prog) : bext_obj__prog(obj, 0);
 		if (p) {
-			opts.prog_type = type_from_section(bext_obj_prog__section_name(p), &csz);
+			opts.prog_type =
+			    bext_prog_type_from_section(bext_obj_prog__section_name(p), &csz);
 			if (!va->ctx_size_set)
 				opts.ctx_size = csz;
 			prog = bext_obj_prog__name(p);
