@@ -45,24 +45,6 @@ void bext_loaded__free(struct bext_loaded *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static enum bext_prog_type verifier_type(const char *sec, uint32_t *ctx_size)
-{
-	*ctx_size = 0;
-	if (strstr(sec, "raw_syscalls") || has_prefix(sec, "raw_tp"))
-		return BEXT_PROG_RAW_SYSCALL;
-	if (has_prefix(sec, "tracepoint/") || has_prefix(sec, "tp/")) {
-		if (strstr(sec, "sys_exit"))
-			*ctx_size = 24;
-		return BEXT_PROG_TRACEPOINT;
-	}
-	if (has_prefix(sec, "uprobe") || has_prefix(sec, "uretprobe") ||
-	    has_prefix(sec, "kprobe") || has_prefix(sec, "kretprobe") || has_prefix(sec, "usdt"))
-		return BEXT_PROG_UPROBE;
-	if (has_prefix(sec, "xdp"))
-		return BEXT_PROG_XDP;
-	return BEXT_PROG_EXT;
-}
-
 /* The kernel program type stored for a section (what libbpf would pick). */
 static uint32_t store_type(const char *sec)
 {
@@ -375,7 +357,7 @@ static int verify_prog(const struct bext_obj_prog *p, const struct bext_map_desc
 	int r;
 
 	memset(&st, 0, sizeof(st));
-	vo.prog_type = verifier_type(bext_obj_prog__section_name(p), &vo.ctx_size);
+	vo.prog_type = bext_prog_type_from_section(bext_obj_prog__section_name(p), &vo.ctx_size);
 	vo.maps = descs;
 	vo.n_maps = n_maps;
 	vo.stats = &st;
