@@ -9,7 +9,8 @@
 # still load, and their data maps are dumped as bytes.
 # usage: global_data.sh BEXT SRCDIR TARGET ELF_RENAME_SYM
 set -u
-bext=$1 src=$2 target=$3 rename=$4 fail=0
+bext=$1 src=$2 target=$3 rename=$4
+. "$src/lib.sh"
 if ! command -v clang >/dev/null 2>&1; then
 	echo "SKIP: clang not found (needed to build the test objects)"
 	exit 77
@@ -19,31 +20,6 @@ st=/dev/shm/bext-gdata-$$
 trap 'rm -rf "$t" "$st"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
 
-# same OUTPUT LINE...: OUTPUT must be exactly these lines
-same() {
-	what=$1 got=$2
-	shift 2
-	want=$(printf '%s\n' "$@")
-	if [ "$got" != "$want" ]; then
-		echo "FAIL: $what"; echo "--- want:"; echo "$want"; echo "--- got:"; echo "$got"
-		fail=1
-	else
-		echo "ok   $what"
-	fi
-}
-# clean WHAT OUTPUT: no sanitizer report in a command's output
-clean() {
-	if echo "$2" | grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:'; then
-		echo "FAIL: $1: sanitizer report:"; echo "$2"; fail=1
-	fi
-}
-has() { # has WHAT PATTERN OUTPUT
-	if echo "$3" | grep -q -- "$2"; then
-		echo "ok   $1"
-	else
-		echo "FAIL: $1: no line matching '$2' in:"; echo "$3"; fail=1
-	fi
-}
 
 BPFCC="clang -O2 -target bpf -I/usr/include/x86_64-linux-gnu -c $src/gdata.bpf.c"
 $BPFCC -g -o "$t/gdata.bpf.o" || exit 1

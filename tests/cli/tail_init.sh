@@ -10,7 +10,8 @@
 # message naming the map, leaving nothing in the store.
 # usage: tail_init.sh BEXT SRCDIR TARGET
 set -u
-bext=$1 src=$2 target=$3 fail=0
+bext=$1 src=$2 target=$3
+. "$src/lib.sh"
 if ! command -v clang >/dev/null 2>&1; then
 	echo "SKIP: clang not found (needed to build the test objects)"
 	exit 77
@@ -20,29 +21,6 @@ st=/dev/shm/bext-tailinit-$$
 trap 'rm -rf "$t" "$st"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
 
-same() { # same WHAT OUTPUT LINE...: OUTPUT must be exactly these lines
-	what=$1 got=$2
-	shift 2
-	want=$(printf '%s\n' "$@")
-	if [ "$got" != "$want" ]; then
-		echo "FAIL: $what"; echo "--- want:"; echo "$want"; echo "--- got:"; echo "$got"
-		fail=1
-	else
-		echo "ok   $what"
-	fi
-}
-has() { # has WHAT PATTERN OUTPUT
-	if echo "$3" | grep -q -- "$2"; then
-		echo "ok   $1"
-	else
-		echo "FAIL: $1: no line matching '$2' in:"; echo "$3"; fail=1
-	fi
-}
-clean() { # clean WHAT OUTPUT: no sanitizer report
-	if echo "$2" | grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:'; then
-		echo "FAIL: $1: sanitizer report:"; echo "$2"; fail=1
-	fi
-}
 
 for b in 0 1 2 3 4 5 6; do
 	clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -DBAD=$b \

@@ -6,7 +6,8 @@
 # missing map, bad flag, frozen .rodata) with its message and exit status.
 # usage: update.sh BEXT SRCDIR
 set -u
-bext=$1 src=$2 fail=0
+bext=$1 src=$2
+. "$src/lib.sh"
 if ! command -v clang >/dev/null 2>&1; then
 	echo "SKIP: clang not found (needed to build the test object)"
 	exit 77
@@ -16,17 +17,6 @@ st=/dev/shm/bext-update-$$
 trap 'rm -rf "$t" "$st"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
 
-same() { # same WHAT OUTPUT LINE...
-	what=$1 got=$2
-	shift 2
-	want=$(printf '%s\n' "$@")
-	if [ "$got" != "$want" ]; then
-		echo "FAIL: $what"; echo "--- want:"; echo "$want"; echo "--- got:"; echo "$got"
-		fail=1
-	else
-		echo "ok   $what"
-	fi
-}
 # run WANT_STATUS WANT_OUTPUT ARGS...: one command, its status and all its output
 run() {
 	want=$1 msg=$2
