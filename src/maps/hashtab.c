@@ -846,6 +846,27 @@ static bool update_pinned(struct bext_map *m, const void *key, const void *value
 	return false;
 }
 
+/*
+ * Links the filled element @e (ours, bucket @b locked) into the chain: at
+ * the head, or replacing @old (linked at *@old_prevp): @e goes in right
+ * before it, then @old is claimed and leaves, so readers always find the
+ * key. @old is then unlinked and ours.
+ */
+static void link_elem(struct bext_map *m, struct htab_bucket *b, struct htab_elem *e,
+		      struct htab_elem *old, uint32_t *old_prevp)
+{
+	if (old) {
+		e->next = elem_ref(m, old);
+		__atomic_store_n(old_prevp, elem_ref(m, e), __ATOMIC_RELEASE);
+		elem_claim(old, bext_tid());
+		__atomic_store_n(&e->next, old->next, __ATOMIC_RELEASE);
+	} else {
+		e->next = b->head;
+		__atomic_store_n(&b->head, elem_ref(m, e), __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
+}
+
 /* ---- hash of maps: element slot references ------------------------------------------------
  *
  * m->h.refslots (hash of maps made since slot references exist): element i's
@@ -975,17 +996,7 @@ retry:
 		}
 		return err;
 	}
-	if (old) {
-		/* new element right before the old one, then the old one leaves */
-		e->next = elem_ref(m, old);
-		__atomic_store_n(old_prevp, elem_ref(m, e), __ATOMIC_RELEASE);
-		elem_claim(old, bext_tid());
-		__atomic_store_n(&e->next, old->next, __ATOMIC_RELEASE);
-	} else {
-		e->next = b->head;
-		__atomic_store_n(&b->head, elem_ref(m, e), __ATOMIC_RELEASE);
-	}
-	__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
+	link_elem(m, b, e, old, old_prevp);
 	bext_shm_unlock(&b->lock);
 	if (old) {
 		hom_slot_set(m, old, 0); /* unlinked and ours */
@@ -1073,17 +1084,7 @@ retry:
 	fill_value(m, e, value, all_cpus, true);
 	if (m->has_lock)
 		memset((uint8_t *)elem_value(m, e) + m->lock_off, 0, 4); /* a fresh, free lock */
-	if (old) {
-		/* new element goes right before the old one, then the old one leaves */
-		e->next = elem_ref(m, old);
-		__atomic_store_n(old_prevp, elem_ref(m, e), __ATOMIC_RELEASE);
-		elem_claim(old, bext_tid());
-		__atomic_store_n(&e->next, old->next, __ATOMIC_RELEASE);
-	} else {
-		e->next = b->head;
-		__atomic_store_n(&b->head, elem_ref(m, e), __ATOMIC_RELEASE);
-	}
-	__atomic_store_n(&e->state, ELEM_LINKED, __ATOMIC_RELEASE);
+	link_elem(m, b, e, old, old_prevp);
 	if (fl) {
 		/* old is unlinked and ours: straight onto the list we still hold */
 		fl_push_locked(m, fl, old);
