@@ -155,14 +155,14 @@ static int add_reloc(struct bext_obj *obj, const struct obj_sec *maps, uint32_t 
 		    kind == BEXT_OBJ_INIT_PROG ? obj->progs[target].name : obj->maps[target].name,
 		    m->type == MAP_TYPE_PROG_ARRAY ? "prog array" : "map of maps",
 		    m->type == MAP_TYPE_PROG_ARRAY ? "programs" : "maps");
-	for (size_t i = 0; i < m->n_inits; i++)
-		if (m->inits[i].index == index)
-			return obj_err(err, err_len, "%s: map %s: slot [%llu] is initialised twice",
-				       obj->name, m->name, (unsigned long long)index);
-	slots = realloc(m->inits, (m->n_inits + 1) * sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	m->inits = slots;
+	/* duplicates are found once all are read (sorted): linear, whatever the count */
+	if ((m->n_inits & (m->n_inits - 1)) == 0) { /* 0, 1, 2, 4...: grow by doubling */
+		slots = realloc(m->inits, (m->n_inits ? 2 * m->n_inits : 1) * sizeof(*slots));
+		if (!slots)
+			return -ENOMEM;
+		m->inits = slots;
+	}
+	slots = m->inits;
 	slots[m->n_inits++] = (struct bext_obj_init_slot){
 	    .index = (uint32_t)index,
 	    .kind = kind,
@@ -211,10 +211,18 @@ int obj_read_map_inits(struct bext_obj *obj, Elf *elf, size_t symtab, char *err,
 				return ret;
 		}
 	}
-	for (size_t i = 0; i < obj->n_maps; i++)
-		if (obj->maps[i].n_inits > 1)
-			qsort(obj->maps[i].inits, obj->maps[i].n_inits, sizeof(*obj->maps[i].inits),
-			      cmp_slot);
+	for (size_t i = 0; i < obj->n_maps; i++) {
+		struct bext_obj_map *m = &obj->maps[i];
+
+		if (m->n_inits < 2)
+			continue;
+		qsort(m->inits, m->n_inits, sizeof(*m->inits), cmp_slot);
+		for (size_t k = 1; k < m->n_inits; k++)
+			if (m->inits[k].index == m->inits[k - 1].index)
+				return obj_err(err, err_len,
+					       "%s: map %s: slot [%u] is initialised twice",
+					       obj->name, m->name, m->inits[k].index);
+	}
 	return 0;
 }
 
