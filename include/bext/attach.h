@@ -78,6 +78,36 @@ BEXT_API int bext_attach__resolve(const char *path, const char *symbol, uint64_t
 				  void **addr, char *err, size_t err_len);
 
 /*
+ * Code that goes away. bext keeps, per probed address, the bytes it replaced;
+ * once the code there is unmapped (a library dlclose'd), restoring them would
+ * write into whatever is mapped there next. These calls make bext forget such
+ * sites: it never writes to their addresses again, their programs no longer
+ * run, and bext_detach() on their attachments only frees them (no write).
+ * A later bext_attach() at the same address patches the new code there.
+ */
+
+/*
+ * Runs unload(arg) (e.g. the real dlclose) with attach and detach held off,
+ * then forgets every site inside the loaded objects (dl_iterate_phdr) that
+ * unload() made disappear. A call nested in unload() (a destructor calling
+ * dlclose) runs its unload at once: the outer call covers it. Returns
+ * unload()'s result, or -EDEADLK without calling it when attach/detach stayed
+ * busy for timeout_ms (the caller then keeps the object: unloading it
+ * unseen could let a patch in progress write into it). *forgot (may be NULL)
+ * = sites forgotten.
+ */
+BEXT_API int bext_attach__unload(int (*unload)(void *arg), void *arg, unsigned timeout_ms,
+				 unsigned *forgot);
+
+/* Forgets the sites whose patched bytes lie in [lo, hi), which the caller
+ * knows to be unmapped (or no longer the code that was probed). Returns the
+ * number of sites forgotten. */
+BEXT_API unsigned bext_attach__forget_range(uintptr_t lo, uintptr_t hi);
+
+/* Whether a's site was forgotten (its code unloaded): a may only be detached. */
+BEXT_API bool bext_attach__forgotten(const struct bext_attachment *a);
+
+/*
  * bpf_override_return (kernel helper id 58) for programs run by attachments
  * made with allow_override: register it in the program's vm as helper 58.
  * bpf_override_return(ctx, rc) makes the probed function return rc to its

@@ -18,9 +18,14 @@
  * not retried.
  *
  * Never crash or exit the host: every failure is a line in the store's
- * agent.log (`bext log`) and the host runs on. The library exports one
- * symbol (version script), dlopen: nothing else of bext can clash with the
- * host's names.
+ * agent.log (`bext log`) and the host runs on. The library exports two
+ * symbols (version script), dlopen and dlclose: nothing else of bext can
+ * clash with the host's names.
+ *
+ * Libraries unloaded: the exported dlclose() has the attach layer run the
+ * real one with patching held off and forget the probed sites it unmapped
+ * (never written again); their links are dropped and installed again if the
+ * library comes back.
  *
  * Libraries loaded later: the exported dlopen() calls the real one and, when
  * it loaded a new object, reconciles before returning, so a link on a
@@ -81,6 +86,7 @@
 
 #define DL_POLL_MS 100
 #define DLOPEN_LOCK_S 1
+#define DLCLOSE_LOCK_MS 2000
 
 struct agent_prog {
 	uint32_t id;
@@ -437,7 +443,29 @@ fail:
 	link_fail(id, d, err);
 }
 
-static void link_remove(struct agent_link *l, const char *why)
+static void link_remove(struct agent_link *l, const char *verb, const char *why);
+
+/*
+ * Links whose code was unloaded (dlclose; the attach layer forgot their
+ * sites and writes nothing there): dropped from the installed list, not
+ * marked failed, so reconcile() installs them again when the library is
+ * loaded again. Called with agent.lock held.
+ */
+static void drop_unloaded_links(void)
+{
+	struct agent_link *l, *next;
+
+	for (l = agent.links; l; l = next) {
+		next = l->next;
+		if (bext_attach__forgotten(l->att))
+			link_remove(
+			    l, "uninstalled",
+			    "its library was unloaded (dlclose): installed again when it is "
+			    "loaded again");
+	}
+}
+
+static void link_remove(struct agent_link *l, const char *verb, const char *why)
 {
 	struct agent_link **pp;
 	int r = bext_detach(l->att);
@@ -451,7 +479,7 @@ static void link_remove(struct agent_link *l, const char *why)
 	if (r)
 		agent_log("link %u: detach failed: %s", l->id, strerror(-r));
 	else
-		agent_log("detached link %u (prog %u %s): %s", l->id, l->prog->id, l->prog->name,
+		agent_log("%s link %u (prog %u %s): %s", verb, l->id, l->prog->id, l->prog->name,
 			  why);
 	free(l);
 }
@@ -522,14 +550,15 @@ static void reconcile(void)
 	const char *path_arg;
 	uint32_t id = 0;
 
-	/* removed (or no longer matching) links first */
+	/* unloaded, removed (or no longer matching) links first */
+	drop_unloaded_links();
 	for (l = agent.links; l; l = next) {
 		next = l->next;
 		if (bext_store__obj_info(agent.store, l->id, &in) || in.kind != BEXT_OBJ_LINK)
-			link_remove(l, "link removed from the store");
+			link_remove(l, "detached", "link removed from the store");
 		else if (bext_store__link_read(agent.store, l->id, &d) == 0 &&
 			 !link_wanted(&d, &t, &path_arg))
-			link_remove(l, "link does not match this process");
+			link_remove(l, "detached", "link does not match this process");
 	}
 	/*
 	 * New links: first every program is loaded and compiled, then the code
@@ -583,12 +612,12 @@ static void *(*_Atomic real_dlopen)(const char *, int);
 
 static int dl_adds_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
-	if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof(info->dlpi_adds))
-		*(unsigned long long *)data = info->dlpi_adds;
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs))
+		*(unsigned long long *)data = info->dlpi_adds + info->dlpi_subs;
 	return 1;
 }
 
-/* How many objects were ever loaded (dlclose does not lower it). */
+/* How many objects were ever loaded plus ever unloaded: changes with every load and unload. */
 static unsigned long long dl_adds(void)
 {
 	unsigned long long n = 0;
@@ -691,6 +720,60 @@ __attribute__((visibility("default"))) void *dlopen(const char *file, int mode)
 	}
 	errno = saved_errno;
 	return h;
+}
+
+static int (*_Atomic real_dlclose)(void *);
+
+/*
+ * The other exported symbol: the real dlclose, run by the attach layer with
+ * patching held off; when it unmapped probed code, bext forgets those sites
+ * (it never writes there again: another object may be mapped there next) and
+ * the links on them are dropped, to be installed again if the library comes
+ * back. agent.lock first (lock order: agent.lock, then the attach lock), but
+ * not when this thread is inside our dlopen or reconcile() (a constructor's
+ * or the agent's own dlclose): the watcher drops the links then.
+ */
+__attribute__((visibility("default"))) int dlclose(void *h)
+{
+	int (*real)(void *) = atomic_load(&real_dlclose);
+	unsigned forgot = 0;
+	bool locked = false;
+	struct timespec to;
+	int r, saved_errno;
+
+	if (!real) {
+		real = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+		if (!real)
+			return -1;
+		atomic_store(&real_dlclose, real);
+	}
+	if (!agent.store)
+		return real(h); /* the agent patched nothing */
+	if (!agent_depth) {
+		clock_gettime(CLOCK_REALTIME, &to);
+		to.tv_sec += DLOPEN_LOCK_S;
+		locked = pthread_mutex_timedlock(&agent.lock, &to) == 0;
+	}
+	agent_depth++; /* a destructor's dlopen must not reconcile here */
+	r = bext_attach__unload(real, h, DLCLOSE_LOCK_MS, &forgot);
+	agent_depth--;
+	saved_errno = errno;
+	if (r == -EDEADLK) {
+		agent_log("dlclose(%p): patching stayed busy for %d ms: the object stays loaded", h,
+			  DLCLOSE_LOCK_MS);
+		r = 0;
+	}
+	if (forgot)
+		agent_log("dlclose(%p): %u probed addresses unloaded: forgotten, nothing "
+			  "written there",
+			  h, forgot);
+	if (locked) {
+		if (forgot)
+			drop_unloaded_links();
+		pthread_mutex_unlock(&agent.lock);
+	}
+	errno = saved_errno;
+	return r;
 }
 
 /* ---- the watcher ----------------------------------------------------------------------- */

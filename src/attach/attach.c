@@ -50,8 +50,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <link.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -132,6 +134,10 @@ struct bext_site {
 	struct bext_x86_reloc rl;
 	struct bext_attachment **atts; /* in attach order */
 	size_t n_atts;
+	/* the code at addr went away (bext_attach__unload, forget_range, or
+	 * bytes found changed): never written again, no programs; kept (and
+	 * skipped by lookups) for its attachments and shadow-stack entries */
+	_Atomic bool gone;
 };
 _Static_assert(offsetof(struct bext_site, progs) == 0, "tramp SITE_PROGS");
 _Static_assert(offsetof(struct bext_site, init_fn) == 8, "tramp SITE_INIT");
@@ -464,7 +470,8 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
 
 	n = atomic_load(&n_sites);
 	for (unsigned i = 0; i < n; i++) {
-		if ((uint64_t)sites[i]->patch + 1 == (uint64_t)*rip) {
+		if ((uint64_t)sites[i]->patch + 1 == (uint64_t)*rip &&
+		    !atomic_load_explicit(&sites[i]->gone, memory_order_relaxed)) {
 			*rip = (greg_t)sites[i]->tramp;
 			errno = saved_errno;
 			return;
@@ -599,7 +606,7 @@ static struct bext_site *find_site(const void *addr)
 	unsigned n = atomic_load(&n_sites);
 
 	for (unsigned i = 0; i < n; i++)
-		if (sites[i]->addr == addr)
+		if (sites[i]->addr == addr && !atomic_load(&sites[i]->gone))
 			return sites[i];
 	return NULL;
 }
@@ -745,6 +752,205 @@ static int site_uninstall(struct bext_site *s)
 	return ret;
 }
 
+/* ---- code that goes away ---------------------------------------------------------------- */
+
+static void arr_free(struct prog_arr *a);
+
+/* Reads n bytes of this process at addr without faulting: 0, or -EFAULT if unmapped/unreadable. */
+static int code_read(const void *addr, void *buf, size_t n)
+{
+	struct iovec local = {buf, n}, remote = {(void *)addr, n};
+
+	if (syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL) != (long)n)
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Whether the code at s->patch is no longer what bext left there (its jmp
+ * when patched, the original bytes otherwise): unmapped, or another object
+ * mapped there since (a library unloaded without bext_attach__unload, e.g.
+ * by libc itself). attach_lock held.
+ */
+static bool site_stale(const struct bext_site *s)
+{
+	uint8_t cur[BEXT_X86_JMP_LEN];
+
+	if (code_read(s->patch, cur, sizeof(cur)))
+		return true;
+	return memcmp(cur, s->patched ? s->jmp : s->orig, sizeof(cur)) != 0;
+}
+
+/*
+ * attach_lock held: forgets the sites whose patch lies in [lo, hi) and
+ * returns how many. Nothing is written there; the program sets become empty
+ * (freed after a grace period) and the trampolines are unmapped: a thread can
+ * only be inside one while it runs the unloaded code, which the host must not
+ * do once the code is unloaded. The site structs stay: attachments (until
+ * detached) and uretprobe shadow-stack entries of frames left by longjmp
+ * point to them (such an entry is only ever dropped, never returned through:
+ * a live entry needs a live frame of the unloaded code).
+ */
+static unsigned forget_locked(uintptr_t lo, uintptr_t hi)
+{
+	unsigned n = atomic_load(&n_sites), cnt = 0;
+	struct prog_arr **olds = calloc(n ? n : 1, sizeof(*olds));
+	uint8_t **tramps = calloc(n ? n : 1, sizeof(*tramps));
+
+	for (unsigned i = 0; i < n; i++) {
+		struct bext_site *s = sites[i];
+		struct prog_arr *old;
+
+		if (atomic_load(&s->gone) || (uintptr_t)s->patch < lo || (uintptr_t)s->patch >= hi)
+			continue;
+		atomic_store(&s->gone, true);
+		s->patched = false;
+		old = atomic_exchange(&s->progs, &empty_arr);
+		if (olds && tramps) {
+			olds[cnt] = old;
+			tramps[cnt] = s->tramp;
+		} else {
+			synchronize();
+			arr_free(old);
+		}
+		cnt++;
+	}
+	if (cnt && olds && tramps) {
+		synchronize();
+		for (unsigned i = 0; i < cnt; i++) {
+			arr_free(olds[i]);
+			munmap(tramps[i], TRAMP_PAGE);
+		}
+	}
+	free(olds);
+	free(tramps);
+	return cnt;
+}
+
+/* A loaded object: its name (pointer: identity only) and the span of its PT_LOAD segments. */
+struct obj_span {
+	const char *name;
+	uintptr_t bias, lo, hi;
+};
+
+struct obj_list {
+	struct obj_span *o;
+	size_t n, cap;
+	bool oom;
+	unsigned long long subs;
+};
+
+static int obj_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct obj_list *ol = data;
+	struct obj_span sp = {.name = info->dlpi_name, .bias = info->dlpi_addr, .lo = UINTPTR_MAX};
+
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs))
+		ol->subs = info->dlpi_subs;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (info->dlpi_addr + ph->p_vaddr < sp.lo)
+			sp.lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > sp.hi)
+			sp.hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+	if (ol->n == ol->cap) {
+		size_t nc = ol->cap ? ol->cap * 2 : 64;
+		struct obj_span *no = realloc(ol->o, nc * sizeof(*no));
+
+		if (!no) {
+			ol->oom = true;
+			return 1;
+		}
+		ol->o = no;
+		ol->cap = nc;
+	}
+	ol->o[ol->n++] = sp;
+	return 0;
+}
+
+static bool obj_listed(const struct obj_list *ol, const struct obj_span *sp)
+{
+	for (size_t i = 0; i < ol->n; i++)
+		if (ol->o[i].name == sp->name && ol->o[i].bias == sp->bias &&
+		    ol->o[i].lo == sp->lo && ol->o[i].hi == sp->hi)
+			return true;
+	return false;
+}
+
+/* This thread runs bext_attach__unload's unload() (attach_lock held). */
+static __thread bool in_unload;
+
+int bext_attach__unload(int (*unload)(void *arg), void *arg, unsigned timeout_ms, unsigned *forgot)
+{
+	struct obj_list before = {0}, after = {0};
+	unsigned cnt = 0;
+	struct timespec to;
+	int ret;
+
+	if (forgot)
+		*forgot = 0;
+	if (in_unload) /* a destructor's dlclose: the outer call looks at both */
+		return unload(arg);
+	clock_gettime(CLOCK_REALTIME, &to);
+	to.tv_sec += timeout_ms / 1000;
+	to.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (to.tv_nsec >= 1000000000L) {
+		to.tv_sec++;
+		to.tv_nsec -= 1000000000L;
+	}
+	/* timed: this thread may hold the loader's lock (a constructor's
+	 * dlclose) that another unload, holding attach_lock, waits for */
+	if (pthread_mutex_timedlock(&attach_lock, &to))
+		return -EDEADLK;
+	dl_iterate_phdr(obj_cb, &before);
+	in_unload = true;
+	ret = unload(arg);
+	in_unload = false;
+	dl_iterate_phdr(obj_cb, &after);
+	if (before.oom || after.oom) {
+		/* cannot tell what went: check every site's bytes instead */
+		unsigned n = atomic_load(&n_sites);
+
+		for (unsigned i = 0; i < n; i++)
+			if (!atomic_load(&sites[i]->gone) && site_stale(sites[i]))
+				cnt += forget_locked((uintptr_t)sites[i]->patch,
+						     (uintptr_t)sites[i]->patch + 1);
+	} else if (after.subs != before.subs) {
+		for (size_t i = 0; i < before.n; i++)
+			if (!obj_listed(&after, &before.o[i]))
+				cnt += forget_locked(before.o[i].lo, before.o[i].hi);
+	}
+	pthread_mutex_unlock(&attach_lock);
+	free(before.o);
+	free(after.o);
+	if (cnt)
+		pr_info("attach: %u probed sites forgotten: their code was unloaded\n", cnt);
+	if (forgot)
+		*forgot = cnt;
+	return ret;
+}
+
+unsigned bext_attach__forget_range(uintptr_t lo, uintptr_t hi)
+{
+	unsigned cnt;
+
+	if (in_unload)
+		return forget_locked(lo, hi);
+	pthread_mutex_lock(&attach_lock);
+	cnt = forget_locked(lo, hi);
+	pthread_mutex_unlock(&attach_lock);
+	return cnt;
+}
+
+bool bext_attach__forgotten(const struct bext_attachment *a)
+{
+	return a && atomic_load(&a->site->gone);
+}
+
 /* What a program may do, from its instructions: PF_* (no vm: everything). */
 static unsigned prog_flags(const struct bext_vm *vm)
 {
@@ -807,7 +1013,7 @@ static struct prog_arr *arr_build(struct bext_site *s)
 			rf |= at->pflags;
 		}
 	}
-	if (!n_ent && !n_ret)
+	if ((!n_ent && !n_ret) || atomic_load(&s->gone))
 		return &empty_arr;
 	a = calloc(1, sizeof(*a) + (n_ent + n_ret) * sizeof(a->e[0]));
 	if (!a)
@@ -903,6 +1109,13 @@ struct bext_attachment *bext_attach(void *addr, bext_jit_fn prog,
 	if (ret)
 		goto unlock;
 	s = find_site(addr);
+	if (s && site_stale(s)) {
+		/* other code there now (unloaded and replaced behind our back) */
+		pr_warn("attach: the code at %p changed since it was probed: old site forgotten\n",
+			(void *)s->patch);
+		forget_locked((uintptr_t)s->patch, (uintptr_t)s->patch + 1);
+		s = NULL;
+	}
 	if (!s) {
 		s = site_new(addr, err, err_len);
 		if (!s) {
@@ -972,8 +1185,16 @@ int bext_detach(struct bext_attachment *a)
 		s->n_atts--;
 		break;
 	}
-	if (s->n_atts == 0 && s->patched)
-		ret = site_uninstall(s);
+	if (s->n_atts == 0 && s->patched && !atomic_load(&s->gone)) {
+		if (site_stale(s)) {
+			pr_warn("attach: the code at %p changed or is unmapped (unloaded?): "
+				"nothing written there\n",
+				(void *)s->patch);
+			forget_locked((uintptr_t)s->patch, (uintptr_t)s->patch + 1);
+		} else {
+			ret = site_uninstall(s);
+		}
+	}
 	/* a failed array allocation keeps the old arrays: retry with the empty ones */
 	if (site_publish(s)) {
 		struct prog_arr *old = atomic_exchange(&s->progs, &empty_arr);

@@ -254,6 +254,49 @@ dlmopen_poll)
 	eq "$(mapv pstats 2)" 300 "plugin_fn returns"
 	eq "$(mapv pstats 3)" $((7 * 299 * 300 / 2 + 300)) "sum of results"
 	;;
+dlclose)
+	# a probed library unloaded with dlclose: bext forgets its sites (never
+	# writes there again), another library is mapped where it was (its bytes
+	# are checked against its file), a link is detached meanwhile, and the
+	# library loaded again gets its remaining link back
+	lib="$E2E_BIN/libe2e_plugin.so" other="$E2E_BIN/libe2e_other.so"
+	if ! "$E2E_BIN/e2e_dlclose" 1 "$lib" "$other" /dev/null >/dev/null; then
+		echo "SKIP: e2e_dlclose fails even without bext"
+		exit 77
+	fi
+	out=$(load "$E2E_OBJ/dlopen.bpf.o")
+	echo "$out"
+	links=($(echo "$out" | ids link)) # on_plugin (uprobe), on_plugin_ret (uretprobe)
+	[ ${#links[@]} == 2 ] || fail "2 links expected"
+	start_bg "$STORE/out" "$E2E_BIN/e2e_dlclose" 200 "$lib" "$other" "$STORE/go"
+	for i in $(seq 1000); do
+		grep -q "^ready" "$STORE/out" && break
+		kill -0 "${PIDS[0]}" 2>/dev/null || break
+		sleep 0.01
+	done
+	grep -q "^ready" "$STORE/out" || fail "target not ready: $(cat "$STORE/out")"
+	wait_log "dlclose(.*): 1 probed addresses unloaded"
+	for l in "${links[@]}"; do wait_log "link $l .*unloaded (dlclose)"; done
+	eq "$(mapv pstats 0)" 200 "plugin_fn calls before dlclose"
+	eq "$(mapv pstats 2)" 200 "plugin_fn returns before dlclose"
+	# detach the uretprobe link while nothing of it is installed
+	"$BEXT" detach "${links[1]}" --store "$STORE" >/dev/null || fail "detach"
+	sleep 0.3 # the watcher sees the store change
+	touch "$STORE/go"
+	wait "${PIDS[0]}" || fail "target failed: $(cat "$STORE/out")"
+	cat "$STORE/out"
+	res=$(tail -n 1 "$STORE/out")
+	s=$((7 * 199 * 200 / 2 + 200))
+	eq "$(echo "$res" | awk '{print $6, $8, $10}')" "$s $((5 * 199 * 200 / 2 + 400)) $s" \
+		"target's sums (plugin, other library at the old address, plugin again)"
+	wait_log "attached link ${links[0]} " 2
+	eq "$(mapv pstats 0)" 400 "plugin_fn calls, before and after the reload"
+	eq "$(mapv pstats 1)" $((2 * 199 * 200 / 2)) "sum of x"
+	eq "$(mapv pstats 2)" 200 "returns: the detached uretprobe is not installed again"
+	eq "$(mapv pstats 3)" "$s" "sum of results"
+	eq "$(log | grep -c "attached link ${links[1]} ")" 1 "uretprobe link attached once"
+	log | grep -E "failed|not installed" && fail "unexpected failure in the log"
+	;;
 *)
 	echo "unknown case $CASE"
 	exit 2
