@@ -40,6 +40,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
@@ -218,7 +219,7 @@ static bool trap_installed;
 static bool mb_sync_core, mb_expedited;
 static struct bext_site *_Atomic moving_site;
 static _Atomic unsigned acks;
-static _Atomic uint64_t shadow_overflows, sync_timeouts;
+static _Atomic uint64_t shadow_overflows, sync_timeouts, sync_skipped;
 
 /* ---- per-thread registration ----------------------------------------------------------- */
 
@@ -528,11 +529,50 @@ static int global_init(char *err, size_t err_len)
 }
 
 /*
+ * Whether thread tid may be between the displaced instructions of s, from
+ * /proc/self/task/TID/syscall (proc_pid_syscall(5)): "running" (on a CPU or
+ * preempted) may be anywhere; a thread blocked in the kernel ("NR args sp
+ * pc", or "-1 sp pc" outside a system call) resumes at its user pc, the last
+ * field. Unreadable or unparsable: may be.
+ */
+static bool thread_may_be_inside(pid_t tid, const struct bext_site *s)
+{
+	char path[64], buf[256], *p, *end;
+	uint64_t pc, off;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	p = strrchr(buf, ' ');
+	if (!strncmp(buf, "running", 7) || !p)
+		return true;
+	errno = 0;
+	pc = strtoull(p + 1, &end, 16);
+	if (errno || end == p + 1)
+		return true;
+	off = pc - (uint64_t)s->patch;
+	return off > 0 && off < s->patch_len;
+}
+
+/*
  * Interrupts every other thread with sync_sig and waits until each ran the
  * handler: a full barrier and core serialisation on each, and the moment a
  * thread between displaced instructions of moving_site moves.
+ *
+ * With only (non-NULL), called after the int3 at only->patch was written
+ * and every core synced: a thread blocked in the kernel whose user pc is
+ * outside only's displaced bytes is not interrupted (no EINTR for it): when
+ * it resumes, the only way into those bytes is through the int3.
  */
-static void signal_all_threads(void)
+static void signal_threads(const struct bext_site *only)
 {
 	pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
 	struct timespec t0, t1;
@@ -549,6 +589,10 @@ static void signal_all_threads(void)
 
 		if (tid <= 0 || tid == self)
 			continue;
+		if (only && !thread_may_be_inside(tid, only)) {
+			atomic_fetch_add_explicit(&sync_skipped, 1, memory_order_relaxed);
+			continue;
+		}
 		if (syscall(SYS_tgkill, pid, tid, sync_sig) == 0)
 			sent++;
 	}
@@ -572,7 +616,7 @@ static void sync_cores(void)
 	if (mb_sync_core)
 		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0);
 	else
-		signal_all_threads();
+		signal_threads(NULL);
 }
 
 /* Grace period: afterwards no thread still uses a program array replaced before. */
@@ -583,7 +627,7 @@ static void synchronize(void)
 	if (mb_expedited)
 		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 	else
-		signal_all_threads();
+		signal_threads(NULL);
 	pthread_mutex_lock(&reg_lock);
 	for (struct bext_tls *t = reg_head; t; t = t->next) {
 		uint64_t s = atomic_load_explicit(&t->seq, memory_order_acquire);
@@ -721,7 +765,13 @@ static int site_install(struct bext_site *s, char *err, size_t err_len)
 		return ret;
 	}
 	atomic_store(&moving_site, s);
-	signal_all_threads();
+	if (mb_sync_core) {
+		/* every core sees the int3 before the threads' states are read */
+		sync_cores();
+		signal_threads(s);
+	} else {
+		signal_threads(NULL);
+	}
 	atomic_store(&moving_site, NULL);
 	ret = bext_x86_text_write(s->patch + 1, s->jmp + 1, BEXT_X86_JMP_LEN - 1);
 	sync_cores();
@@ -1230,6 +1280,7 @@ void bext_attach__stats(struct bext_attach_stats *st)
 {
 	st->shadow_overflows = atomic_load(&shadow_overflows);
 	st->sync_timeouts = atomic_load(&sync_timeouts);
+	st->sync_skipped = atomic_load(&sync_skipped);
 	st->sites = atomic_load(&n_sites);
 	st->nested = 0;
 	for (unsigned i = 0; i < st->sites; i++)

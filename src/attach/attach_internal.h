@@ -40,6 +40,7 @@ struct bext_attach_stats {
 	uint64_t sync_timeouts;	   /* thread syncs that gave up waiting */
 	uint64_t nested;	   /* hits skipped: the thread was inside a probe already */
 	unsigned sites;		   /* sites ever created */
+	uint64_t sync_skipped;	   /* threads not signalled at an install: blocked elsewhere */
 };
 BEXT_HIDDEN void bext_attach__stats(struct bext_attach_stats *st);
 /* Hit-path flags of the program set attached at addr (F_* in attach.c), -ENOENT. */
