@@ -80,6 +80,7 @@ same "dump results: the tail calls ran from the first hit" "$got" \
 	'key: (__u32)2  value: (__u64)2' \
 	'key: (__u32)3  value: (__u64)2' \
 	'4 entries'
+[ $fail -ne 0 ] && { echo "--- agent log:"; cat "$st/agent.log"; }
 
 # --- a slot filled while the target runs: the agent loads the new program --
 clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu \
@@ -97,7 +98,7 @@ done
 has "agent loaded the late program" 'loaded program 14 for tail calls (prog array jmp \[1\])' \
 	"$(cat "$st/agent.log")"
 touch "$t/go"
-wait $live || { echo "FAIL: live target:"; cat "$t/live.out"; fail=1; }
+wait $live || { echo "FAIL: live target:"; cat "$t/live.out" "$st/agent.log"; fail=1; }
 same "live target" "$(cat "$t/live.out")" 'tailinit_target waited ok'
 same "dump late_hits: the tail call reached it" "$("$bext" dump late_hits --store "$st" 2>&1)" \
 	'map 13 array name late_hits key 4 value 8 max_entries 1' \
