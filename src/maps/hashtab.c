@@ -263,12 +263,14 @@ static inline bool key_eq(const struct bext_map *m, const void *a, const void *b
 /* ---- pins: lock-free in-place updates --------------------------------------------
  * An in-place writer (4/8-byte values, existing key) does not take the bucket
  * lock, so it never waits for a holder that was preempted (or descheduled by
- * other load): it walks the chain pinning each element before reading it
- * (state LINKED -> PIN|tid with a CAS), checks that the element holds its
- * key, stores the value atomically and unpins (state LINKED again). Pinning
- * before reading fetches a line another CPU has written once, for writing,
- * instead of once to read the key and again to write. Anything unusual (an
- * element not LINKED, a chain longer than 8) sends it to the locked path. Everyone who takes a
+ * other load): it walks the chain comparing hashes, pins the element whose
+ * hash matches (state LINKED -> PIN|tid with a CAS), checks that it still
+ * holds the key, stores the value atomically and unpins (state LINKED
+ * again). Elements of other keys are only read, never pinned, so CPUs
+ * updating their own keys write no line in common even where their keys
+ * share a chain. Anything unusual (an element not LINKED, a chain longer
+ * than 8, a walk led into another chain by a reuse) sends it to the locked
+ * path. Everyone who takes a
  * linked element out of its chain (delete, replace, eviction, batch delete, duplicate repair) first
  * claims it with elem_claim(), which waits while a pin is held, so a pinned
  * element is never unlinked or reused under its writer. A pin of a dead task
@@ -831,6 +833,11 @@ static bool update_pinned(struct bext_map *m, const void *key, const void *value
 		uint32_t exp = ELEM_LINKED;
 		bool match;
 
+		/* another key's element is only read: writing it would pull its line away */
+		if (__atomic_load_n(&e->hash, __ATOMIC_RELAXED) != hash) {
+			ref = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
+			continue;
+		}
 		if (!__atomic_compare_exchange_n(&e->state, &exp, me, false, __ATOMIC_ACQUIRE,
 						 __ATOMIC_RELAXED))
 			return false;
