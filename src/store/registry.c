@@ -624,6 +624,9 @@ static int create_registry(struct bext_store *s, uint32_t max_objects, mode_t mo
 		err = -errno;
 		goto out_unlink;
 	}
+	err = -posix_fallocate(fd, 0, (off_t)sz); /* every page now: see the segments */
+	if (err)
+		goto out_unlink;
 	h = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h == MAP_FAILED) {
 		err = -errno;
@@ -1021,6 +1024,15 @@ int bext_store_create_obj(struct bext_store *s, const struct bext_obj_desc *d)
 		err = -errno;
 		goto out_close;
 	}
+	/*
+	 * Every page now, not at first touch: a program storing into a page of
+	 * a sparse file on a full tmpfs would get SIGBUS inside the host. So a
+	 * map that does not fit fails here, with ENOSPC, as the kernel fails
+	 * the creation of a map it cannot allocate.
+	 */
+	err = -posix_fallocate(fd, 0, (off_t)seg_size);
+	if (err)
+		goto out_close;
 	seg = mmap(NULL, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (seg == MAP_FAILED) {
 		err = -errno;
