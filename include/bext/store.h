@@ -66,8 +66,9 @@ BEXT_API struct bext_store *bext_store__open(const struct bext_store_opts *opts)
  * Liveness: an open store holds a shared flock(2) on its registry file until
  * bext_store__close() or process death. bext_store__remove_unused() (`bext
  * gc`) takes the exclusive lock without waiting: -EBUSY when some process has
- * the store open; otherwise it unlinks every segment, the registry and the
- * directory (kept if it holds foreign files: -ENOTEMPTY), reporting how many
+ * the store open; otherwise it unlinks every segment, the logs kept in the
+ * store (`*.log`: the agents' log, trace_printk output), the registry and
+ * the directory (kept if it holds other files: -ENOTEMPTY), reporting how many
  * object segments and bytes it removed. -ENOENT when there is no store.
  * @path NULL: $BEXT_STORE, else /dev/shm/bext.
  */

@@ -834,8 +834,13 @@ int bext_store__remove_unused(const char *path, uint32_t *nr_objects, uint64_t *
 		unsigned int id;
 		struct stat st;
 
+		size_t len = strlen(de->d_name);
+
+		/* segments, registries being built, and the logs kept here (agent.log, trace.log)
+		 */
 		if (sscanf(de->d_name, "obj-%u", &id) != 1 &&
-		    strncmp(de->d_name, "registry.tmp.", 13) != 0)
+		    strncmp(de->d_name, "registry.tmp.", 13) != 0 &&
+		    !(len > 4 && !strcmp(de->d_name + len - 4, ".log")))
 			continue;
 		if (fstatat(dfd, de->d_name, &st, 0) == 0 && de->d_name[0] == 'o') {
 			n++;

@@ -40,7 +40,9 @@ check "lpm dump" '^key: 08 00 00 00 0a 00 00 00  value: 07 00 00 00$' "$DIR.out"
 if "$BEXT" dump nosuch --store "$DIR" > "$DIR.out" 2>&1; then echo "FAIL: dump of a missing map succeeded"; fail=1; fi
 check "dump missing" 'no map nosuch' "$DIR.out"
 
-# the creator exited: the store is dead and gc removes it
+# the creator exited: the store is dead and gc removes it, with the logs kept in it
+echo "an agent line" > "$DIR/agent.log"
+: > "$DIR/trace.log"
 "$BEXT" gc --store "$DIR" > "$DIR.out" 2>&1 || { echo "FAIL: gc exit"; cat "$DIR.out"; fail=1; }
 check "gc removed" "^removed store $DIR: 5 object segments, " "$DIR.out"
 [ ! -e "$DIR" ] || { echo "FAIL: store still there after gc"; fail=1; }
@@ -64,9 +66,11 @@ check "list while held" '^5 objects$' "$DIR.out"
 kill -9 $HPID
 wait $HPID 2>/dev/null
 exec 3>&-
-"$BEXT" gc --store "$DIR" > "$DIR.out" 2>&1 || { echo "FAIL: gc after holder died"; cat "$DIR.out"; fail=1; }
-check "gc after kill" "^removed store $DIR: 5 object segments" "$DIR.out"
-[ ! -e "$DIR" ] || { echo "FAIL: store still there"; fail=1; }
+echo "mine" > "$DIR/notes.txt" # not bext's: gc removes the store, keeps the directory
+if "$BEXT" gc --store "$DIR" > "$DIR.out" 2>&1; then echo "FAIL: gc with a foreign file succeeded"; fail=1; fi
+check "gc after kill" "^bext gc: removed the store in $DIR (5 object segments), kept the directory" "$DIR.out"
+[ -e "$DIR/notes.txt" ] && [ ! -e "$DIR/registry" ] || { echo "FAIL: gc with a foreign file"; ls -la "$DIR"; fail=1; }
+rm -rf "$DIR"
 
 # dump through the map's BTF (the helper also checks that bad BTF is refused)
 "$HELPER" "$DIR" btf || { echo "FAIL: btf helper ($?)"; fail=1; }

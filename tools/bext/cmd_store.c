@@ -466,6 +466,14 @@ int cmd_gc(int argc, char **argv)
 		fprintf(stderr, "bext: no store at %s\n", shown);
 		return 1;
 	}
+	if (r == -ENOTEMPTY) {
+		/* the store is gone; files that are not bext's keep the directory */
+		fprintf(stderr,
+			"bext gc: removed the store in %s (%u object segment%s), kept the "
+			"directory: it holds files that are not bext's\n",
+			shown, n, n == 1 ? "" : "s");
+		return 1;
+	}
 	if (r) {
 		fprintf(stderr, "bext gc: %s: %s\n", shown, strerror(-r));
 		return 1;
