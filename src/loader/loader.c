@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
 #include <bext/loader.h>
@@ -294,6 +295,12 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 		o.value_size = bext_obj_map__value_size(m);
 		o.max_entries = bext_obj_map__max_entries(m);
 		o.map_flags = bext_obj_map__flags(m);
+		/* as libbpf: a perf event array without max_entries gets one per possible CPU */
+		if (o.map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !o.max_entries) {
+			int n = libbpf_num_possible_cpus();
+
+			o.max_entries = n > 0 ? (uint32_t)n : 1;
+		}
 		if (kind == BEXT_OBJ_MAP_BTF)
 			set_btf(obj, m, &o);
 		else

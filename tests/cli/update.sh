@@ -98,5 +98,18 @@ same "dump .rodata unchanged" "$("$bext" dump upd.rodata --store "$st" 2>&1)" \
 	'map 4 array name upd.rodata key 4 value 4 max_entries 1' 'limit = (int)5' \
 	'1 variable in .rodata'
 
+# --- a loader default, as libbpf's: perf event array without max_entries --
+clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c "$src/pe.bpf.c" \
+	-o "$t/pe.bpf.o" || exit 1
+possible=$(sed 's/.*-//' /sys/devices/system/cpu/possible)
+possible=$((possible + 1))
+out=$("$bext" load "$t/pe.bpf.o" --store "$st.pe" 2>&1)
+same "load perf event array without max_entries" "$(echo "$out" | tail -n +2)" 'map 1 events' \
+	'prog 2 pe_send'
+has "one slot per possible CPU ($possible)" \
+	"^1: map perf_event_array name events key 4 value 4 max_entries $possible " \
+	"$("$bext" list --store "$st.pe" 2>&1)"
+rm -rf "$st.pe"
+
 [ $fail -eq 0 ] && echo "update: all checks passed"
 exit $fail
