@@ -17,6 +17,7 @@ int cmd_detach(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_events(int argc, char **argv);
 
 struct bext_store;
 /* The store directory a command uses: @dir, else $BEXT_STORE, else /dev/shm/bext. */

@@ -22,6 +22,8 @@ static const struct command {
     {"update", cmd_update,
      "update MAP KEY VALUE [any|noexist|exist]  write an entry (int or hex:..)"},
     {"delete", cmd_delete, "delete MAP KEY [--store DIR]  delete an entry"},
+    {"events", cmd_events,
+     "events MAP [--follow] [--count N] [--timeout SEC]  print a ring buffer's records"},
     {"load", cmd_load,
      "load OBJ [--store DIR] [--no-verify] [--pid PID] ...  maps, programs, links -> store"},
     {"start", cmd_start, "start [--store DIR] -- PROG ARGS  run PROG with the agent inside"},

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `bext events MAP [--follow] [--count N] [--timeout SEC] [--store DIR]`:
+ * consumes the records of a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY map and
+ * prints one line per record, as it is consumed:
+ *
+ *   size 8  01 00 00 00 03 00 00 00          (ring buffer)
+ *   cpu 3  size 12  01 00 00 00 02 00 ...    (perf event array: the ring's index)
+ *   cpu 3  lost 2                            (perf: samples the full ring dropped)
+ *
+ * then `N records` (and `, K lost`) on stderr. Consuming moves the map's
+ * consumer position: one consumer at a time.
+ *
+ * Ring buffers are read with bext_ringbuf__poll(), which sleeps on the map's
+ * cross-process wake-up; it keeps waiting across signals, so --follow waits
+ * in slices (SLICE_MS, or $BEXT_EVENTS_SLICE_MS: a test hook) and checks for
+ * SIGINT/SIGTERM between them. Perf event arrays have no wake-up in bext's
+ * API: their rings are read here with the perf ring protocol through
+ * bext_perf__ring() (so --count can stop after exactly N samples, which
+ * bext_perf__consume() cannot), every PERF_POLL_MS while following.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <bpf/libbpf.h>
+
+#include <bext/map.h>
+#include <bext/store.h>
+
+#include "commands.h"
+
+#define EVENTS_USAGE "bext events MAP [--follow] [--count N] [--timeout SEC] [--store DIR]"
+#define SLICE_MS 200
+#define PERF_POLL_MS 20
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+struct events {
+	uint64_t want; /* --count, 0 for no limit */
+	uint64_t seen; /* records printed */
+	uint64_t lost; /* perf: samples reported lost */
+	uint8_t *buf;  /* perf: one record, copied out of the ring */
+	bool stop;     /* --count reached */
+};
+
+static void hex_line(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		printf("%s%02x", i ? " " : "  ", b[i]);
+	printf("\n");
+}
+
+static int rb_record(void *ctx, void *data, size_t size)
+{
+	struct events *ev = ctx;
+
+	printf("size %zu", size);
+	hex_line(data, size);
+	ev->seen++;
+	if (ev->want && ev->seen >= ev->want) {
+		ev->stop = true;
+		return -ECANCELED; /* this record is consumed, the next ones stay */
+	}
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Copies @len bytes at ring position @pos (data wraps at @size, a power of two). */
+static void ring_copy(const uint8_t *data, uint64_t size, uint64_t pos, void *dst, uint64_t len)
+{
+	uint64_t off = pos & (size - 1), first = size - off < len ? size - off : len;
+
+	memcpy(dst, data + off, first);
+	memcpy((uint8_t *)dst + first, data, len - first);
+}
+
+/*
+ * Reads every ring of a perf event array once, in index order, until --count;
+ * 0 or -EBADMSG for a ring whose header does not describe its mapping.
+ */
+static int perf_read(struct bext_map *m, struct events *ev)
+{
+	for (uint32_t i = 0; i < bext_map__max_entries(m) && !ev->stop; i++) {
+		size_t len;
+		struct perf_event_mmap_page *pg = bext_perf__ring(m, i, &len);
+		uint64_t size, head, tail;
+		const uint8_t *data;
+
+		if (!pg)
+			return -errno;
+		size = pg->data_size;
+		if (pg->data_offset < sizeof(*pg) || pg->data_offset > len || !size ||
+		    (size & (size - 1)) || size > len - pg->data_offset)
+			return -EBADMSG;
+		data = (const uint8_t *)pg + pg->data_offset;
+		head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
+		tail = __atomic_load_n(&pg->data_tail, __ATOMIC_RELAXED);
+		while (tail < head && !ev->stop) {
+			struct perf_event_header h;
+
+			ring_copy(data, size, tail, &h, sizeof(h));
+			if (h.size < sizeof(h) || h.size > head - tail)
+				return -EBADMSG;
+			ring_copy(data, size, tail, ev->buf, h.size);
+			if (h.type == PERF_RECORD_SAMPLE && h.size >= sizeof(h) + 4) {
+				uint32_t raw;
+
+				memcpy(&raw, ev->buf + sizeof(h), 4);
+				if (raw > h.size - sizeof(h) - 4)
+					return -EBADMSG;
+				printf("cpu %u  size %u", i, raw);
+				hex_line(ev->buf + sizeof(h) + 4, raw);
+				ev->seen++;
+				if (ev->want && ev->seen >= ev->want)
+					ev->stop = true;
+			} else if (h.type == PERF_RECORD_LOST && h.size >= sizeof(h) + 16) {
+				uint64_t n;
+
+				memcpy(&n, ev->buf + sizeof(h) + 8, 8);
+				printf("cpu %u  lost %llu\n", i, (unsigned long long)n);
+				ev->lost += n;
+			}
+			tail += h.size;
+			/* consumed record by record: --count leaves the rest in the ring */
+			__atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
+		}
+	}
+	return 0;
+}
+
+static const char *article(const char *s)
+{
+	return strchr("aeiou", s[0]) ? "an" : "a";
+}
+
+/* Parses a positive decimal (a fraction allowed when @frac); false if it is not one. */
+static bool parse_positive(const char *s, bool frac, double *out)
+{
+	char *end;
+	double v;
+
+	if (!(s[0] >= '0' && s[0] <= '9'))
+		return false;
+	errno = 0;
+	if (frac) {
+		v = strtod(s, &end);
+	} else {
+		unsigned long long u = strtoull(s, &end, 10);
+
+		v = (double)u;
+	}
+	if (errno || *end || !isfinite(v) || v <= 0 || v > 1e15)
+		return false;
+	*out = v;
+	return true;
+}
+
+int cmd_events(int argc, char **argv)
+{
+	const char *dir = NULL, *name = NULL, *count_arg = NULL, *timeout_arg = NULL, *env;
+	bool follow = false;
+	double count = 0, timeout = 0;
+	struct events ev = {0};
+	struct bext_store *s;
+	struct bext_map *m;
+	struct sigaction sa;
+	uint64_t idle_since, slice_ms = SLICE_MS;
+	unsigned long id;
+	uint32_t type;
+	char *end;
+	int r = 1, e = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--store") || !strcmp(a, "--count") || !strcmp(a, "--timeout")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "bext events: %s needs a value\nusage: %s\n", a,
+					EVENTS_USAGE);
+				return 2;
+			}
+			if (a[2] == 's')
+				dir = argv[++i];
+			else if (a[2] == 'c')
+				count_arg = argv[++i];
+			else
+				timeout_arg = argv[++i];
+		} else if (!strncmp(a, "--store=", 8)) {
+			dir = a + 8;
+		} else if (!strncmp(a, "--count=", 8)) {
+			count_arg = a + 8;
+		} else if (!strncmp(a, "--timeout=", 10)) {
+			timeout_arg = a + 10;
+		} else if (!strcmp(a, "--follow") || !strcmp(a, "-f")) {
+			follow = true;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			printf("usage: %s\n", EVENTS_USAGE);
+			return 0;
+		} else if (!name && a[0] != '-') {
+			name = a;
+		} else {
+			fprintf(stderr, "usage: %s\n", EVENTS_USAGE);
+			return 2;
+		}
+	}
+	if (!name) {
+		fprintf(stderr, "usage: %s\n", EVENTS_USAGE);
+		return 2;
+	}
+	if (count_arg && !parse_positive(count_arg, false, &count)) {
+		fprintf(stderr, "bext events: bad --count '%s' (a number of records, 1 or more)\n",
+			count_arg);
+		return 2;
+	}
+	if (timeout_arg && !parse_positive(timeout_arg, true, &timeout)) {
+		fprintf(stderr, "bext events: bad --timeout '%s' (seconds, more than 0)\n",
+			timeout_arg);
+		return 2;
+	}
+	if (timeout_arg && !follow) {
+		fprintf(stderr, "bext events: --timeout needs --follow\n");
+		return 2;
+	}
+	env = getenv("BEXT_EVENTS_SLICE_MS");
+	if (env && *env) {
+		unsigned long v = strtoul(env, &end, 10);
+
+		if (!*end && v > 0 && v <= 3600000)
+			slice_ms = v;
+	}
+	ev.want = (uint64_t)count;
+
+	s = cli_open_existing_store(dir, "events");
+	if (!s)
+		return 1;
+	errno = 0;
+	id = strtoul(name, &end, 10);
+	m = *end == 0 && id > 0 && !errno && id <= UINT32_MAX
+		? bext_store__map_by_id(s, (uint32_t)id)
+		: bext_store__map_by_name(s, name);
+	if (!m) {
+		fprintf(stderr, "bext events: no map %s in %s\n", name, bext_store__path(s));
+		bext_store__close(s);
+		return 1;
+	}
+	type = bext_map__type(m);
+	if (type != BPF_MAP_TYPE_RINGBUF && type != BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
+		const char *t = libbpf_bpf_map_type_str((enum bpf_map_type)type);
+
+		if (!t)
+			t = "unknown type";
+		fprintf(stderr,
+			"bext events: map %s is %s %s map, not a ring buffer or perf event "
+			"array\n",
+			bext_map__name(m), article(t), t);
+		goto out;
+	}
+	if (type == BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
+		ev.buf = malloc(0x10000); /* a perf record's size is 16 bits */
+		if (!ev.buf) {
+			fprintf(stderr, "bext events: out of memory\n");
+			goto out;
+		}
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: a sleep ends at once */
+	sigemptyset(&sa.sa_mask);
+	if (follow) {
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	idle_since = now_ms();
+	for (;;) {
+		uint64_t before = ev.seen, wait_ms = slice_ms;
+
+		if (follow && timeout_arg) {
+			uint64_t limit = (uint64_t)(timeout * 1000 + 0.5),
+				 idle = now_ms() - idle_since;
+
+			if (idle >= limit)
+				break;
+			if (limit - idle < wait_ms)
+				wait_ms = limit - idle;
+		}
+		if (type == BPF_MAP_TYPE_RINGBUF) {
+			e = follow ? bext_ringbuf__poll(m, rb_record, &ev, (int)wait_ms)
+				   : bext_ringbuf__consume(m, rb_record, &ev);
+			if (e == -ECANCELED && ev.stop)
+				e = 0;
+		} else {
+			e = perf_read(m, &ev);
+			if (!e && follow && ev.seen == before && !ev.stop && !stop_signal)
+				usleep((wait_ms < PERF_POLL_MS ? wait_ms : PERF_POLL_MS) * 1000);
+		}
+		if (e < 0 || ev.stop || !follow || stop_signal)
+			break;
+		if (ev.seen != before)
+			idle_since = now_ms();
+	}
+	if (e < 0) {
+		fprintf(stderr, "bext events: map %s: %s\n", bext_map__name(m),
+			e == -EBADMSG ? "a ring is corrupt" : strerror(-e));
+		goto out;
+	}
+	fflush(stdout);
+	fprintf(stderr, "%llu record%s", (unsigned long long)ev.seen, ev.seen == 1 ? "" : "s");
+	if (ev.lost)
+		fprintf(stderr, ", %llu lost", (unsigned long long)ev.lost);
+	fprintf(stderr, "\n");
+	r = 0;
+	if (follow && timeout_arg && ev.want && ev.seen < ev.want && !stop_signal) {
+		fprintf(stderr, "bext events: no record for %s s: %llu of %llu records\n",
+			timeout_arg, (unsigned long long)ev.seen, (unsigned long long)ev.want);
+		r = 1;
+	}
+out:
+	free(ev.buf);
+	bext_map__close(m);
+	bext_store__close(s);
+	return r;
+}
