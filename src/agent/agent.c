@@ -116,6 +116,9 @@ static struct {
 	uint32_t *failed; /* link ids that could not be installed: not retried */
 	size_t nr_failed, cap_failed;
 	bool watcher_running;
+	bool exiting;	     /* set (under lock) by agent_exit(): no more store passes */
+	bool watch_from_set; /* the constructor's pass saw generation watch_from */
+	uint32_t watch_from;
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- the log ----------------------------------------------------------------------- */
@@ -629,6 +632,8 @@ static unsigned long long dl_adds(void)
 /* reconcile() with agent.lock held, noting the loaded objects it saw. */
 static void reconcile_locked(void)
 {
+	if (agent.exiting)
+		return; /* the process is exiting: no store lock may be held when it ends */
 	agent_depth++;
 	atomic_store(&dl_seen, dl_adds());
 	reconcile();
@@ -778,22 +783,55 @@ __attribute__((visibility("default"))) int dlclose(void *h)
 
 /* ---- the watcher ----------------------------------------------------------------------- */
 
+/*
+ * Passes over the store when it changes. After the constructor's own pass
+ * the first one waits for a change (a short-lived process would otherwise
+ * often end while this thread's first pass holds the store's registry lock,
+ * leaving a dead owner for the next opener to recover); a fork child's
+ * watcher starts with a pass.
+ */
 static void *watcher(void *arg)
 {
 	uint32_t gen;
+	bool wait_first;
 
 	(void)arg;
+	pthread_mutex_lock(&agent.lock);
+	wait_first = agent.watch_from_set;
+	gen = agent.watch_from;
+	agent.watch_from_set = false;
+	pthread_mutex_unlock(&agent.lock);
 	for (;;) {
-		gen = bext_store__generation(agent.store);
-		pthread_mutex_lock(&agent.lock);
-		reconcile_locked();
-		pthread_mutex_unlock(&agent.lock);
+		if (!wait_first) {
+			gen = bext_store__generation(agent.store);
+			pthread_mutex_lock(&agent.lock);
+			reconcile_locked();
+			pthread_mutex_unlock(&agent.lock);
+		}
+		wait_first = false;
 		/* a store change, or objects loaded other than by our dlopen */
 		while (bext_store__wait_generation(agent.store, gen, DL_POLL_MS) == -ETIMEDOUT &&
 		       dl_adds() == atomic_load(&dl_seen))
 			;
 	}
 	return NULL;
+}
+
+/*
+ * exit(): a pass of the watcher in progress is let finish (1 s at most), and
+ * none starts after, so the process does not end holding the store's
+ * registry lock (robust, but the next opener would have to recover it).
+ */
+static void agent_exit(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	if (pthread_mutex_timedlock(&agent.lock, &ts) == 0) {
+		agent.exiting = true;
+		pthread_mutex_unlock(&agent.lock);
+	}
 }
 
 static int sync_sig; /* bext_attach__signals() */
@@ -839,6 +877,7 @@ static void atfork_child(void)
 {
 	int r;
 
+	agent.watch_from_set = false; /* the child's watcher starts with a pass */
 	pthread_mutex_unlock(&agent.lock);
 	agent.watcher_running = false;
 	r = start_watcher();
@@ -869,8 +908,11 @@ __attribute__((constructor)) static void bext_agent_init(void)
 		goto out;
 	}
 	pthread_mutex_lock(&agent.lock);
+	agent.watch_from = bext_store__generation(agent.store);
+	agent.watch_from_set = true;
 	reconcile_locked(); /* links loaded before start are in place before main() */
 	pthread_mutex_unlock(&agent.lock);
+	atexit(agent_exit);
 	sync_sig = bext_attach__signals();
 	if (sync_sig < 0)
 		agent_log("agent: cannot install the signal handlers for patching: %s",

@@ -82,6 +82,16 @@ same "dump results: the tail calls ran from the first hit" "$got" \
 	'4 entries'
 [ $fail -ne 0 ] && { echo "--- agent log:"; cat "$st/agent.log"; }
 
+# --- short-lived targets: the agent never ends a process holding the store's lock
+rec=0
+for i in $(seq 40); do
+	"$bext" start --store "$st" -- "$target" >/dev/null 2>&1 &
+	"$bext" start --store "$st" -- "$target" >/dev/null 2>&1
+	wait
+	"$bext" list --store "$st" 2>&1 | grep -q 'recovering registry' && rec=$((rec + 1))
+done
+same "80 short runs, two at a time: no registry left to recover" "$rec" 0
+
 # --- a slot filled while the target runs: the agent loads the new program --
 clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu \
 	-c "$src/tailinit_late.bpf.c" -o "$t/late.bpf.o" || exit 1
