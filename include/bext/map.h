@@ -286,6 +286,13 @@ typedef void (*bext_perf_lost_fn)(void *ctx, int idx, uint64_t lost);
 /* Consumes every ring (one consumer at a time); returns records seen or -errno. */
 BEXT_API int bext_perf__consume(struct bext_map *m, bext_perf_sample_fn sample,
 				bext_perf_lost_fn lost, void *ctx);
+/*
+ * The same, rings in index order, stopping after @max samples (0: no limit);
+ * each record is consumed as it is passed on, so what is left stays for the
+ * next call. Returns the records consumed (samples and lost records).
+ */
+BEXT_API int bext_perf__consume_n(struct bext_map *m, uint64_t max, bext_perf_sample_fn sample,
+				  bext_perf_lost_fn lost, void *ctx);
 /* Ring @idx's perf_event_mmap_page (data follows it); *len gets its mapping size. */
 BEXT_API void *bext_perf__ring(struct bext_map *m, uint32_t idx, size_t *len);
 

@@ -217,26 +217,26 @@ out:
 	return err;
 }
 
-int bext_perf__consume(struct bext_map *m, bext_perf_sample_fn sample, bext_perf_lost_fn lost,
-		       void *ctx)
+int bext_perf__consume_n(struct bext_map *m, uint64_t max, bext_perf_sample_fn sample,
+			 bext_perf_lost_fn lost, void *ctx)
 {
-	uint64_t dsize = (uint64_t)m->p.data_pages * m->p.page_size;
+	uint64_t dsize = (uint64_t)m->p.data_pages * m->p.page_size, samples = 0;
 	uint8_t *buf;
 	uint32_t i;
 	int n = 0;
 
 	if (m->type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
 		return -EINVAL;
-	buf = malloc(0x10000);
+	buf = malloc(0x10000); /* a record's size is 16 bits */
 	if (!buf)
 		return -ENOMEM;
-	for (i = 0; i < m->max_entries; i++) {
+	for (i = 0; i < m->max_entries && (!max || samples < max); i++) {
 		struct perf_event_mmap_page *pg = page_of(m, i);
 		uint8_t *base = (uint8_t *)pg + m->p.page_size;
 		uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
 		uint64_t tail = pg->data_tail;
 
-		while (tail < head) {
+		while (tail < head && (!max || samples < max)) {
 			struct perf_event_header h;
 
 			ring_read(base, dsize, tail, &h, sizeof(h));
@@ -245,20 +245,38 @@ int bext_perf__consume(struct bext_map *m, bext_perf_sample_fn sample, bext_perf
 				break;
 			}
 			ring_read(base, dsize, tail, buf, h.size);
-			if (h.type == PERF_RECORD_SAMPLE && sample) {
+			if ((h.type == PERF_RECORD_SAMPLE &&
+			     (h.size < sizeof(struct perf_sample_hdr) ||
+			      ((struct perf_sample_hdr *)buf)->size >
+				  h.size - sizeof(struct perf_sample_hdr))) ||
+			    (h.type == PERF_RECORD_LOST && h.size < sizeof(struct perf_lost_rec))) {
+				tail = head; /* corrupt: skip what is there */
+				break;
+			}
+			tail += h.size;
+			/* consumed before it is passed on: a stop leaves only the rest */
+			__atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
+			if (h.type == PERF_RECORD_SAMPLE) {
 				struct perf_sample_hdr *sh = (struct perf_sample_hdr *)buf;
 
-				sample(ctx, (int)i, buf + sizeof(*sh), sh->size);
+				samples++;
+				if (sample)
+					sample(ctx, (int)i, buf + sizeof(*sh), sh->size);
 			} else if (h.type == PERF_RECORD_LOST && lost) {
 				lost(ctx, (int)i, ((struct perf_lost_rec *)buf)->lost);
 			}
-			tail += h.size;
 			n++;
 		}
 		__atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
 	}
 	free(buf);
 	return n;
+}
+
+int bext_perf__consume(struct bext_map *m, bext_perf_sample_fn sample, bext_perf_lost_fn lost,
+		       void *ctx)
+{
+	return bext_perf__consume_n(m, 0, sample, lost, ctx);
 }
 
 void *bext_perf__ring(struct bext_map *m, uint32_t idx, size_t *len)

@@ -776,6 +776,35 @@ static void test_perf(void)
 	bext_perf__consume(m, perf_sample, perf_lost, &seen);
 	CHECK_EQ(seen.samples, 200);
 	CHECK_EQ(seen.sum, 199 * 200 / 2);
+	/* consume_n: rings in index order, stops after max samples, the rest stays */
+	memset(&seen, 0, sizeof(seen));
+	for (i = 0; i < 3; i++) {
+		v = 10 + i;
+		memcpy(data, &v, 8);
+		CHECK_EQ(bext_perf_event_output(m, 1, data, 8), 0);
+		CHECK_EQ(bext_perf_event_output(m, 0, data, 8), 0);
+	}
+	CHECK_EQ(bext_perf__consume_n(m, 4, perf_sample, perf_lost, &seen), 4);
+	CHECK_EQ(seen.idx_count[0], 3);
+	CHECK_EQ(seen.idx_count[1], 1);
+	CHECK_EQ(seen.sum, 10 + 11 + 12 + 10);
+	CHECK_EQ(bext_perf__consume_n(m, 0, perf_sample, perf_lost, &seen), 2);
+	CHECK_EQ(seen.idx_count[1], 3);
+	CHECK_EQ(bext_perf__consume_n(m, 5, perf_sample, perf_lost, &seen), 0);
+	/* a sample whose raw size runs past its record is corrupt: skipped, never read */
+	CHECK_EQ(bext_perf_event_output(m, 0, data, 8), 0);
+	pg = bext_perf__ring(m, 0, &len);
+	REQUIRE(pg);
+	{
+		uint64_t at = pg->data_tail & (pg->data_size - 1);
+		uint32_t huge = 0x7fffffff;
+
+		memcpy((uint8_t *)pg + pg->data_offset + at + 8, &huge, 4);
+	}
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ(bext_perf__consume_n(m, 0, perf_sample, perf_lost, &seen), 0);
+	CHECK_EQ(seen.samples, 0);
+	CHECK_EQ(pg->data_tail, pg->data_head);
 	CHECK_EQ(bext_map__lookup_elem(m, &k, &v), -ENOTSUPP_K);
 	CHECK_EQ(bext_map__delete_elem(m, &k), -ENOENT);
 	v = 7;

@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include <linux/bpf.h>
-#include <linux/perf_event.h>
 #include <bpf/libbpf.h>
 
 #include <bext/map.h>
@@ -54,7 +53,6 @@ struct events {
 	uint64_t want; /* --count, 0 for no limit */
 	uint64_t seen; /* records printed */
 	uint64_t lost; /* perf: samples reported lost */
-	uint8_t *buf;  /* perf: one record, copied out of the ring */
 	bool stop;     /* --count reached */
 };
 
@@ -89,67 +87,32 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Copies @len bytes at ring position @pos (data wraps at @size, a power of two). */
-static void ring_copy(const uint8_t *data, uint64_t size, uint64_t pos, void *dst, uint64_t len)
+static void perf_sample(void *ctx, int idx, void *data, uint32_t size)
 {
-	uint64_t off = pos & (size - 1), first = size - off < len ? size - off : len;
+	struct events *ev = ctx;
 
-	memcpy(dst, data + off, first);
-	memcpy((uint8_t *)dst + first, data, len - first);
+	printf("cpu %d  size %u", idx, size);
+	hex_line(data, size);
+	ev->seen++;
+	if (ev->want && ev->seen >= ev->want)
+		ev->stop = true;
 }
 
-/*
- * Reads every ring of a perf event array once, in index order, until --count;
- * 0 or -EBADMSG for a ring whose header does not describe its mapping.
- */
+static void perf_lost(void *ctx, int idx, uint64_t n)
+{
+	struct events *ev = ctx;
+
+	printf("cpu %d  lost %llu\n", idx, (unsigned long long)n);
+	ev->lost += n;
+}
+
+/* Reads every ring of a perf event array once, in index order, until --count. */
 static int perf_read(struct bext_map *m, struct events *ev)
 {
-	for (uint32_t i = 0; i < bext_map__max_entries(m) && !ev->stop; i++) {
-		size_t len;
-		struct perf_event_mmap_page *pg = bext_perf__ring(m, i, &len);
-		uint64_t size, head, tail;
-		const uint8_t *data;
+	int r =
+	    bext_perf__consume_n(m, ev->want ? ev->want - ev->seen : 0, perf_sample, perf_lost, ev);
 
-		if (!pg)
-			return -errno;
-		size = pg->data_size;
-		if (pg->data_offset < sizeof(*pg) || pg->data_offset > len || !size ||
-		    (size & (size - 1)) || size > len - pg->data_offset)
-			return -EBADMSG;
-		data = (const uint8_t *)pg + pg->data_offset;
-		head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
-		tail = __atomic_load_n(&pg->data_tail, __ATOMIC_RELAXED);
-		while (tail < head && !ev->stop) {
-			struct perf_event_header h;
-
-			ring_copy(data, size, tail, &h, sizeof(h));
-			if (h.size < sizeof(h) || h.size > head - tail)
-				return -EBADMSG;
-			ring_copy(data, size, tail, ev->buf, h.size);
-			if (h.type == PERF_RECORD_SAMPLE && h.size >= sizeof(h) + 4) {
-				uint32_t raw;
-
-				memcpy(&raw, ev->buf + sizeof(h), 4);
-				if (raw > h.size - sizeof(h) - 4)
-					return -EBADMSG;
-				printf("cpu %u  size %u", i, raw);
-				hex_line(ev->buf + sizeof(h) + 4, raw);
-				ev->seen++;
-				if (ev->want && ev->seen >= ev->want)
-					ev->stop = true;
-			} else if (h.type == PERF_RECORD_LOST && h.size >= sizeof(h) + 16) {
-				uint64_t n;
-
-				memcpy(&n, ev->buf + sizeof(h) + 8, 8);
-				printf("cpu %u  lost %llu\n", i, (unsigned long long)n);
-				ev->lost += n;
-			}
-			tail += h.size;
-			/* consumed record by record: --count leaves the rest in the ring */
-			__atomic_store_n(&pg->data_tail, tail, __ATOMIC_RELEASE);
-		}
-	}
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 static const char *article(const char *s)
@@ -279,14 +242,6 @@ int cmd_events(int argc, char **argv)
 			bext_map__name(m), article(t), t);
 		goto out;
 	}
-	if (type == BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
-		ev.buf = malloc(0x10000); /* a perf record's size is 16 bits */
-		if (!ev.buf) {
-			fprintf(stderr, "bext events: out of memory\n");
-			goto out;
-		}
-	}
-
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: a sleep ends at once */
 	sigemptyset(&sa.sa_mask);
@@ -341,7 +296,6 @@ int cmd_events(int argc, char **argv)
 		r = 1;
 	}
 out:
-	free(ev.buf);
 	bext_map__close(m);
 	bext_store__close(s);
 	return r;
