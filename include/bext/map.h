@@ -254,7 +254,8 @@ typedef int (*bext_ringbuf_sample_fn)(void *ctx, void *data, size_t size);
  * Consumes available records, calling @fn for each submitted one (discarded
  * ones are skipped). If there are none, waits up to @timeout_ms (< 0 forever)
  * for a producer's wake-up. Returns the number of records consumed, or a
- * negative error (a negative return of @fn stops and is passed on).
+ * negative error (a negative return of @fn stops and is passed on); -EINTR
+ * when a signal handler ran while it waited (as libbpf's ring_buffer__poll).
  */
 BEXT_API int bext_ringbuf__poll(struct bext_map *m, bext_ringbuf_sample_fn fn, void *ctx,
 				int timeout_ms);

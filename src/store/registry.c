@@ -169,9 +169,9 @@ int bext_futex_wait(uint32_t *w, uint32_t val, int timeout_ms)
 	}
 	r = syscall(SYS_futex, w, FUTEX_WAIT, val, tp, NULL, 0);
 	if (r < 0) {
-		if (errno == ETIMEDOUT)
-			return -ETIMEDOUT;
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == ETIMEDOUT || errno == EINTR)
+			return -errno;
+		if (errno == EAGAIN)
 			return 0;
 		return -errno;
 	}
@@ -1265,9 +1265,12 @@ const uint32_t *bext_store__generation_word(const struct bext_store *s)
 
 int bext_store__wait_generation(struct bext_store *s, uint32_t seen, int timeout_ms)
 {
+	int r;
+
 	if (bext_store__generation(s) != seen)
 		return 0;
-	return bext_futex_wait(&s->hdr->generation, seen, timeout_ms);
+	r = bext_futex_wait(&s->hdr->generation, seen, timeout_ms);
+	return r == -EINTR ? 0 : r; /* a signal: the caller looks again, as on a wake-up */
 }
 
 /* ---- programs and links ---------------------------------------------------------- */

@@ -210,9 +210,45 @@ static void test_dead_producer(struct bext_store *st)
 	bext_store__obj_put(st, id);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A signal handler running while poll waits ends the wait with -EINTR, as libbpf's poll. */
+static void test_poll_eintr(struct bext_store *st)
+{
+	struct bext_map_create_opts o = {.sz = sizeof(o),
+					 .name = "rbintr",
+					 .map_type = BPF_MAP_TYPE_RINGBUF,
+					 .max_entries = 4096};
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	struct timespec t0, t1;
+	struct bext_map *m;
+	int id = bext_store__create_map(st, &o);
+	double secs;
+
+	REQUIRE(id > 0);
+	m = bext_store__map_by_id(st, (uint32_t)id);
+	REQUIRE(m);
+	sigemptyset(&sa.sa_mask); /* no SA_RESTART */
+	REQUIRE(sigaction(SIGALRM, &sa, &old) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	alarm(1);
+	CHECK_EQ(bext_ringbuf__poll(m, NULL, NULL, 10000), -EINTR);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK(secs > 0.5 && secs < 5);
+	sigaction(SIGALRM, &old, NULL);
+	bext_map__close(m);
+	CHECK_EQ(bext_store__obj_put(st, (uint32_t)id), 0);
+}
+
 int main(void)
 {
 	struct bext_store *st = test_store_open("rb", 64);
+
+	test_poll_eintr(st);
 
 	test_single(st);
 	test_multi_producer(st);

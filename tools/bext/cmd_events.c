@@ -12,12 +12,12 @@
  * consumer position: one consumer at a time.
  *
  * Ring buffers are read with bext_ringbuf__poll(), which sleeps on the map's
- * cross-process wake-up; it keeps waiting across signals, so --follow waits
- * in slices (SLICE_MS, or $BEXT_EVENTS_SLICE_MS: a test hook) and checks for
- * SIGINT/SIGTERM between them. Perf event arrays have no wake-up in bext's
- * API: their rings are read here with the perf ring protocol through
- * bext_perf__ring() (so --count can stop after exactly N samples, which
- * bext_perf__consume() cannot), every PERF_POLL_MS while following.
+ * cross-process wake-up and returns -EINTR when SIGINT/SIGTERM arrive (the
+ * handlers are installed without SA_RESTART); --follow still waits in slices
+ * (SLICE_MS, or $BEXT_EVENTS_SLICE_MS: a test hook) so --timeout is kept.
+ * Perf event arrays have no wake-up in bext's API: their rings are read with
+ * bext_perf__consume_n() (so --count can stop after exactly N samples), every
+ * PERF_POLL_MS while following.
  */
 #include <errno.h>
 #include <math.h>
@@ -267,8 +267,8 @@ int cmd_events(int argc, char **argv)
 		if (type == BPF_MAP_TYPE_RINGBUF) {
 			e = follow ? bext_ringbuf__poll(m, rb_record, &ev, (int)wait_ms)
 				   : bext_ringbuf__consume(m, rb_record, &ev);
-			if (e == -ECANCELED && ev.stop)
-				e = 0;
+			if ((e == -ECANCELED && ev.stop) || e == -EINTR)
+				e = 0; /* --count reached, or a signal: stop_signal says which */
 		} else {
 			e = perf_read(m, &ev);
 			if (!e && follow && ev.seen == before && !ev.stop && !stop_signal)
