@@ -294,6 +294,15 @@ BEXT_API int bext_perf__consume(struct bext_map *m, bext_perf_sample_fn sample,
  */
 BEXT_API int bext_perf__consume_n(struct bext_map *m, uint64_t max, bext_perf_sample_fn sample,
 				  bext_perf_lost_fn lost, void *ctx);
+/*
+ * bext_perf__consume_n(), and if there was nothing, waits up to @timeout_ms
+ * (< 0 forever) for an output into any ring of the map (a wake-up that
+ * crosses processes), then consumes what came. Returns the records consumed
+ * (0: nothing came in time), -EINTR when a signal handler ran while it
+ * waited, or -errno.
+ */
+BEXT_API int bext_perf__poll(struct bext_map *m, uint64_t max, bext_perf_sample_fn sample,
+			     bext_perf_lost_fn lost, void *ctx, int timeout_ms);
 /* Ring @idx's perf_event_mmap_page (data follows it); *len gets its mapping size. */
 BEXT_API void *bext_perf__ring(struct bext_map *m, uint32_t idx, size_t *len);
 

@@ -80,6 +80,9 @@ struct perf_shared {
 	uint64_t ring_size; /* bytes per ring: one meta page + data pages */
 	uint64_t ctl_off;   /* per-ring control blocks (lock, lost), from data */
 	uint64_t rings_off; /* page aligned, from the payload start */
+	/* wake-ups, as the ring buffer's (zero in maps made before they existed: fine) */
+	uint32_t wake_seq; /* futex word consumers sleep on */
+	uint32_t waiters;  /* consumers sleeping */
 };
 
 /* Shared: at the start of every map payload. */

@@ -212,8 +212,13 @@ long bext_perf_event_output(struct bext_map *m, uint64_t flags, const void *data
 	ring_zero(base, dsize, head + sizeof(sh) + size, raw - size);
 	head += rec;
 out:
-	__atomic_store_n(&pg->data_head, head, __ATOMIC_RELEASE);
+	__atomic_store_n(&pg->data_head, head, __ATOMIC_SEQ_CST);
 	bext_shm_unlock(&c->lock);
+	/* the seq_cst store above and this load pair with bext_perf__poll's waiters/recheck */
+	if (!err && __atomic_load_n(&m->hdr->p.waiters, __ATOMIC_SEQ_CST)) {
+		__atomic_add_fetch(&m->hdr->p.wake_seq, 1, __ATOMIC_SEQ_CST);
+		bext_futex_wake(&m->hdr->p.wake_seq, 1 << 30);
+	}
 	return err;
 }
 
@@ -277,6 +282,32 @@ int bext_perf__consume(struct bext_map *m, bext_perf_sample_fn sample, bext_perf
 		       void *ctx)
 {
 	return bext_perf__consume_n(m, 0, sample, lost, ctx);
+}
+
+int bext_perf__poll(struct bext_map *m, uint64_t max, bext_perf_sample_fn sample,
+		    bext_perf_lost_fn lost, void *ctx, int timeout_ms)
+{
+	struct perf_shared *p = &m->hdr->p;
+	uint32_t seq;
+	int n, err;
+
+	n = bext_perf__consume_n(m, max, sample, lost, ctx);
+	if (n != 0 || timeout_ms == 0)
+		return n;
+	/* advertise, then look again: an output after the look sees us waiting */
+	__atomic_add_fetch(&p->waiters, 1, __ATOMIC_SEQ_CST);
+	seq = __atomic_load_n(&p->wake_seq, __ATOMIC_SEQ_CST);
+	n = bext_perf__consume_n(m, max, sample, lost, ctx);
+	if (n != 0) {
+		__atomic_sub_fetch(&p->waiters, 1, __ATOMIC_SEQ_CST);
+		return n;
+	}
+	err = bext_futex_wait(&p->wake_seq, seq, timeout_ms);
+	__atomic_sub_fetch(&p->waiters, 1, __ATOMIC_SEQ_CST);
+	n = bext_perf__consume_n(m, max, sample, lost, ctx);
+	if (n != 0)
+		return n;
+	return err == -EINTR ? -EINTR : 0;
 }
 
 void *bext_perf__ring(struct bext_map *m, uint32_t idx, size_t *len)

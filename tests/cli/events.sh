@@ -173,8 +173,8 @@ $err" 0 \
 	'cpu 2  size 12  06 00 00 00 07 00 00 00 08 00 00 00' \
 	'3 records'
 
-# perf --follow (polled) until SIGTERM
-"$bext" events pe --follow --store "$st" > "$t/p.out" 2> "$t/p.err" &
+# perf --follow until SIGTERM; 60 s slices: only the wake-up brings the records in time
+BEXT_EVENTS_SLICE_MS=60000 "$bext" events pe --follow --store "$st" > "$t/p.out" 2> "$t/p.err" &
 fol=$!
 pids="$pids $fol"
 run pe

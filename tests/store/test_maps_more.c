@@ -10,6 +10,8 @@
 #include <linux/perf_event.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "store_test.h"
 
@@ -791,6 +793,25 @@ static void test_perf(void)
 	CHECK_EQ(bext_perf__consume_n(m, 0, perf_sample, perf_lost, &seen), 2);
 	CHECK_EQ(seen.idx_count[1], 3);
 	CHECK_EQ(bext_perf__consume_n(m, 5, perf_sample, perf_lost, &seen), 0);
+	/* poll: nothing there, times out; an output from another process wakes it */
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ(bext_perf__poll(m, 0, perf_sample, perf_lost, &seen, 30), 0);
+	{
+		struct timespec t0, t1;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			usleep(200 * 1000);
+			_exit(bext_perf_event_output(m, 1, data, 8) == 0 ? 0 : 1);
+		}
+		REQUIRE(pid > 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK_EQ(bext_perf__poll(m, 0, perf_sample, perf_lost, &seen, 10000), 1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CHECK(t1.tv_sec - t0.tv_sec < 5);
+		CHECK_EQ(seen.idx_count[1], 1);
+		waitpid(pid, NULL, 0);
+	}
 	/* a sample whose raw size runs past its record is corrupt: skipped, never read */
 	CHECK_EQ(bext_perf_event_output(m, 0, data, 8), 0);
 	pg = bext_perf__ring(m, 0, &len);

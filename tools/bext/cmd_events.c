@@ -11,13 +11,12 @@
  * then `N records` (and `, K lost`) on stderr. Consuming moves the map's
  * consumer position: one consumer at a time.
  *
- * Ring buffers are read with bext_ringbuf__poll(), which sleeps on the map's
- * cross-process wake-up and returns -EINTR when SIGINT/SIGTERM arrive (the
- * handlers are installed without SA_RESTART); --follow still waits in slices
- * (SLICE_MS, or $BEXT_EVENTS_SLICE_MS: a test hook) so --timeout is kept.
- * Perf event arrays have no wake-up in bext's API: their rings are read with
- * bext_perf__consume_n() (so --count can stop after exactly N samples), every
- * PERF_POLL_MS while following.
+ * Ring buffers are read with bext_ringbuf__poll(), perf event arrays with
+ * bext_perf__poll() (which stops after exactly --count samples); both sleep
+ * on the map's cross-process wake-up and return -EINTR when SIGINT/SIGTERM
+ * arrive (the handlers are installed without SA_RESTART); --follow waits in
+ * slices (SLICE_MS, or $BEXT_EVENTS_SLICE_MS: a test hook) so --timeout is
+ * kept.
  */
 #include <errno.h>
 #include <math.h>
@@ -40,7 +39,6 @@
 
 #define EVENTS_USAGE "bext events MAP [--follow] [--count N] [--timeout SEC] [--store DIR]"
 #define SLICE_MS 200
-#define PERF_POLL_MS 20
 
 static volatile sig_atomic_t stop_signal;
 
@@ -106,11 +104,14 @@ static void perf_lost(void *ctx, int idx, uint64_t n)
 	ev->lost += n;
 }
 
-/* Reads every ring of a perf event array once, in index order, until --count. */
-static int perf_read(struct bext_map *m, struct events *ev)
+/*
+ * Reads every ring of a perf event array once, in index order, until
+ * --count; when following and nothing is there, waits up to @wait_ms first.
+ */
+static int perf_read(struct bext_map *m, struct events *ev, int wait_ms)
 {
-	int r =
-	    bext_perf__consume_n(m, ev->want ? ev->want - ev->seen : 0, perf_sample, perf_lost, ev);
+	int r = bext_perf__poll(m, ev->want ? ev->want - ev->seen : 0, perf_sample, perf_lost, ev,
+				wait_ms);
 
 	return r < 0 ? r : 0;
 }
@@ -270,9 +271,9 @@ int cmd_events(int argc, char **argv)
 			if ((e == -ECANCELED && ev.stop) || e == -EINTR)
 				e = 0; /* --count reached, or a signal: stop_signal says which */
 		} else {
-			e = perf_read(m, &ev);
-			if (!e && follow && ev.seen == before && !ev.stop && !stop_signal)
-				usleep((wait_ms < PERF_POLL_MS ? wait_ms : PERF_POLL_MS) * 1000);
+			e = perf_read(m, &ev, follow ? (int)wait_ms : 0);
+			if (e == -EINTR)
+				e = 0; /* a signal: stop_signal says which */
 		}
 		if (e < 0 || ev.stop || !follow || stop_signal)
 			break;
