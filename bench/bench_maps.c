@@ -119,34 +119,9 @@ static int prefill_bext(struct ht_env *e)
 	return 0;
 }
 
-/* ht_load(), optionally with lookups left as helper calls. */
-static struct bext_vm *load_prog(struct ht_env *e, const char *name, bool no_inline)
-{
-	const struct bext_obj_prog *p = bext_obj__find_prog(e->obj, name);
-	const struct bext_insn *insns;
-	struct bext_vm *vm;
-	char err[256] = "";
-	size_t n;
-
-	if (!no_inline)
-		return ht_load(e, name, NULL);
-	vm = p ? bext_vm__new(NULL) : NULL;
-	if (!vm)
-		return NULL;
-	insns = bext_obj_prog__insns(p, &n);
-	if (bext_helpers__register_all(vm, NULL) || bext_vm__set_inline_lookup(vm, NULL, NULL) ||
-	    bext_vm__set_pseudo_resolver(vm, bext_helpers__pseudo_resolver, &e->table) ||
-	    bext_vm__load(vm, insns, n, err, sizeof(err)) || !bext_vm__jit(vm, err, sizeof(err))) {
-		fprintf(stderr, "load %s: %s\n", name, err[0] ? err : bext_vm__last_error(vm));
-		bext_vm__free(vm);
-		return NULL;
-	}
-	return vm;
-}
-
 static void bench_bext(struct ht_env *e, struct op *o)
 {
-	struct bext_vm *vm = load_prog(e, o->prog, o->no_inline);
+	struct bext_vm *vm = ht_load_opts(e, o->prog, NULL, o->no_inline);
 	bext_jit_fn fn;
 	struct bext_map *rb = ht_map(e, "rb");
 	uint64_t ctx[8] = {0}, reps, t0;

@@ -25,6 +25,8 @@
 #include <bext/obj.h>
 #include <bext/verifier.h>
 
+#include "verifier/gen_tracing.h"
+
 #ifndef SOURCE_DIR
 #define SOURCE_DIR "."
 #endif
@@ -202,25 +204,9 @@ static void bench_tracing_1000(void)
 	struct bext_map_desc maps[1] = {{1 /* hash */, 8, 8, 1024, 0}};
 	struct bext_verify_opts o = {
 	    .sz = sizeof(o), .prog_type = BEXT_PROG_UPROBE, .maps = maps, .n_maps = 1};
-	size_t n = 0;
+	size_t n;
 
-	prog[n++] = BEXT_MOV64_REG(6, 1);
-	while (n < 1000) {
-		prog[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 7, 6, 112);
-		prog[n++] = BEXT_STX_MEM(BEXT_SZ_DW, 10, 7, -8);
-		prog[n++] = BEXT_MOV64_REG(2, 10);
-		prog[n++] = BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -8);
-		prog[n++] = BEXT_LD_IMM64_LO(1, BEXT_PSEUDO_MAP_IDX, 0);
-		prog[n++] = BEXT_LD_IMM64_HI(0);
-		prog[n++] = BEXT_CALL_HELPER_INSN(1);
-		prog[n++] = BEXT_JMP_IMM(BEXT_JMP_JEQ, 0, 0, 3);
-		prog[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 1, 0, 0);
-		prog[n++] = BEXT_ALU64_IMM(BEXT_ALU_ADD, 1, 1);
-		prog[n++] = BEXT_STX_MEM(BEXT_SZ_DW, 0, 1, 0);
-		prog[n++] = BEXT_ALU64_IMM(BEXT_ALU_ADD, 7, 1);
-	}
-	prog[n++] = BEXT_MOV64_IMM(0, 0);
-	prog[n++] = BEXT_EXIT_INSN();
+	n = gen_tracing_prog(prog);
 	bench_one("generated: 1000-insn tracing program", prog, n, &o);
 }
 

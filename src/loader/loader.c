@@ -106,6 +106,24 @@ static void put_all(struct bext_store *s, struct bext_loaded *l)
  * does (blob parses, sizes match); clang's raw .BTF parses as is, as far as
  * those checks go. Maps without type ids (sizes given) get no BTF.
  */
+/* A map's creation attributes as the object defines them, with libbpf's defaults. */
+static void opts_from_obj_map(const struct bext_obj_map *m, const char *name,
+			      struct bext_map_create_opts *o)
+{
+	o->name = name;
+	o->map_type = bext_obj_map__type(m);
+	o->key_size = bext_obj_map__key_size(m);
+	o->value_size = bext_obj_map__value_size(m);
+	o->max_entries = bext_obj_map__max_entries(m);
+	o->map_flags = bext_obj_map__flags(m);
+	/* as libbpf: a perf event array without max_entries gets one per possible CPU */
+	if (o->map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !o->max_entries) {
+		int n = libbpf_num_possible_cpus();
+
+		o->max_entries = n > 0 ? (uint32_t)n : 1;
+	}
+}
+
 static void set_btf(const struct bext_obj *obj, const struct bext_obj_map *m,
 		    struct bext_map_create_opts *o)
 {
@@ -196,12 +214,7 @@ static int create_template(struct bext_store *s, const struct bext_obj_map *oute
 		return -EINVAL;
 	}
 	snprintf(name, sizeof(name), "%s", bext_obj_map__name(in));
-	o.name = name;
-	o.map_type = bext_obj_map__type(in);
-	o.key_size = bext_obj_map__key_size(in);
-	o.value_size = bext_obj_map__value_size(in);
-	o.max_entries = bext_obj_map__max_entries(in);
-	o.map_flags = bext_obj_map__flags(in);
+	opts_from_obj_map(in, name, &o);
 	set_btf(obj, in, &o);
 	r = create_with_btf(s, in, &o);
 	if (r < 0)
@@ -289,18 +302,7 @@ static int create_maps(struct bext_store *s, const char *path, const struct bext
 			snprintf(name, sizeof(name), "%s", bext_obj_map__name(m));
 		else
 			data_map_name(path, bext_obj_map__name(m), name, sizeof(name));
-		o.name = name;
-		o.map_type = bext_obj_map__type(m);
-		o.key_size = bext_obj_map__key_size(m);
-		o.value_size = bext_obj_map__value_size(m);
-		o.max_entries = bext_obj_map__max_entries(m);
-		o.map_flags = bext_obj_map__flags(m);
-		/* as libbpf: a perf event array without max_entries gets one per possible CPU */
-		if (o.map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !o.max_entries) {
-			int n = libbpf_num_possible_cpus();
-
-			o.max_entries = n > 0 ? (uint32_t)n : 1;
-		}
+		opts_from_obj_map(m, name, &o);
 		if (kind == BEXT_OBJ_MAP_BTF)
 			set_btf(obj, m, &o);
 		else

@@ -117,9 +117,12 @@ static struct bext_map *ht_map(struct ht_env *e, const char *name)
 	return NULL;
 }
 
-/* Loads (and JIT-compiles) program @name; NULL with a message on failure. */
-static struct bext_vm *ht_load(struct ht_env *e, const char *name,
-			       const struct bext_helpers_opts *hopts)
+/*
+ * Loads (and JIT-compiles) program @name; NULL with a message on failure.
+ * @no_inline keeps map lookups as helper calls (no lookup describer).
+ */
+static struct bext_vm *ht_load_opts(struct ht_env *e, const char *name,
+				    const struct bext_helpers_opts *hopts, bool no_inline)
 {
 	const struct bext_obj_prog *p = bext_obj__find_prog(e->obj, name);
 	struct bext_vm *vm;
@@ -136,6 +139,7 @@ static struct bext_vm *ht_load(struct ht_env *e, const char *name,
 		return NULL;
 	insns = bext_obj_prog__insns(p, &n);
 	if (bext_helpers__register_all(vm, hopts) ||
+	    (no_inline && bext_vm__set_inline_lookup(vm, NULL, NULL)) ||
 	    bext_vm__set_pseudo_resolver(vm, bext_helpers__pseudo_resolver, &e->table) ||
 	    bext_vm__load(vm, insns, n, err, sizeof(err)) || !bext_vm__jit(vm, err, sizeof(err))) {
 		fprintf(stderr, "load %s: %s\n", name, err[0] ? err : bext_vm__last_error(vm));
@@ -143,6 +147,12 @@ static struct bext_vm *ht_load(struct ht_env *e, const char *name,
 		return NULL;
 	}
 	return vm;
+}
+
+static struct bext_vm *ht_load(struct ht_env *e, const char *name,
+			       const struct bext_helpers_opts *hopts)
+{
+	return ht_load_opts(e, name, hopts, false);
 }
 
 #endif

@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "gen_tracing.h"
 #include <dirent.h>
 
 #include <bext/isa.h>
@@ -182,27 +184,11 @@ static void test_time_1000_insns(void **state)
 	    .sz = sizeof(opts), .prog_type = BEXT_PROG_UPROBE, .maps = maps, .n_maps = 1};
 	struct bext_verify_stats st;
 	struct timespec a, b;
-	size_t n = 0;
+	size_t n;
 	double ms, best = 1e9;
 
 	(void)state;
-	prog[n++] = BEXT_MOV64_REG(6, 1);
-	while (n < 1000) {
-		prog[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 7, 6, 112); /* arg1 */
-		prog[n++] = BEXT_STX_MEM(BEXT_SZ_DW, 10, 7, -8); /* key */
-		prog[n++] = BEXT_MOV64_REG(2, 10);
-		prog[n++] = BEXT_ALU64_IMM(BEXT_ALU_ADD, 2, -8);
-		prog[n++] = BEXT_LD_IMM64_LO(1, 5, 0); /* map_idx 0 */
-		prog[n++] = BEXT_LD_IMM64_HI(0);
-		prog[n++] = BEXT_CALL_HELPER_INSN(1);
-		prog[n++] = BEXT_JMP_IMM(BEXT_JMP_JEQ, 0, 0, 3);
-		prog[n++] = BEXT_LDX_MEM(BEXT_SZ_DW, 1, 0, 0);
-		prog[n++] = BEXT_ALU64_IMM(BEXT_ALU_ADD, 1, 1);
-		prog[n++] = BEXT_STX_MEM(BEXT_SZ_DW, 0, 1, 0);
-		prog[n++] = BEXT_ALU64_IMM(BEXT_ALU_ADD, 7, 1);
-	}
-	prog[n++] = BEXT_MOV64_IMM(0, 0);
-	prog[n++] = BEXT_EXIT_INSN();
+	n = gen_tracing_prog(prog);
 	opts.stats = &st;
 	for (int i = 0; i < 5; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &a);
